@@ -1,0 +1,134 @@
+package vrrp
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+	"strings"
+)
+
+// ChecksumForm names what the checksum of an advertisement covers. Two
+// forms of VRRPv3 over IPv4 exist in the field, and a receiver can accept
+// either: combine forms with | for Decode.
+//
+// Version 2 has only ChecksumMessageOnly (RFC 3768 §5.3.8) and IPv6 only
+// ChecksumPseudoHeader (RFC 5798 §5.2.8, RFC 8200 §8.1): for them the form
+// is fixed by the protocol and the argument is ignored. The zero value means
+// ChecksumPseudoHeader, the RFC 5798 default.
+type ChecksumForm uint8
+
+const (
+	// ChecksumPseudoHeader covers the message and the IP pseudo-header, as
+	// RFC 5798 §5.2.8 specifies for IPv4 too. keepalived 2.2 and FRR send
+	// this by default.
+	ChecksumPseudoHeader ChecksumForm = 1 << iota
+	// ChecksumMessageOnly covers the message alone, as VRRPv2 does. RFC 9568
+	// §5.2.8 specifies it for VRRPv3 over IPv4; keepalived sends it with
+	// v3_checksum_as_v2, and Wireshark checks it with
+	// vrrp.v3_checksum_as_in_v2.
+	ChecksumMessageOnly
+)
+
+func (f ChecksumForm) String() string {
+	if f == 0 {
+		return "default(pseudo-header)"
+	}
+	var names []string
+	if f&ChecksumPseudoHeader != 0 {
+		names = append(names, "pseudo-header")
+	}
+	if f&ChecksumMessageOnly != 0 {
+		names = append(names, "message-only")
+	}
+	if rest := f &^ (ChecksumPseudoHeader | ChecksumMessageOnly); rest != 0 {
+		names = append(names, fmt.Sprintf("ChecksumForm(%#x)", uint8(rest)))
+	}
+	return strings.Join(names, "|")
+}
+
+// sendForm returns the single form an advertisement of version v from src
+// is sent with when f is configured.
+func (f ChecksumForm) sendForm(v Version, src netip.Addr) ChecksumForm {
+	switch {
+	case v == Version2:
+		return ChecksumMessageOnly
+	case src.Is6():
+		return ChecksumPseudoHeader
+	case f&ChecksumPseudoHeader == 0 && f&ChecksumMessageOnly != 0:
+		return ChecksumMessageOnly
+	}
+	return ChecksumPseudoHeader
+}
+
+// verifyChecksum checks the checksum field of the VRRP message msg, sent
+// from src to dst, against the forms accept allows for its version and
+// family, and returns the form that matched.
+func verifyChecksum(msg []byte, src, dst netip.Addr, accept ChecksumForm) (ChecksumForm, error) {
+	v := Version(msg[0] >> 4)
+	forms := [2]ChecksumForm{ChecksumPseudoHeader, ChecksumMessageOnly}
+	switch {
+	case v == Version2:
+		forms = [2]ChecksumForm{ChecksumMessageOnly}
+	case src.Is6():
+		forms = [2]ChecksumForm{ChecksumPseudoHeader}
+	case accept&(ChecksumPseudoHeader|ChecksumMessageOnly) == ChecksumMessageOnly:
+		forms = [2]ChecksumForm{ChecksumMessageOnly}
+	case accept&ChecksumMessageOnly == 0:
+		forms = [2]ChecksumForm{ChecksumPseudoHeader}
+	}
+	// The ones' complement sum over everything including the checksum
+	// field is 0xffff exactly when the field is right (RFC 1071 §1).
+	for _, f := range forms {
+		if f != 0 && checksum(msg, src, dst, f) == 0 {
+			return f, nil
+		}
+	}
+	return 0, fmt.Errorf("%w: %#04x for %v from %v to %v (accepting %v)", ErrBadChecksum,
+		binary.BigEndian.Uint16(msg[6:]), v, src, dst, accept)
+}
+
+// checksum returns the ones' complement of the ones' complement sum
+// (RFC 1071) of msg and, for ChecksumPseudoHeader, the pseudo-header of an
+// IP packet from src to dst carrying it: RFC 768's layout for IPv4 and RFC
+// 8200 §8.1's for IPv6, both with protocol 112.
+func checksum(msg []byte, src, dst netip.Addr, form ChecksumForm) uint16 {
+	var sum uint64
+	if form == ChecksumPseudoHeader {
+		sum = sumAddr(sum, src)
+		sum = sumAddr(sum, dst)
+		sum += uint64(len(msg)) + ProtocolNumber
+	}
+	sum = sumWords(sum, msg)
+	for sum > 0xffff {
+		sum = sum>>16 + sum&0xffff
+	}
+	return ^uint16(sum)
+}
+
+// sumAddr adds the bytes of addr to a ones' complement sum.
+func sumAddr(sum uint64, addr netip.Addr) uint64 {
+	if addr.Is4() {
+		a := addr.As4()
+		return sumWords(sum, a[:])
+	}
+	a := addr.As16()
+	return sumWords(sum, a[:])
+}
+
+// sumWords adds b, as big-endian 16-bit words padded with a zero byte at
+// the end, to a ones' complement sum kept unfolded in 64 bits (RFC 1071
+// §2: the sum may be taken over wider words and folded at the end).
+func sumWords(sum uint64, b []byte) uint64 {
+	for len(b) >= 4 {
+		sum += uint64(binary.BigEndian.Uint32(b))
+		b = b[4:]
+	}
+	if len(b) >= 2 {
+		sum += uint64(binary.BigEndian.Uint16(b))
+		b = b[2:]
+	}
+	if len(b) == 1 {
+		sum += uint64(b[0]) << 8
+	}
+	return sum
+}
