@@ -197,7 +197,7 @@ func TestTsharkDecodesEncoder(t *testing.T) {
 		{
 			name: "v3 IPv6",
 			adv: vrrp.Advertisement{Version: vrrp.Version3, Type: vrrp.TypeAdvertisement, VRID: 255, Priority: 0,
-				Interval: 10 * time.Millisecond,
+				Interval:  10 * time.Millisecond,
 				Addresses: []netip.Addr{netip.MustParseAddr("fe80::200:5eff:fe00:2ff"), netip.MustParseAddr("2001:db8::ff")}},
 			src: v6src, dst: vrrp.MulticastGroupIPv6,
 		},
