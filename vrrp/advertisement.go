@@ -342,7 +342,11 @@ func (a *Advertisement) UnmarshalBinary(b []byte) error {
 		if addrLen == 4 {
 			a.Addresses = append(a.Addresses, netip.AddrFrom4([4]byte(p)))
 		} else {
-			a.Addresses = append(a.Addresses, netip.AddrFrom16([16]byte(p)))
+			addr := netip.AddrFrom16([16]byte(p))
+			if addr.Is4In6() {
+				return fmt.Errorf("%w: IPv4-mapped address %v in an IPv6 advertisement", ErrAddress, addr)
+			}
+			a.Addresses = append(a.Addresses, addr)
 		}
 		p = p[addrLen:]
 	}

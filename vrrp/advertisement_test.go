@@ -237,6 +237,12 @@ func TestDecodeMalformed(t *testing.T) {
 		{"v2 over IPv6", good2(), src6, vrrp.ErrAddress},
 		{"IPv4 addresses from an IPv6 source", good4(), src6, vrrp.ErrAddress},
 		{"checksum", set(good4(), 7, good4()[7]^0xff), src4, vrrp.ErrBadChecksum},
+		{"IPv4-mapped address", func() []byte {
+			b := make([]byte, 8+16)
+			copy(b, []byte{0x31, 1, 100, 1, 0, 100})
+			copy(b[8:], netip.MustParseAddr("::ffff:192.0.2.1").AsSlice())
+			return b
+		}(), src6, vrrp.ErrAddress},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
