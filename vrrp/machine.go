@@ -1,0 +1,326 @@
+package vrrp
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+)
+
+// State is the state of a virtual router (RFC 5798 §6.4), plus FAULT, the
+// state keepalived enters while a tracked interface or check has failed.
+// The zero value is invalid.
+type State uint8
+
+// The states of a virtual router.
+const (
+	Initialize State = iota + 1 // RFC 5798 §6.4.1: not started, or shut down
+	Backup                      // RFC 5798 §6.4.2: watching the master
+	Master                      // RFC 5798 §6.4.3: forwarding and advertising
+	Fault                       // a tracked interface or check failed: silent, never master
+)
+
+func (s State) String() string {
+	switch s {
+	case Initialize:
+		return "INIT"
+	case Backup:
+		return "BACKUP"
+	case Master:
+		return "MASTER"
+	case Fault:
+		return "FAULT"
+	}
+	return fmt.Sprintf("State(%d)", uint8(s))
+}
+
+// Reason says why a virtual router changed state. Those that make a router
+// master follow vrrpv3StatisticsNewMasterReason of RFC 6527 §4 (priority,
+// preempted, masterNoResponse), refined where the MIB lumps causes together.
+type Reason uint8
+
+// The reasons for a transition.
+const (
+	ReasonStart          Reason = iota + 1 // Initialize → Backup on start (RFC 5798 §6.4.1)
+	ReasonOwner                            // Initialize → Master: priority 255, the address owner
+	ReasonMasterDown                       // Backup → Master: Master_Down_Timer fired, no advertisement heard
+	ReasonMasterStepDown                   // Backup → Master: the master sent priority 0 and Skew_Time passed
+	ReasonPreempted                        // Backup → Master: this router preempted a lower-priority master
+	ReasonHigherPriority                   // Master → Backup: an advertisement of higher priority, or equal priority from a higher address
+	ReasonFault                            // → Fault: a tracked interface or check failed
+	ReasonFaultCleared                     // Fault → Backup or Master: every tracked interface and check is well again
+	ReasonShutdown                         // → Initialize: the router was stopped
+)
+
+var reasonNames = [...]string{
+	ReasonStart:          "start",
+	ReasonOwner:          "owner",
+	ReasonMasterDown:     "master-down",
+	ReasonMasterStepDown: "master-step-down",
+	ReasonPreempted:      "preempted",
+	ReasonHigherPriority: "higher-priority",
+	ReasonFault:          "fault",
+	ReasonFaultCleared:   "fault-cleared",
+	ReasonShutdown:       "shutdown",
+}
+
+func (r Reason) String() string {
+	if int(r) < len(reasonNames) && reasonNames[r] != "" {
+		return reasonNames[r]
+	}
+	return fmt.Sprintf("Reason(%d)", uint8(r))
+}
+
+// A Transition is a change of state. The zero value means none.
+type Transition struct {
+	From, To State
+	Reason   Reason
+}
+
+// Actions are what the caller of a Machine must do after an input, in
+// this order: send an advertisement, then report the transition and the
+// lower-priority notice.
+type Actions struct {
+	// Send asks for one advertisement now, with SendPriority as its
+	// priority (0 when the master steps down, RFC 5798 §6.4.3).
+	Send         bool
+	SendPriority uint8
+	// Transition is the change of state, if any (From is 0 if none).
+	Transition Transition
+	// LowerPriority reports that the master received an advertisement of
+	// lower priority (keepalived's notify_master_rx_lower_pri): another
+	// router believes it is master, as after a split brain. The Machine
+	// answers with an advertisement at once, as keepalived does, so that
+	// router falls back without waiting for the next interval.
+	LowerPriority bool
+}
+
+// MachineConfig is what the state machine needs to know of a virtual
+// router. See Config for what each field means.
+type MachineConfig struct {
+	Version          Version
+	Priority         uint8
+	AdvertInterval   time.Duration
+	Preempt          bool
+	PreemptDelay     time.Duration
+	DownTimerAdverts int
+	// Primary is this router's primary address on the interface, which
+	// breaks ties between equal priorities (RFC 5798 §6.4.3).
+	Primary netip.Addr
+}
+
+// A Machine is the VRRP state machine of one virtual router (RFC 5798 §6),
+// with no I/O and no clock of its own: every input carries the current
+// time, and the caller arranges to call Expire at Deadline. It is not safe
+// for concurrent use. Router drives one with real time and a transport; a
+// test drives one with a fake clock.
+//
+// Received advertisements must already have passed the checks of RFC 5798
+// §7.1 (see Router): the Machine applies §6.4 to them.
+type Machine struct {
+	cfg      MachineConfig
+	state    State
+	priority uint8 // the current priority: configured, then changed at run time
+
+	masterAdverInterval time.Duration // RFC 5798 §6.1
+	deadline            time.Time     // Adver_Timer in Master, Master_Down_Timer in Backup; zero if none
+	downCause           Reason        // what Backup → Master will be, should Master_Down_Timer fire
+	preemptAfter        time.Time     // keepalived's preempt_delay: no preemption before
+	fault               bool
+}
+
+// NewMachine returns a Machine in state Initialize. cfg must be valid;
+// Config's validation (NewRouter) ensures it.
+func NewMachine(cfg MachineConfig) *Machine {
+	if cfg.DownTimerAdverts == 0 {
+		cfg.DownTimerAdverts = 3
+	}
+	return &Machine{cfg: cfg, state: Initialize, priority: cfg.Priority, masterAdverInterval: cfg.AdvertInterval}
+}
+
+// State returns the current state.
+func (m *Machine) State() State { return m.state }
+
+// Priority returns the current priority.
+func (m *Machine) Priority() uint8 { return m.priority }
+
+// Deadline returns when Expire must be called: the Adver_Timer in Master,
+// the Master_Down_Timer in Backup. It is zero when no timer runs.
+func (m *Machine) Deadline() time.Time { return m.deadline }
+
+// MasterAdverInterval returns the advertisement interval of the current
+// master, as last learned (RFC 5798 §6.1; version 2 always uses its own).
+func (m *Machine) MasterAdverInterval() time.Duration { return m.masterAdverInterval }
+
+// SkewTime returns Skew_Time: ((256 - Priority) * Master_Adver_Interval) /
+// 256 in version 3 (RFC 5798 §6.1), (256 - Priority) / 256 seconds in
+// version 2 (RFC 3768 §6.1).
+func (m *Machine) SkewTime() time.Duration {
+	if m.cfg.Version == Version2 {
+		return time.Duration(256-int(m.priority)) * time.Second / 256
+	}
+	return time.Duration(256-int(m.priority)) * m.masterAdverInterval / 256
+}
+
+// MasterDownInterval returns Master_Down_Interval: DownTimerAdverts (3 in
+// the RFC) × Master_Adver_Interval + Skew_Time (RFC 5798 §6.1).
+func (m *Machine) MasterDownInterval() time.Duration {
+	return time.Duration(m.cfg.DownTimerAdverts)*m.masterAdverInterval + m.SkewTime()
+}
+
+// Start leaves Initialize on a Startup event (RFC 5798 §6.4.1): the owner
+// (priority 255) becomes master at once, any other router backup.
+func (m *Machine) Start(now time.Time) Actions {
+	if m.state != Initialize {
+		return Actions{}
+	}
+	m.preemptAfter = now.Add(m.cfg.PreemptDelay)
+	if m.fault {
+		return m.enter(now, Fault, ReasonFault)
+	}
+	if m.priority == 255 {
+		return m.enter(now, Master, ReasonOwner)
+	}
+	return m.enter(now, Backup, ReasonStart)
+}
+
+// enter changes to state to, does what entering it requires and returns
+// the actions that follow.
+func (m *Machine) enter(now time.Time, to State, why Reason) Actions {
+	act := Actions{Transition: Transition{From: m.state, To: to, Reason: why}}
+	if m.state == Master && to != Master {
+		// A master that leaves sends priority 0 so a backup takes over
+		// after Skew_Time (RFC 5798 §6.4.3, Shutdown; keepalived does the
+		// same on FAULT).
+		if why != ReasonHigherPriority {
+			act.Send, act.SendPriority = true, 0
+		}
+	}
+	m.state = to
+	m.deadline = time.Time{}
+	switch to {
+	case Master:
+		act.Send, act.SendPriority = true, m.priority
+		m.deadline = now.Add(m.cfg.AdvertInterval)
+	case Backup:
+		m.masterAdverInterval = m.cfg.AdvertInterval
+		m.downCause = ReasonMasterDown
+		m.deadline = now.Add(m.MasterDownInterval())
+	}
+	return act
+}
+
+// Expire handles the timer that Deadline named, if it is due by now: the
+// Adver_Timer of a master sends an advertisement (RFC 5798 §6.4.3), the
+// Master_Down_Timer of a backup makes it master (§6.4.2).
+func (m *Machine) Expire(now time.Time) Actions {
+	if m.deadline.IsZero() || now.Before(m.deadline) {
+		return Actions{}
+	}
+	switch m.state {
+	case Master:
+		m.deadline = now.Add(m.cfg.AdvertInterval)
+		return Actions{Send: true, SendPriority: m.priority}
+	case Backup:
+		return m.enter(now, Master, m.downCause)
+	}
+	return Actions{}
+}
+
+// Receive handles an advertisement from src that passed the checks of RFC
+// 5798 §7.1, by §6.4.2 in Backup and §6.4.3 in Master. It is ignored in
+// other states.
+func (m *Machine) Receive(now time.Time, src netip.Addr, adv *Advertisement) Actions {
+	switch m.state {
+	case Backup:
+		return m.receiveBackup(now, adv)
+	case Master:
+		return m.receiveMaster(now, src, adv)
+	}
+	return Actions{}
+}
+
+func (m *Machine) receiveBackup(now time.Time, adv *Advertisement) Actions {
+	if adv.Priority == 0 {
+		// The master is stepping down: take over after Skew_Time.
+		m.deadline = now.Add(m.SkewTime())
+		m.downCause = ReasonMasterStepDown
+		return Actions{}
+	}
+	higherOrEqual := adv.Priority >= m.priority
+	if !m.cfg.Preempt || higherOrEqual || now.Before(m.preemptAfter) {
+		if m.cfg.Version == Version3 {
+			m.masterAdverInterval = adv.Interval
+		}
+		m.deadline = now.Add(m.MasterDownInterval())
+		m.downCause = ReasonMasterDown
+		if !higherOrEqual && m.cfg.Preempt {
+			// Inside the preempt delay: follow the lower-priority master
+			// until the delay ends, then preempt it.
+			if m.deadline.After(m.preemptAfter) {
+				m.deadline = m.preemptAfter
+			}
+			m.downCause = ReasonPreempted
+		}
+		return Actions{}
+	}
+	// Preempt_Mode and a lower priority: discard, so that
+	// Master_Down_Timer fires and this router preempts.
+	m.downCause = ReasonPreempted
+	return Actions{}
+}
+
+func (m *Machine) receiveMaster(now time.Time, src netip.Addr, adv *Advertisement) Actions {
+	switch {
+	case adv.Priority == 0:
+		// Another router is stepping down: assert mastership at once.
+		m.deadline = now.Add(m.cfg.AdvertInterval)
+		return Actions{Send: true, SendPriority: m.priority}
+	case adv.Priority > m.priority || adv.Priority == m.priority && src.Compare(m.cfg.Primary) > 0:
+		act := m.enter(now, Backup, ReasonHigherPriority)
+		if m.cfg.Version == Version3 {
+			m.masterAdverInterval = adv.Interval
+			m.deadline = now.Add(m.MasterDownInterval())
+		}
+		return act
+	case adv.Priority < m.priority:
+		m.deadline = now.Add(m.cfg.AdvertInterval)
+		return Actions{Send: true, SendPriority: m.priority, LowerPriority: true}
+	}
+	return Actions{}
+}
+
+// SetPriority changes the priority, as a tracked check's weight does. A
+// master advertises the new priority at its next interval; a backup
+// compares it with the master's at the next advertisement. p is clamped
+// to 1..255.
+func (m *Machine) SetPriority(p uint8) {
+	m.priority = max(p, 1)
+}
+
+// SetFault enters Fault when fault is true, from any started state (a
+// master sends priority 0 on the way out), and leaves it when fault is
+// false, as Initialize is left on start. Before Start it is remembered.
+func (m *Machine) SetFault(now time.Time, fault bool) Actions {
+	if m.fault == fault {
+		return Actions{}
+	}
+	m.fault = fault
+	switch {
+	case m.state == Initialize:
+		return Actions{}
+	case fault:
+		return m.enter(now, Fault, ReasonFault)
+	case m.priority == 255:
+		return m.enter(now, Master, ReasonFaultCleared)
+	}
+	return m.enter(now, Backup, ReasonFaultCleared)
+}
+
+// Shutdown returns to Initialize (RFC 5798 §6.4.2, §6.4.3): a master
+// sends an advertisement with priority 0 first.
+func (m *Machine) Shutdown(now time.Time) Actions {
+	if m.state == Initialize {
+		return Actions{}
+	}
+	return m.enter(now, Initialize, ReasonShutdown)
+}

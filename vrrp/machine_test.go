@@ -1,0 +1,279 @@
+package vrrp_test
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/vipkit/vipkit/vrrp"
+)
+
+var (
+	t0     = time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
+	self   = netip.MustParseAddr("192.0.2.10")
+	lower  = netip.MustParseAddr("192.0.2.5")  // a peer address below ours
+	higher = netip.MustParseAddr("192.0.2.20") // a peer address above ours
+)
+
+// step is one input to a Machine and what must follow it.
+type step struct {
+	at    time.Duration // since t0
+	input string        // "start", "expire", "recv", "fault", "clear", "prio", "shutdown"
+	from  netip.Addr    // recv: source
+	prio  uint8         // recv: advertised priority; prio: the new priority
+	intvl time.Duration // recv: advertised interval (default 1 s)
+
+	want     vrrp.Actions
+	state    vrrp.State
+	deadline time.Duration // since t0; -1 for none
+}
+
+func ms(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+
+// run feeds steps to a machine made from cfg and checks each outcome.
+func run(t *testing.T, cfg vrrp.MachineConfig, steps []step) {
+	t.Helper()
+	m := vrrp.NewMachine(cfg)
+	require.Equal(t, vrrp.Initialize, m.State())
+	for i, s := range steps {
+		now := t0.Add(s.at)
+		var got vrrp.Actions
+		switch s.input {
+		case "start":
+			got = m.Start(now)
+		case "expire":
+			got = m.Expire(now)
+		case "recv":
+			intvl := s.intvl
+			if intvl == 0 {
+				intvl = time.Second
+			}
+			adv := vrrp.Advertisement{Version: cfg.Version, Type: vrrp.TypeAdvertisement, VRID: 1,
+				Priority: s.prio, Interval: intvl}
+			got = m.Receive(now, s.from, &adv)
+		case "fault":
+			got = m.SetFault(now, true)
+		case "clear":
+			got = m.SetFault(now, false)
+		case "prio":
+			m.SetPriority(s.prio)
+		case "shutdown":
+			got = m.Shutdown(now)
+		default:
+			t.Fatalf("step %d: unknown input %q", i, s.input)
+		}
+		assert.Equal(t, s.want, got, "step %d (%s at %v): actions", i, s.input, s.at)
+		assert.Equal(t, s.state, m.State(), "step %d (%s at %v): state", i, s.input, s.at)
+		want := time.Time{}
+		if s.deadline >= 0 {
+			want = t0.Add(s.deadline)
+		}
+		assert.Equal(t, want, m.Deadline(), "step %d (%s at %v): deadline %v after t0", i, s.input, s.at, m.Deadline().Sub(t0))
+	}
+}
+
+func tr(from, to vrrp.State, why vrrp.Reason) vrrp.Transition {
+	return vrrp.Transition{From: from, To: to, Reason: why}
+}
+
+func send(prio uint8) vrrp.Actions { return vrrp.Actions{Send: true, SendPriority: prio} }
+
+func sendAnd(prio uint8, t vrrp.Transition) vrrp.Actions {
+	return vrrp.Actions{Send: true, SendPriority: prio, Transition: t}
+}
+
+func cfg3(prio uint8, preempt bool) vrrp.MachineConfig {
+	return vrrp.MachineConfig{Version: vrrp.Version3, Priority: prio, AdvertInterval: time.Second,
+		Preempt: preempt, Primary: self}
+}
+
+// Master_Down_Interval for priority 100 and a 1 s interval:
+// 3 s + (256-100)/256 s = 3.609375 s (RFC 5798 §6.1).
+const mdi100 = 3*time.Second + 156*time.Second/256
+
+// TestMachineRFC5798 has one case per clause of RFC 5798 §6.4 and of the
+// keepalived extensions.
+func TestMachineRFC5798(t *testing.T) {
+	cases := []struct {
+		name  string
+		cfg   vrrp.MachineConfig
+		steps []step
+	}{
+		{"6.4.1 owner (priority 255) starts as master and advertises", cfg3(255, true), []step{
+			{input: "start", want: sendAnd(255, tr(vrrp.Initialize, vrrp.Master, vrrp.ReasonOwner)), state: vrrp.Master, deadline: time.Second},
+		}},
+		{"6.4.1 non-owner starts as backup with Master_Down_Timer", cfg3(100, true), []step{
+			{input: "start", want: vrrp.Actions{Transition: tr(vrrp.Initialize, vrrp.Backup, vrrp.ReasonStart)}, state: vrrp.Backup, deadline: mdi100},
+		}},
+		{"6.4.2 Master_Down_Timer fires: advertise, become master", cfg3(100, true), []step{
+			{input: "start", want: vrrp.Actions{Transition: tr(vrrp.Initialize, vrrp.Backup, vrrp.ReasonStart)}, state: vrrp.Backup, deadline: mdi100},
+			{at: mdi100 - 1, input: "expire", state: vrrp.Backup, deadline: mdi100},
+			{at: mdi100, input: "expire", want: sendAnd(100, tr(vrrp.Backup, vrrp.Master, vrrp.ReasonMasterDown)), state: vrrp.Master, deadline: mdi100 + time.Second},
+		}},
+		{"6.4.2 advertisement of higher priority resets Master_Down_Timer", cfg3(100, true), []step{
+			{input: "start", want: vrrp.Actions{Transition: tr(vrrp.Initialize, vrrp.Backup, vrrp.ReasonStart)}, state: vrrp.Backup, deadline: mdi100},
+			{at: ms(3000), input: "recv", from: lower, prio: 200, state: vrrp.Backup, deadline: ms(3000) + mdi100},
+		}},
+		{"6.4.2 advertisement of equal priority resets Master_Down_Timer", cfg3(100, true), []step{
+			{input: "start", want: vrrp.Actions{Transition: tr(vrrp.Initialize, vrrp.Backup, vrrp.ReasonStart)}, state: vrrp.Backup, deadline: mdi100},
+			{at: ms(3000), input: "recv", from: lower, prio: 100, state: vrrp.Backup, deadline: ms(3000) + mdi100},
+		}},
+		{"6.4.2 v3 backup adopts the master's interval", cfg3(100, true), []step{
+			{input: "start", want: vrrp.Actions{Transition: tr(vrrp.Initialize, vrrp.Backup, vrrp.ReasonStart)}, state: vrrp.Backup, deadline: mdi100},
+			// 3 × 100 ms + (156 × 100 ms) / 256 = 360.9375 ms
+			{at: ms(10), input: "recv", from: lower, prio: 200, intvl: ms(100), state: vrrp.Backup,
+				deadline: ms(10) + 300*time.Millisecond + 156*100*time.Millisecond/256},
+		}},
+		{"6.4.2 priority 0 sets Master_Down_Timer to Skew_Time", cfg3(100, true), []step{
+			{input: "start", want: vrrp.Actions{Transition: tr(vrrp.Initialize, vrrp.Backup, vrrp.ReasonStart)}, state: vrrp.Backup, deadline: mdi100},
+			{at: ms(500), input: "recv", from: higher, prio: 0, state: vrrp.Backup, deadline: ms(500) + 156*time.Second/256},
+			{at: ms(500) + 156*time.Second/256, input: "expire", want: sendAnd(100, tr(vrrp.Backup, vrrp.Master, vrrp.ReasonMasterStepDown)), state: vrrp.Master,
+				deadline: ms(1500) + 156*time.Second/256},
+		}},
+		{"6.4.2 preempt: lower priority is discarded, then this router preempts", cfg3(100, true), []step{
+			{input: "start", want: vrrp.Actions{Transition: tr(vrrp.Initialize, vrrp.Backup, vrrp.ReasonStart)}, state: vrrp.Backup, deadline: mdi100},
+			{at: ms(1000), input: "recv", from: higher, prio: 50, state: vrrp.Backup, deadline: mdi100},
+			{at: ms(2000), input: "recv", from: higher, prio: 50, state: vrrp.Backup, deadline: mdi100},
+			{at: mdi100, input: "expire", want: sendAnd(100, tr(vrrp.Backup, vrrp.Master, vrrp.ReasonPreempted)), state: vrrp.Master, deadline: mdi100 + time.Second},
+		}},
+		{"6.4.2 nopreempt: lower priority master is followed", cfg3(100, false), []step{
+			{input: "start", want: vrrp.Actions{Transition: tr(vrrp.Initialize, vrrp.Backup, vrrp.ReasonStart)}, state: vrrp.Backup, deadline: mdi100},
+			{at: ms(1000), input: "recv", from: higher, prio: 50, state: vrrp.Backup, deadline: ms(1000) + mdi100},
+			{at: ms(1000) + mdi100, input: "expire", want: sendAnd(100, tr(vrrp.Backup, vrrp.Master, vrrp.ReasonMasterDown)), state: vrrp.Master, deadline: ms(2000) + mdi100},
+		}},
+		{"keepalived preempt_delay: follow a lower master until the delay ends", func() vrrp.MachineConfig {
+			c := cfg3(100, true)
+			c.PreemptDelay = 10 * time.Second
+			return c
+		}(), []step{
+			{input: "start", want: vrrp.Actions{Transition: tr(vrrp.Initialize, vrrp.Backup, vrrp.ReasonStart)}, state: vrrp.Backup, deadline: mdi100},
+			{at: ms(1000), input: "recv", from: higher, prio: 50, state: vrrp.Backup, deadline: ms(1000) + mdi100},
+			{at: ms(8000), input: "recv", from: higher, prio: 50, state: vrrp.Backup, deadline: ms(10000)},
+			{at: ms(10000), input: "expire", want: sendAnd(100, tr(vrrp.Backup, vrrp.Master, vrrp.ReasonPreempted)), state: vrrp.Master, deadline: ms(11000)},
+		}},
+		{"6.4.2 shutdown of a backup: back to Initialize, timer cancelled", cfg3(100, true), []step{
+			{input: "start", want: vrrp.Actions{Transition: tr(vrrp.Initialize, vrrp.Backup, vrrp.ReasonStart)}, state: vrrp.Backup, deadline: mdi100},
+			{at: ms(100), input: "shutdown", want: vrrp.Actions{Transition: tr(vrrp.Backup, vrrp.Initialize, vrrp.ReasonShutdown)}, state: vrrp.Initialize, deadline: -1},
+		}},
+		{"6.4.3 Adver_Timer fires: advertise and reset", cfg3(255, true), []step{
+			{input: "start", want: sendAnd(255, tr(vrrp.Initialize, vrrp.Master, vrrp.ReasonOwner)), state: vrrp.Master, deadline: ms(1000)},
+			{at: ms(999), input: "expire", state: vrrp.Master, deadline: ms(1000)},
+			{at: ms(1000), input: "expire", want: send(255), state: vrrp.Master, deadline: ms(2000)},
+			{at: ms(2003), input: "expire", want: send(255), state: vrrp.Master, deadline: ms(3003)},
+		}},
+		{"6.4.3 shutdown of a master: priority 0, Initialize", cfg3(255, true), []step{
+			{input: "start", want: sendAnd(255, tr(vrrp.Initialize, vrrp.Master, vrrp.ReasonOwner)), state: vrrp.Master, deadline: ms(1000)},
+			{at: ms(300), input: "shutdown", want: sendAnd(0, tr(vrrp.Master, vrrp.Initialize, vrrp.ReasonShutdown)), state: vrrp.Initialize, deadline: -1},
+		}},
+		{"6.4.3 master hears priority 0: advertises at once", cfg3(255, true), []step{
+			{input: "start", want: sendAnd(255, tr(vrrp.Initialize, vrrp.Master, vrrp.ReasonOwner)), state: vrrp.Master, deadline: ms(1000)},
+			{at: ms(400), input: "recv", from: higher, prio: 0, want: send(255), state: vrrp.Master, deadline: ms(1400)},
+		}},
+		{"6.4.3 master hears higher priority: becomes backup", cfg3(100, true), []step{
+			{input: "start", want: vrrp.Actions{Transition: tr(vrrp.Initialize, vrrp.Backup, vrrp.ReasonStart)}, state: vrrp.Backup, deadline: mdi100},
+			{at: mdi100, input: "expire", want: sendAnd(100, tr(vrrp.Backup, vrrp.Master, vrrp.ReasonMasterDown)), state: vrrp.Master, deadline: mdi100 + ms(1000)},
+			{at: ms(5000), input: "recv", from: lower, prio: 101, intvl: ms(200), want: vrrp.Actions{Transition: tr(vrrp.Master, vrrp.Backup, vrrp.ReasonHigherPriority)},
+				state: vrrp.Backup, deadline: ms(5000) + ms(600) + 156*ms(200)/256},
+		}},
+		{"6.4.3 equal priority from a higher address wins", cfg3(100, true), []step{
+			{input: "start", want: vrrp.Actions{Transition: tr(vrrp.Initialize, vrrp.Backup, vrrp.ReasonStart)}, state: vrrp.Backup, deadline: mdi100},
+			{at: mdi100, input: "expire", want: sendAnd(100, tr(vrrp.Backup, vrrp.Master, vrrp.ReasonMasterDown)), state: vrrp.Master, deadline: mdi100 + ms(1000)},
+			{at: ms(4000), input: "recv", from: lower, prio: 100, state: vrrp.Master, deadline: mdi100 + ms(1000)},
+			{at: ms(4100), input: "recv", from: higher, prio: 100, want: vrrp.Actions{Transition: tr(vrrp.Master, vrrp.Backup, vrrp.ReasonHigherPriority)},
+				state: vrrp.Backup, deadline: ms(4100) + mdi100},
+		}},
+		{"keepalived: master hears lower priority, answers and reports it", cfg3(100, true), []step{
+			{input: "start", want: vrrp.Actions{Transition: tr(vrrp.Initialize, vrrp.Backup, vrrp.ReasonStart)}, state: vrrp.Backup, deadline: mdi100},
+			{at: mdi100, input: "expire", want: sendAnd(100, tr(vrrp.Backup, vrrp.Master, vrrp.ReasonMasterDown)), state: vrrp.Master, deadline: mdi100 + ms(1000)},
+			{at: ms(4000), input: "recv", from: higher, prio: 99, want: vrrp.Actions{Send: true, SendPriority: 100, LowerPriority: true},
+				state: vrrp.Master, deadline: ms(5000)},
+		}},
+		{"fault: a master steps down with priority 0 and stays silent", cfg3(255, true), []step{
+			{input: "start", want: sendAnd(255, tr(vrrp.Initialize, vrrp.Master, vrrp.ReasonOwner)), state: vrrp.Master, deadline: ms(1000)},
+			{at: ms(100), input: "fault", want: sendAnd(0, tr(vrrp.Master, vrrp.Fault, vrrp.ReasonFault)), state: vrrp.Fault, deadline: -1},
+			{at: ms(200), input: "recv", from: lower, prio: 0, state: vrrp.Fault, deadline: -1},
+			{at: ms(5000), input: "expire", state: vrrp.Fault, deadline: -1},
+			{at: ms(6000), input: "clear", want: sendAnd(255, tr(vrrp.Fault, vrrp.Master, vrrp.ReasonFaultCleared)), state: vrrp.Master, deadline: ms(7000)},
+		}},
+		{"fault: a backup goes silent, then back to backup", cfg3(100, true), []step{
+			{input: "start", want: vrrp.Actions{Transition: tr(vrrp.Initialize, vrrp.Backup, vrrp.ReasonStart)}, state: vrrp.Backup, deadline: mdi100},
+			{at: ms(100), input: "fault", want: vrrp.Actions{Transition: tr(vrrp.Backup, vrrp.Fault, vrrp.ReasonFault)}, state: vrrp.Fault, deadline: -1},
+			{at: ms(100), input: "fault", state: vrrp.Fault, deadline: -1},
+			{at: ms(200), input: "clear", want: vrrp.Actions{Transition: tr(vrrp.Fault, vrrp.Backup, vrrp.ReasonFaultCleared)}, state: vrrp.Backup, deadline: ms(200) + mdi100},
+		}},
+		{"fault before start: starts in Fault", cfg3(100, true), []step{
+			{input: "fault", state: vrrp.Initialize, deadline: -1},
+			{at: ms(10), input: "start", want: vrrp.Actions{Transition: tr(vrrp.Initialize, vrrp.Fault, vrrp.ReasonFault)}, state: vrrp.Fault, deadline: -1},
+		}},
+		{"priority change: a lowered master is preempted by a backup", cfg3(100, true), []step{
+			{input: "start", want: vrrp.Actions{Transition: tr(vrrp.Initialize, vrrp.Backup, vrrp.ReasonStart)}, state: vrrp.Backup, deadline: mdi100},
+			{at: ms(10), input: "prio", prio: 250, state: vrrp.Backup, deadline: mdi100},
+			// Skew_Time now follows the new priority: (256-250)/256 s.
+			{at: ms(20), input: "recv", from: lower, prio: 250, state: vrrp.Backup, deadline: ms(20) + 3*time.Second + 6*time.Second/256},
+		}},
+		{"inputs before start are ignored", cfg3(100, true), []step{
+			{input: "expire", state: vrrp.Initialize, deadline: -1},
+			{input: "recv", from: lower, prio: 200, state: vrrp.Initialize, deadline: -1},
+			{input: "shutdown", state: vrrp.Initialize, deadline: -1},
+		}},
+		{"down_timer_adverts: Master_Down_Interval counts 5 adverts", func() vrrp.MachineConfig {
+			c := cfg3(100, true)
+			c.DownTimerAdverts = 5
+			return c
+		}(), []step{
+			{input: "start", want: vrrp.Actions{Transition: tr(vrrp.Initialize, vrrp.Backup, vrrp.ReasonStart)}, state: vrrp.Backup, deadline: 5*time.Second + 156*time.Second/256},
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) { run(t, c.cfg, c.steps) })
+	}
+}
+
+// TestMachineVersion2 checks what differs in VRRPv2 (RFC 3768 §6.1):
+// Skew_Time is (256-Priority)/256 seconds and a backup keeps its own
+// interval.
+func TestMachineVersion2(t *testing.T) {
+	cfg := vrrp.MachineConfig{Version: vrrp.Version2, Priority: 100, AdvertInterval: 2 * time.Second, Preempt: true, Primary: self}
+	mdi := 6*time.Second + 156*time.Second/256
+	run(t, cfg, []step{
+		{input: "start", want: vrrp.Actions{Transition: tr(vrrp.Initialize, vrrp.Backup, vrrp.ReasonStart)}, state: vrrp.Backup, deadline: mdi},
+		{at: ms(1000), input: "recv", from: lower, prio: 200, intvl: 5 * time.Second, state: vrrp.Backup, deadline: ms(1000) + mdi},
+		{at: ms(2000), input: "recv", from: lower, prio: 0, state: vrrp.Backup, deadline: ms(2000) + 156*time.Second/256},
+	})
+}
+
+// TestMachineIntervals checks Skew_Time and Master_Down_Interval against
+// RFC 5798 §6.1 at the extremes of priority and interval.
+func TestMachineIntervals(t *testing.T) {
+	for _, c := range []struct {
+		prio        uint8
+		interval    time.Duration
+		skew, mdown time.Duration
+	}{
+		{1, ms(10), 255 * ms(10) / 256, 3*ms(10) + 255*ms(10)/256},
+		{254, ms(100), 2 * ms(100) / 256, 3*ms(100) + 2*ms(100)/256},
+		{100, ms(40950), 156 * ms(40950) / 256, 3*ms(40950) + 156*ms(40950)/256},
+	} {
+		m := vrrp.NewMachine(vrrp.MachineConfig{Version: vrrp.Version3, Priority: c.prio, AdvertInterval: c.interval, Primary: self})
+		assert.Equal(t, c.skew, m.SkewTime(), "priority %d interval %v", c.prio, c.interval)
+		assert.Equal(t, c.mdown, m.MasterDownInterval(), "priority %d interval %v", c.prio, c.interval)
+	}
+}
+
+func TestMachinePriorityClamps(t *testing.T) {
+	m := vrrp.NewMachine(cfg3(100, true))
+	m.SetPriority(0)
+	assert.Equal(t, uint8(1), m.Priority(), "priority 0 is reserved for stepping down")
+	m.SetPriority(254)
+	assert.Equal(t, uint8(254), m.Priority())
+}
+
+func TestStateAndReasonStrings(t *testing.T) {
+	assert.Equal(t, "MASTER", vrrp.Master.String())
+	assert.Equal(t, "State(9)", vrrp.State(9).String())
+	assert.Equal(t, "preempted", vrrp.ReasonPreempted.String())
+	assert.Equal(t, "Reason(0)", vrrp.Reason(0).String())
+}
