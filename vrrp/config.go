@@ -1,0 +1,193 @@
+package vrrp
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"time"
+)
+
+// Config describes one virtual router: one VRID on one interface in one
+// address family. The zero values of optional fields are keepalived's
+// defaults.
+type Config struct {
+	// Interface is the name of the interface the router speaks on.
+	Interface string
+	// VRID is the virtual router ID, 1..255 (RFC 5798 §5.2.3).
+	VRID uint8
+	// Version is 2 or 3; 0 means 3. Version 2 is IPv4 only.
+	Version Version
+	// Priority is 1..255; 0 means 100. 255 is the address owner, which
+	// becomes master at once (RFC 5798 §6.4.1).
+	Priority uint8
+	// AdvertInterval is the advertisement interval; 0 means 1 s. Version 2
+	// takes whole seconds from 1 to 255, version 3 centiseconds from 10 ms
+	// to 40.95 s.
+	AdvertInterval time.Duration
+	// VirtualAddresses are the addresses the router advertises, all of one
+	// family. keepalived 2.2 advertises only the first of several; a
+	// different list from a peer is counted, never a reason to drop.
+	VirtualAddresses []netip.Addr
+
+	// NoPreempt stops a higher-priority backup from taking over from a
+	// lower-priority master (keepalived's nopreempt; RFC 5798 Preempt_Mode
+	// false).
+	NoPreempt bool
+	// PreemptDelay keeps a backup from preempting for this long after
+	// start (keepalived's preempt_delay).
+	PreemptDelay time.Duration
+	// DownTimerAdverts is how many advertisement intervals make up
+	// Master_Down_Interval before Skew_Time; 0 means 3, the RFC's value
+	// (keepalived's down_timer_adverts).
+	DownTimerAdverts int
+
+	// AuthPass is the VRRPv2 simple text password, at most 8 bytes
+	// (keepalived's auth_type PASS with auth_pass). Empty means none.
+	AuthPass string
+	// Checksum is the form of the VRRPv3-over-IPv4 checksum sent; 0 means
+	// ChecksumPseudoHeader (RFC 5798; keepalived 2.2's default).
+	Checksum ChecksumForm
+	// AcceptChecksums are the forms accepted on receipt; 0 means both.
+	AcceptChecksums ChecksumForm
+
+	// UnicastSource and UnicastPeers switch the router from multicast to
+	// unicast (keepalived's unicast_src_ip and unicast_peer): it sends to
+	// each peer from UnicastSource, which must be an address of the
+	// interface, and hears no one else. UnicastSource may be left zero to
+	// use the interface's primary address.
+	UnicastSource netip.Addr
+	UnicastPeers  []netip.Addr
+	// UnicastMinTTL and UnicastMaxTTL bound the TTL or hop limit accepted
+	// from unicast peers (keepalived's min_ttl and max_ttl); 0 means no
+	// bound. Multicast always requires 255 (RFC 5798 §7.1). keepalived
+	// 2.2.7 sends IPv6 unicast advertisements with hop limit 64.
+	UnicastMinTTL, UnicastMaxTTL uint8
+
+	// Logger receives the router's logs; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// ErrConfig is wrapped by every error about a bad Config; the message
+// names the field.
+var ErrConfig = errors.New("vrrp: invalid config")
+
+func configError(field, format string, args ...any) error {
+	return fmt.Errorf("%w: %s: %s", ErrConfig, field, fmt.Sprintf(format, args...))
+}
+
+// withDefaults returns c with keepalived's defaults in place of zero
+// values, and checks every field. It does not look at the host: Router
+// checks the interface and the unicast source there.
+func (c Config) withDefaults() (Config, error) {
+	if c.Version == 0 {
+		c.Version = Version3
+	}
+	if c.Priority == 0 {
+		c.Priority = 100
+	}
+	if c.AdvertInterval == 0 {
+		c.AdvertInterval = time.Second
+	}
+	if c.DownTimerAdverts == 0 {
+		c.DownTimerAdverts = 3
+	}
+	if c.Checksum == 0 {
+		c.Checksum = ChecksumPseudoHeader
+	}
+	if c.AcceptChecksums == 0 {
+		c.AcceptChecksums = ChecksumPseudoHeader | ChecksumMessageOnly
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+
+	switch {
+	case c.Interface == "":
+		return c, configError("Interface", "empty")
+	case c.VRID == 0:
+		return c, configError("VRID", "0; a virtual router ID is 1..255 (RFC 5798 §5.2.3)")
+	case c.Version != Version2 && c.Version != Version3:
+		return c, configError("Version", "%d; vipkit speaks 2 and 3", c.Version)
+	case c.DownTimerAdverts < 1 || c.DownTimerAdverts > 255:
+		return c, configError("DownTimerAdverts", "%d; 1..255", c.DownTimerAdverts)
+	case c.PreemptDelay < 0:
+		return c, configError("PreemptDelay", "%v is negative", c.PreemptDelay)
+	case c.Checksum != ChecksumPseudoHeader && c.Checksum != ChecksumMessageOnly:
+		return c, configError("Checksum", "%v; choose one form to send", c.Checksum)
+	case c.AcceptChecksums&^(ChecksumPseudoHeader|ChecksumMessageOnly) != 0:
+		return c, configError("AcceptChecksums", "%v has unknown forms", c.AcceptChecksums)
+	case len(c.VirtualAddresses) == 0:
+		return c, configError("VirtualAddresses", "none; a virtual router needs at least one")
+	case len(c.VirtualAddresses) > 255:
+		return c, configError("VirtualAddresses", "%d; at most 255 fit an advertisement", len(c.VirtualAddresses))
+	case c.UnicastMinTTL != 0 && c.UnicastMaxTTL != 0 && c.UnicastMinTTL > c.UnicastMaxTTL:
+		return c, configError("UnicastMinTTL", "%d is above UnicastMaxTTL %d", c.UnicastMinTTL, c.UnicastMaxTTL)
+	}
+	if c.Version == Version2 {
+		if c.AdvertInterval%time.Second != 0 || c.AdvertInterval < time.Second || c.AdvertInterval > 255*time.Second {
+			return c, configError("AdvertInterval", "%v; VRRPv2 takes whole seconds from 1 s to 255 s (RFC 3768 §5.3.7)", c.AdvertInterval)
+		}
+		if len(c.AuthPass) > authDataLen {
+			return c, configError("AuthPass", "%d bytes; at most %d", len(c.AuthPass), authDataLen)
+		}
+	} else {
+		if c.AdvertInterval%(10*time.Millisecond) != 0 || c.AdvertInterval < 10*time.Millisecond || c.AdvertInterval > 4095*10*time.Millisecond {
+			return c, configError("AdvertInterval", "%v; VRRPv3 takes centiseconds from 10 ms to 40.95 s (RFC 5798 §5.2.7)", c.AdvertInterval)
+		}
+		if c.AuthPass != "" {
+			return c, configError("AuthPass", "VRRPv3 has no authentication (RFC 5798 §9)")
+		}
+	}
+
+	ipv6 := c.VirtualAddresses[0].Is6()
+	if ipv6 && c.Version == Version2 {
+		return c, configError("VirtualAddresses", "%v is IPv6; VRRPv2 is IPv4 only (RFC 3768)", c.VirtualAddresses[0])
+	}
+	for i, a := range c.VirtualAddresses {
+		if err := checkAddr(fmt.Sprintf("VirtualAddresses[%d]", i), a, ipv6); err != nil {
+			return c, err
+		}
+	}
+	if c.UnicastSource.IsValid() {
+		if err := checkAddr("UnicastSource", c.UnicastSource, ipv6); err != nil {
+			return c, err
+		}
+	}
+	for i, p := range c.UnicastPeers {
+		if err := checkAddr(fmt.Sprintf("UnicastPeers[%d]", i), p, ipv6); err != nil {
+			return c, err
+		}
+	}
+	if c.UnicastSource.IsValid() && len(c.UnicastPeers) == 0 {
+		return c, configError("UnicastPeers", "none, but UnicastSource is set; unicast needs at least one peer")
+	}
+	return c, nil
+}
+
+// checkAddr reports whether a, the value of field, can be a router's or
+// a virtual address of a router of the family ipv6 says.
+func checkAddr(field string, a netip.Addr, ipv6 bool) error {
+	var why string
+	switch {
+	case !a.IsValid():
+		why = "no address"
+	case a.Is4In6():
+		why = "IPv4-mapped; write it as IPv4"
+	case a.IsUnspecified(), a.IsMulticast(), a.IsLoopback():
+		why = "not a unicast address"
+	case a.Zone() != "":
+		why = "has a zone; the interface is Config.Interface"
+	case a.Is6() != ipv6:
+		why = "not of the family of VirtualAddresses[0]"
+	default:
+		return nil
+	}
+	return configError(field, "%v: %s", a, why)
+}
+
+// ipv6 reports whether c is an IPv6 virtual router.
+func (c *Config) ipv6() bool { return c.VirtualAddresses[0].Is6() }
+
+// unicast reports whether c sends to peers instead of the multicast group.
+func (c *Config) unicast() bool { return len(c.UnicastPeers) > 0 }

@@ -1,0 +1,17 @@
+//go:build !linux
+
+package vrrp
+
+import (
+	"fmt"
+	"net"
+	"runtime"
+)
+
+// OpenConn is not supported on this system: vipkit's raw sockets are
+// Linux only.
+func OpenConn(ifi *net.Interface, ipv6 bool) (Conn, error) {
+	return nil, fmt.Errorf("vrrp: raw VRRP sockets are not supported on %s", runtime.GOOS)
+}
+
+func currentNetns() (uint64, error) { return 0, nil }

@@ -1,0 +1,424 @@
+package vrrp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// A Router is one virtual router: one VRID on one interface in one address
+// family. It runs the RFC 5798 state machine with real time over a raw
+// socket that every Router of the process on that interface and family
+// shares, and tells subscribers of every transition, in order.
+//
+// All methods are safe for concurrent use.
+type Router struct {
+	cfg  Config
+	src  netip.Addr   // the source of our advertisements, and our primary address
+	dsts []netip.Addr // the multicast group, or the unicast peers
+	log  *slog.Logger
+
+	conn   Conn // shared with the other routers of the interface and family
+	in     chan received
+	detach func()
+	closed sync.Once
+
+	// Owned by the goroutine in Run.
+	machine *Machine
+	advert  Advertisement
+	rx      Advertisement
+	sendBuf []byte
+
+	state   atomic.Uint32 // State
+	running atomic.Bool
+	wake    chan struct{} // a pending change below
+
+	mu          sync.Mutex // guards what follows; never held while user code runs
+	stats       Stats
+	lastMaster  MasterInfo
+	pendingPrio int // -1 if none
+	subs        []*subscription
+	done        bool // Run has returned; no more events
+}
+
+// MasterInfo describes the last advertisement heard from another router.
+type MasterInfo struct {
+	Addr     netip.Addr
+	Priority uint8
+	Interval time.Duration
+	Time     time.Time
+}
+
+// NewRouter validates cfg, looks up its interface and addresses in the
+// network namespace of the calling thread, and opens (or shares) the raw
+// socket of that interface and family. Every bad field is refused with an
+// error that wraps ErrConfig and names it. Call Run to start the router,
+// or Close if it is never run.
+func NewRouter(cfg Config) (*Router, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	ifi, err := net.InterfaceByName(cfg.Interface)
+	if err != nil {
+		return nil, configError("Interface", "%v", err)
+	}
+	src, err := sourceAddress(&cfg, ifi)
+	if err != nil {
+		return nil, err
+	}
+	netns, err := currentNetns()
+	if err != nil {
+		return nil, err
+	}
+	key := muxKey{netns: netns, ifindex: ifi.Index, ipv6: cfg.ipv6()}
+	return newRouter(cfg, src, key, func() (Conn, error) { return OpenConn(ifi, cfg.ipv6()) })
+}
+
+// injected numbers the muxes of injected Conns, which share nothing.
+var injected atomic.Int64
+
+// NewRouterConn is NewRouter over conn, an injected transport, with src as
+// this router's address: it looks nothing up on the host, so tests run it
+// without privileges. The Router owns conn and closes it.
+func NewRouterConn(cfg Config, conn Conn, src netip.Addr) (*Router, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if err := checkAddr("source", src, cfg.ipv6()); err != nil {
+		return nil, err
+	}
+	key := muxKey{ifindex: -int(injected.Add(1)), ipv6: cfg.ipv6()}
+	return newRouter(cfg, src, key, func() (Conn, error) { return conn, nil })
+}
+
+func newRouter(cfg Config, src netip.Addr, key muxKey, open func() (Conn, error)) (*Router, error) {
+	r := &Router{
+		cfg:  cfg,
+		src:  src,
+		dsts: cfg.UnicastPeers,
+		log:  cfg.Logger.With("vrid", cfg.VRID, "interface", cfg.Interface),
+		in:   make(chan received, 64),
+		wake: make(chan struct{}, 1),
+		machine: NewMachine(MachineConfig{
+			Version:          cfg.Version,
+			Priority:         cfg.Priority,
+			AdvertInterval:   cfg.AdvertInterval,
+			Preempt:          !cfg.NoPreempt,
+			PreemptDelay:     cfg.PreemptDelay,
+			DownTimerAdverts: cfg.DownTimerAdverts,
+			Primary:          src,
+		}),
+		advert: Advertisement{
+			Version:   cfg.Version,
+			Type:      TypeAdvertisement,
+			VRID:      cfg.VRID,
+			Interval:  cfg.AdvertInterval,
+			Addresses: cfg.VirtualAddresses,
+		},
+		pendingPrio: -1,
+	}
+	if !cfg.unicast() {
+		r.dsts = []netip.Addr{MulticastGroupIPv4}
+		if cfg.ipv6() {
+			r.dsts = []netip.Addr{MulticastGroupIPv6}
+		}
+	}
+	if cfg.AuthPass != "" {
+		r.advert.AuthType = AuthSimple
+		copy(r.advert.AuthData[:], cfg.AuthPass)
+	}
+	r.state.Store(uint32(Initialize))
+	m, detach, err := attach(key, cfg.VRID, r.in, open)
+	if errors.Is(err, errVRIDTaken) {
+		return nil, configError("VRID", "%d on %s: %v", cfg.VRID, cfg.Interface, err)
+	} else if err != nil {
+		return nil, err
+	}
+	r.conn, r.detach = m.conn, detach
+	return r, nil
+}
+
+// sourceAddress picks the address cfg's advertisements are sent from on
+// ifi: UnicastSource if set, which must be an address of ifi; otherwise
+// the first IPv4 address of ifi, or for IPv6 its link-local address (RFC
+// 5798 §5.1.2.1), or a global one when every unicast peer is global.
+func sourceAddress(cfg *Config, ifi *net.Interface) (netip.Addr, error) {
+	addrs, err := ifi.Addrs()
+	if err != nil {
+		return netip.Addr{}, configError("Interface", "%s: addresses: %v", ifi.Name, err)
+	}
+	var own []netip.Addr
+	for _, a := range addrs {
+		if p, err := netip.ParsePrefix(a.String()); err == nil {
+			own = append(own, p.Addr())
+		}
+	}
+	if cfg.UnicastSource.IsValid() {
+		if !slices.Contains(own, cfg.UnicastSource) {
+			return netip.Addr{}, configError("UnicastSource", "%v is not an address of %s", cfg.UnicastSource, ifi.Name)
+		}
+		return cfg.UnicastSource, nil
+	}
+	wantLinkLocal := cfg.ipv6() && !slices.ContainsFunc(cfg.UnicastPeers, func(p netip.Addr) bool { return !p.IsLinkLocalUnicast() })
+	for _, a := range own {
+		if a.Is6() == cfg.ipv6() && !a.IsLoopback() && (!cfg.ipv6() || a.IsLinkLocalUnicast() == wantLinkLocal) {
+			return a, nil
+		}
+	}
+	kind := "an IPv4"
+	if wantLinkLocal {
+		kind = "a link-local IPv6"
+	} else if cfg.ipv6() {
+		kind = "a global IPv6"
+	}
+	return netip.Addr{}, configError("Interface", "%s has no %s address to send advertisements from", ifi.Name, kind)
+}
+
+// Config returns the router's configuration, with defaults filled in.
+func (r *Router) Config() Config { return r.cfg }
+
+// Source returns the address the router sends advertisements from.
+func (r *Router) Source() netip.Addr { return r.src }
+
+// State returns the router's current state.
+func (r *Router) State() State { return State(r.state.Load()) }
+
+// LastMaster returns the last advertisement heard from another router,
+// with its time; the zero value if none.
+func (r *Router) LastMaster() MasterInfo {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.lastMaster
+}
+
+// SetPriority changes the router's priority at run time (1..254; 255 only
+// for the address owner). A master advertises the new priority at once.
+func (r *Router) SetPriority(p uint8) error {
+	if p == 0 || p == 255 && r.cfg.Priority != 255 {
+		return fmt.Errorf("%w: priority %d: 1..254, 255 only for the configured owner", ErrConfig, p)
+	}
+	r.mu.Lock()
+	r.pendingPrio = int(p)
+	r.mu.Unlock()
+	r.poke()
+	return nil
+}
+
+func (r *Router) poke() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Close releases the router's share of the socket. Run closes the router
+// when it returns; Close is for a router that is never run.
+func (r *Router) Close() error {
+	r.closed.Do(func() {
+		r.detach()
+		r.mu.Lock()
+		r.done = true
+		subs := r.subs
+		r.mu.Unlock()
+		for _, s := range subs {
+			s.poke()
+		}
+	})
+	return nil
+}
+
+// ErrRunning is returned by Run when the router runs already or ran.
+var ErrRunning = errors.New("vrrp: Router.Run called twice")
+
+// Run runs the router until ctx ends, then shuts it down as RFC 5798
+// §6.4.3 says: a master sends an advertisement with priority 0, so that a
+// backup takes over after Skew_Time rather than Master_Down_Interval. It
+// returns nil after a clean stop. A Router runs once.
+func (r *Router) Run(ctx context.Context) error {
+	if !r.running.CompareAndSwap(false, true) {
+		return ErrRunning
+	}
+	defer r.Close()
+	r.log.Info("vrrp router starting", "version", r.cfg.Version, "priority", r.cfg.Priority,
+		"interval", r.cfg.AdvertInterval, "source", r.src, "destinations", r.dsts)
+
+	r.do(time.Now(), r.machine.Start(time.Now()))
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		if d := r.machine.Deadline(); d.IsZero() {
+			timer.Stop()
+		} else {
+			timer.Reset(time.Until(d))
+		}
+		select {
+		case <-ctx.Done():
+			r.do(time.Now(), r.machine.Shutdown(time.Now()))
+			r.log.Info("vrrp router stopped")
+			return nil
+		case p := <-r.in:
+			now := time.Now()
+			r.receive(now, p.buf[:p.n], p.info)
+			bufPool.Put(p.buf)
+		case <-timer.C:
+			now := time.Now()
+			r.do(now, r.machine.Expire(now))
+		case <-r.wake:
+			r.mu.Lock()
+			prio := r.pendingPrio
+			r.pendingPrio = -1
+			r.mu.Unlock()
+			if prio >= 0 && uint8(prio) != r.machine.Priority() {
+				r.machine.SetPriority(uint8(prio))
+				r.log.Info("priority changed", "priority", prio)
+				if r.machine.State() == Master {
+					r.send(r.machine.Priority())
+				}
+			}
+		}
+	}
+}
+
+// do carries out the actions of the state machine.
+func (r *Router) do(now time.Time, act Actions) {
+	if act.Send {
+		r.send(act.SendPriority)
+	}
+	if t := act.Transition; t.From != 0 {
+		r.state.Store(uint32(t.To))
+		r.log.Info("vrrp transition", "from", t.From, "to", t.To, "reason", t.Reason)
+		r.mu.Lock()
+		if t.To == Master {
+			r.stats.MasterTransitions++
+			r.stats.NewMasterReason = t.Reason
+		}
+		r.mu.Unlock()
+		r.publish(Event{Time: now, VRID: r.cfg.VRID, Kind: EventTransition, From: t.From, To: t.To, Reason: t.Reason})
+	}
+	if act.LowerPriority {
+		m := r.LastMaster()
+		r.log.Warn("master received a lower-priority advertisement", "peer", m.Addr, "peer_priority", m.Priority)
+		r.publish(Event{Time: now, VRID: r.cfg.VRID, Kind: EventLowerPriority, From: Master, To: Master,
+			Peer: m.Addr, PeerPriority: m.Priority})
+	}
+}
+
+// send sends one advertisement with priority prio to every destination.
+func (r *Router) send(prio uint8) {
+	r.advert.Priority = prio
+	for _, dst := range r.dsts {
+		var err error
+		r.sendBuf, err = r.advert.Append(r.sendBuf[:0], r.src, dst, r.cfg.Checksum)
+		if err == nil {
+			err = r.conn.WriteTo(r.sendBuf, r.src, dst)
+		}
+		r.mu.Lock()
+		if err != nil {
+			r.stats.SendErrors++
+		} else {
+			r.stats.AdvertsSent++
+			if prio == 0 {
+				r.stats.PriorityZeroSent++
+			}
+		}
+		r.mu.Unlock()
+		if err != nil {
+			r.log.Warn("sending advertisement", "to", dst, "err", err)
+		}
+	}
+}
+
+// receive checks a message by RFC 5798 §7.1 (RFC 3768 §7.1 for version
+// 2), counts what is wrong with it, and hands a good one to the state
+// machine.
+func (r *Router) receive(now time.Time, msg []byte, info PacketInfo) {
+	bad := r.check(msg, info)
+	r.mu.Lock()
+	if bad != nil {
+		*bad++
+		r.mu.Unlock()
+		return
+	}
+	r.stats.AdvertsReceived++
+	if r.rx.Priority == 0 {
+		r.stats.PriorityZeroReceived++
+	}
+	mismatch := !slices.Equal(r.rx.Addresses, r.cfg.VirtualAddresses)
+	if mismatch {
+		r.stats.AddressListMismatches++
+	}
+	first := r.stats.AddressListMismatches == 1
+	r.lastMaster = MasterInfo{Addr: info.Src, Priority: r.rx.Priority, Interval: r.rx.Interval, Time: now}
+	r.mu.Unlock()
+	if mismatch {
+		// keepalived 2.2 advertises only the first of several addresses:
+		// a different list is worth a note, never a reason to drop.
+		level := slog.LevelDebug
+		if first {
+			level = slog.LevelWarn
+		}
+		r.log.Log(context.Background(), level, "advertised addresses differ from ours (counted, not dropped)",
+			"peer", info.Src, "theirs", r.rx.Addresses, "ours", r.cfg.VirtualAddresses)
+	}
+	r.do(now, r.machine.Receive(now, info.Src, &r.rx))
+}
+
+// check returns the counter a bad message counts in, or nil for a good
+// one, which it leaves decoded in r.rx.
+func (r *Router) check(msg []byte, info PacketInfo) *uint64 {
+	s := &r.stats
+	if r.cfg.unicast() && !slices.Contains(r.cfg.UnicastPeers, info.Src) {
+		return &s.PeerErrors
+	}
+	if info.Dst.IsMulticast() || !r.cfg.unicast() {
+		if info.TTL != TTL {
+			return &s.TTLErrors
+		}
+	} else if r.cfg.UnicastMinTTL != 0 && info.TTL < r.cfg.UnicastMinTTL || r.cfg.UnicastMaxTTL != 0 && info.TTL > r.cfg.UnicastMaxTTL {
+		return &s.TTLErrors
+	}
+	if len(msg) >= 2 && msg[1] != r.cfg.VRID {
+		return &s.VRIDErrors
+	}
+	if _, err := r.rx.Decode(msg, info.Src, info.Dst, r.cfg.AcceptChecksums); err != nil {
+		switch {
+		case errors.Is(err, ErrVersion):
+			return &s.VersionErrors
+		case errors.Is(err, ErrBadChecksum):
+			return &s.ChecksumErrors
+		case errors.Is(err, ErrType):
+			return &s.TypeErrors
+		case errors.Is(err, ErrVRID):
+			return &s.VRIDErrors
+		case errors.Is(err, ErrInterval):
+			return &s.IntervalErrors
+		case errors.Is(err, ErrAuthType):
+			return &s.AuthErrors
+		case errors.Is(err, ErrAddress):
+			return &s.AddressErrors
+		case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, ErrLength), errors.Is(err, ErrAuthV3):
+			return &s.LengthErrors
+		}
+		return &s.LengthErrors
+	}
+	switch {
+	case r.rx.Version != r.cfg.Version:
+		return &s.VersionErrors
+	case r.cfg.Version == Version2 && (r.rx.AuthType != r.advert.AuthType || r.rx.AuthData != r.advert.AuthData):
+		return &s.AuthErrors
+	case r.cfg.Version == Version2 && r.rx.Interval != r.cfg.AdvertInterval:
+		// RFC 3768 §7.1: a version 2 interval must match ours.
+		return &s.IntervalErrors
+	}
+	return nil
+}

@@ -1,0 +1,361 @@
+package vrrp_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/vipkit/vipkit/vrrp"
+)
+
+// fakeNet is a LAN of fake Conns: a message written to the multicast group
+// reaches every other Conn, one written to an address reaches its Conn.
+type fakeNet struct {
+	mu    sync.Mutex
+	conns []*fakeConn
+}
+
+type fakeConn struct {
+	net       *fakeNet
+	addr      netip.Addr
+	in        chan fakePacket
+	closed    chan struct{}
+	closeOnce sync.Once
+}
+
+type fakePacket struct {
+	msg  []byte
+	info vrrp.PacketInfo
+}
+
+func (n *fakeNet) conn(addr netip.Addr) *fakeConn {
+	c := &fakeConn{net: n, addr: addr, in: make(chan fakePacket, 64), closed: make(chan struct{})}
+	n.mu.Lock()
+	n.conns = append(n.conns, c)
+	n.mu.Unlock()
+	return c
+}
+
+func (c *fakeConn) ReadFrom(b []byte) (int, vrrp.PacketInfo, error) {
+	select {
+	case p := <-c.in:
+		return copy(b, p.msg), p.info, nil
+	case <-c.closed:
+		return 0, vrrp.PacketInfo{}, errors.New("closed")
+	}
+}
+
+func (c *fakeConn) WriteTo(b []byte, src, dst netip.Addr) error {
+	c.net.mu.Lock()
+	defer c.net.mu.Unlock()
+	for _, o := range c.net.conns {
+		if o != c && (dst.IsMulticast() || dst == o.addr) {
+			o.inject(b, vrrp.PacketInfo{Src: src, Dst: dst, TTL: vrrp.TTL})
+		}
+	}
+	return nil
+}
+
+func (c *fakeConn) inject(msg []byte, info vrrp.PacketInfo) {
+	select {
+	case c.in <- fakePacket{msg: append([]byte{}, msg...), info: info}:
+	case <-c.closed:
+	}
+}
+
+func (c *fakeConn) Close() error {
+	c.closeOnce.Do(func() { close(c.closed) })
+	return nil
+}
+
+func routerConfig(prio uint8) vrrp.Config {
+	return vrrp.Config{Interface: "eth0", VRID: 51, Priority: prio, AdvertInterval: 20 * time.Millisecond,
+		VirtualAddresses: []netip.Addr{vip4}, Logger: slog.New(slog.DiscardHandler)}
+}
+
+// runRouter starts r until the test ends or the returned stop is called,
+// which waits for Run to return.
+func runRouter(t *testing.T, r *vrrp.Router) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			assert.NoError(t, <-done)
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+// waitState waits until r is in state s.
+func waitState(t *testing.T, r *vrrp.Router, s vrrp.State, within time.Duration) {
+	t.Helper()
+	require.Eventually(t, func() bool { return r.State() == s }, within, time.Millisecond,
+		"router %v is %v, want %v", r.Source(), r.State(), s)
+}
+
+// nextTransition returns the next transition event from events.
+func nextTransition(t *testing.T, events <-chan vrrp.Event) vrrp.Event {
+	t.Helper()
+	timeout := time.After(5 * time.Second)
+	for {
+		select {
+		case e, ok := <-events:
+			require.True(t, ok, "events closed")
+			if e.Kind == vrrp.EventTransition {
+				return e
+			}
+		case <-timeout:
+			t.Fatal("no transition within 5 s")
+		}
+	}
+}
+
+func TestRouterElectionAndHandover(t *testing.T) {
+	var lan fakeNet
+	a, err := vrrp.NewRouterConn(routerConfig(200), lan.conn(src4), src4)
+	require.NoError(t, err)
+	bAddr := netip.MustParseAddr("192.0.2.2")
+	b, err := vrrp.NewRouterConn(routerConfig(100), lan.conn(bAddr), bAddr)
+	require.NoError(t, err)
+	bEvents := b.Subscribe(context.Background())
+
+	stopA := runRouter(t, a)
+	waitState(t, a, vrrp.Master, time.Second) // no one else: after Master_Down_Interval
+	runRouter(t, b)
+	assert.Equal(t, vrrp.Transition{From: vrrp.Initialize, To: vrrp.Backup, Reason: vrrp.ReasonStart}, transitionOf(nextTransition(t, bEvents)))
+	require.Eventually(t, func() bool { return b.LastMaster().Addr == src4 }, time.Second, time.Millisecond)
+	assert.Equal(t, uint8(200), b.LastMaster().Priority)
+	assert.Equal(t, vrrp.Backup, b.State())
+
+	// A stops: it sends priority 0 and B takes over after Skew_Time.
+	stopA()
+	assert.Equal(t, vrrp.Initialize, a.State())
+	assert.Equal(t, vrrp.Transition{From: vrrp.Backup, To: vrrp.Master, Reason: vrrp.ReasonMasterStepDown}, transitionOf(nextTransition(t, bEvents)))
+	sa, sb := a.Stats(), b.Stats()
+	assert.Equal(t, uint64(1), sa.PriorityZeroSent)
+	assert.Equal(t, uint64(1), sb.PriorityZeroReceived)
+	assert.Equal(t, vrrp.ReasonMasterStepDown, sb.NewMasterReason)
+	assert.Equal(t, uint64(1), sb.MasterTransitions)
+}
+
+func transitionOf(e vrrp.Event) vrrp.Transition {
+	return vrrp.Transition{From: e.From, To: e.To, Reason: e.Reason}
+}
+
+// TestRouterBadInput sends crafted packets to a running backup: each
+// changes its own counter and nothing else.
+func TestRouterBadInput(t *testing.T) {
+	var lan fakeNet
+	cfg := routerConfig(100)
+	cfg.AdvertInterval = 10 * time.Second // the backup stays backup throughout
+	conn := lan.conn(src4)
+	r, err := vrrp.NewRouterConn(cfg, conn, src4)
+	require.NoError(t, err)
+	runRouter(t, r)
+	waitState(t, r, vrrp.Backup, time.Second)
+
+	peer := netip.MustParseAddr("192.0.2.2")
+	good := func(mod func(*vrrp.Advertisement)) []byte {
+		a := vrrp.Advertisement{Version: vrrp.Version3, Type: vrrp.TypeAdvertisement, VRID: 51, Priority: 50,
+			Interval: 10 * time.Second, Addresses: []netip.Addr{vip4}}
+		if mod != nil {
+			mod(&a)
+		}
+		b, err := a.Append(nil, peer, vrrp.MulticastGroupIPv4, 0)
+		require.NoError(t, err)
+		return b
+	}
+	mcast := vrrp.PacketInfo{Src: peer, Dst: vrrp.MulticastGroupIPv4, TTL: 255}
+	flip := func(b []byte, i int) []byte { b[i] ^= 0xff; return b }
+	cases := []struct {
+		name    string
+		msg     []byte
+		info    vrrp.PacketInfo
+		counter func(vrrp.Stats) uint64
+	}{
+		{"TTL 64 on multicast", good(nil), vrrp.PacketInfo{Src: peer, Dst: vrrp.MulticastGroupIPv4, TTL: 64}, func(s vrrp.Stats) uint64 { return s.TTLErrors }},
+		{"bad checksum", flip(good(nil), 7), mcast, func(s vrrp.Stats) uint64 { return s.ChecksumErrors }},
+		{"unknown VRID", good(func(a *vrrp.Advertisement) { a.VRID = 52 }), mcast, func(s vrrp.Stats) uint64 { return s.VRIDErrors }},
+		{"version 2", func() []byte {
+			a := v2(vip4)
+			a.VRID = 51
+			b, err := a.Append(nil, peer, vrrp.MulticastGroupIPv4, 0)
+			require.NoError(t, err)
+			return b
+		}(), mcast, func(s vrrp.Stats) uint64 { return s.VersionErrors }},
+		{"version 7", func() []byte { b := good(nil); b[0] = 0x71; return b }(), mcast, func(s vrrp.Stats) uint64 { return s.VersionErrors }},
+		{"truncated", good(nil)[:10], mcast, func(s vrrp.Stats) uint64 { return s.LengthErrors }},
+		{"wrong type", func() []byte { b := good(nil); b[0] = 0x32; return b }(), mcast, func(s vrrp.Stats) uint64 { return s.TypeErrors }},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			before := r.Stats()
+			conn.inject(c.msg, c.info)
+			require.Eventually(t, func() bool { return c.counter(r.Stats()) == c.counter(before)+1 }, time.Second, time.Millisecond)
+			after := r.Stats()
+			// Nothing else changed.
+			assert.Equal(t, badTotal(before)+1, badTotal(after))
+			assert.Equal(t, before.AdvertsReceived, after.AdvertsReceived)
+			assert.Equal(t, vrrp.Backup, r.State())
+			assert.False(t, r.LastMaster().Addr.IsValid(), "a bad packet was taken for a master")
+		})
+	}
+
+	// A good one is counted as received and its sender taken as master.
+	conn.inject(good(nil), mcast)
+	require.Eventually(t, func() bool { return r.Stats().AdvertsReceived == 1 }, time.Second, time.Millisecond)
+	assert.Equal(t, peer, r.LastMaster().Addr)
+}
+
+// badTotal sums the counters of bad packets.
+func badTotal(s vrrp.Stats) uint64 {
+	return s.TTLErrors + s.ChecksumErrors + s.VRIDErrors + s.VersionErrors + s.LengthErrors +
+		s.TypeErrors + s.AuthErrors + s.IntervalErrors + s.AddressErrors + s.PeerErrors
+}
+
+func TestRouterVersion2AuthAndInterval(t *testing.T) {
+	var lan fakeNet
+	cfg := routerConfig(100)
+	cfg.Version = vrrp.Version2
+	cfg.AdvertInterval = 5 * time.Second
+	cfg.AuthPass = "secret"
+	conn := lan.conn(src4)
+	r, err := vrrp.NewRouterConn(cfg, conn, src4)
+	require.NoError(t, err)
+	runRouter(t, r)
+	waitState(t, r, vrrp.Backup, time.Second)
+
+	peer := netip.MustParseAddr("192.0.2.2")
+	send := func(pass string, interval time.Duration) {
+		a := vrrp.Advertisement{Version: vrrp.Version2, Type: vrrp.TypeAdvertisement, VRID: 51, Priority: 150,
+			Interval: interval, AuthType: vrrp.AuthSimple, Addresses: []netip.Addr{vip4}}
+		copy(a.AuthData[:], pass)
+		b, err := a.Append(nil, peer, vrrp.MulticastGroupIPv4, 0)
+		require.NoError(t, err)
+		conn.inject(b, vrrp.PacketInfo{Src: peer, Dst: vrrp.MulticastGroupIPv4, TTL: 255})
+	}
+	send("wrong", 5*time.Second)
+	require.Eventually(t, func() bool { return r.Stats().AuthErrors == 1 }, time.Second, time.Millisecond)
+	send("secret", 3*time.Second)
+	require.Eventually(t, func() bool { return r.Stats().IntervalErrors == 1 }, time.Second, time.Millisecond)
+	assert.Zero(t, r.Stats().AdvertsReceived)
+	send("secret", 5*time.Second)
+	require.Eventually(t, func() bool { return r.Stats().AdvertsReceived == 1 }, time.Second, time.Millisecond)
+}
+
+func TestRouterUnicastHearsOnlyPeers(t *testing.T) {
+	var lan fakeNet
+	peer, stranger := netip.MustParseAddr("192.0.2.2"), netip.MustParseAddr("192.0.2.3")
+	cfg := routerConfig(100)
+	cfg.AdvertInterval = 10 * time.Second
+	cfg.UnicastSource, cfg.UnicastPeers = src4, []netip.Addr{peer}
+	cfg.UnicastMinTTL = 64
+	conn := lan.conn(src4)
+	r, err := vrrp.NewRouterConn(cfg, conn, src4)
+	require.NoError(t, err)
+	runRouter(t, r)
+	waitState(t, r, vrrp.Backup, time.Second)
+
+	a := v3(vip4)
+	a.Interval = 10 * time.Second
+	from := func(src netip.Addr, ttl uint8) {
+		b, err := a.Append(nil, src, src4, 0)
+		require.NoError(t, err)
+		conn.inject(b, vrrp.PacketInfo{Src: src, Dst: src4, TTL: ttl})
+	}
+	from(stranger, 255)
+	require.Eventually(t, func() bool { return r.Stats().PeerErrors == 1 }, time.Second, time.Millisecond)
+	from(peer, 63)
+	require.Eventually(t, func() bool { return r.Stats().TTLErrors == 1 }, time.Second, time.Millisecond)
+	from(peer, 64) // keepalived 2.2.7's IPv6 unicast hop limit is accepted
+	require.Eventually(t, func() bool { return r.Stats().AdvertsReceived == 1 }, time.Second, time.Millisecond)
+}
+
+func TestRouterRunsOnceAndSharesNoVRID(t *testing.T) {
+	var lan fakeNet
+	r, err := vrrp.NewRouterConn(routerConfig(100), lan.conn(src4), src4)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	require.NoError(t, r.Run(ctx))
+	assert.ErrorIs(t, r.Run(ctx), vrrp.ErrRunning)
+	events := r.Subscribe(context.Background())
+	_, open := <-events
+	assert.False(t, open, "a subscription to a stopped router is closed")
+}
+
+func TestRouterSetPriority(t *testing.T) {
+	var lan fakeNet
+	a, err := vrrp.NewRouterConn(routerConfig(200), lan.conn(src4), src4)
+	require.NoError(t, err)
+	bAddr := netip.MustParseAddr("192.0.2.2")
+	b, err := vrrp.NewRouterConn(routerConfig(100), lan.conn(bAddr), bAddr)
+	require.NoError(t, err)
+	runRouter(t, a)
+	waitState(t, a, vrrp.Master, time.Second)
+	runRouter(t, b)
+	waitState(t, b, vrrp.Backup, time.Second)
+
+	require.Error(t, a.SetPriority(0))
+	require.Error(t, a.SetPriority(255))
+	require.NoError(t, a.SetPriority(50))
+	// B preempts the lowered master.
+	waitState(t, b, vrrp.Master, time.Second)
+	waitState(t, a, vrrp.Backup, time.Second)
+	assert.Equal(t, vrrp.ReasonPreempted, b.Stats().NewMasterReason)
+}
+
+func TestConfigRefused(t *testing.T) {
+	mod := func(f func(*vrrp.Config)) vrrp.Config { c := routerConfig(100); f(&c); return c }
+	cases := []struct {
+		field string
+		cfg   vrrp.Config
+	}{
+		{"Interface", mod(func(c *vrrp.Config) { c.Interface = "" })},
+		{"VRID", mod(func(c *vrrp.Config) { c.VRID = 0 })},
+		{"Version", mod(func(c *vrrp.Config) { c.Version = 4 })},
+		{"AdvertInterval", mod(func(c *vrrp.Config) { c.Version = vrrp.Version2; c.AdvertInterval = 1500 * time.Millisecond })},
+		{"AdvertInterval", mod(func(c *vrrp.Config) { c.AdvertInterval = 5 * time.Millisecond })},
+		{"AdvertInterval", mod(func(c *vrrp.Config) { c.AdvertInterval = 41 * time.Second })},
+		{"VirtualAddresses", mod(func(c *vrrp.Config) { c.VirtualAddresses = nil })},
+		{"VirtualAddresses", mod(func(c *vrrp.Config) {
+			c.Version, c.AdvertInterval, c.VirtualAddresses = vrrp.Version2, time.Second, []netip.Addr{vip6}
+		})},
+		{"VirtualAddresses[1]", mod(func(c *vrrp.Config) { c.VirtualAddresses = []netip.Addr{vip4, vip6} })},
+		{"VirtualAddresses[0]", mod(func(c *vrrp.Config) { c.VirtualAddresses = []netip.Addr{netip.MustParseAddr("224.0.0.18")} })},
+		{"UnicastSource", mod(func(c *vrrp.Config) { c.UnicastSource = vip6; c.UnicastPeers = []netip.Addr{src4} })},
+		{"UnicastPeers", mod(func(c *vrrp.Config) { c.UnicastSource = src4 })},
+		{"UnicastPeers[0]", mod(func(c *vrrp.Config) { c.UnicastPeers = []netip.Addr{netip.IPv4Unspecified()} })},
+		{"AuthPass", mod(func(c *vrrp.Config) { c.AuthPass = "x" })},
+		{"AuthPass", mod(func(c *vrrp.Config) { c.Version = vrrp.Version2; c.AdvertInterval = time.Second; c.AuthPass = "123456789" })},
+		{"Checksum", mod(func(c *vrrp.Config) { c.Checksum = vrrp.ChecksumPseudoHeader | vrrp.ChecksumMessageOnly })},
+		{"DownTimerAdverts", mod(func(c *vrrp.Config) { c.DownTimerAdverts = -1 })},
+		{"PreemptDelay", mod(func(c *vrrp.Config) { c.PreemptDelay = -time.Second })},
+		{"UnicastMinTTL", mod(func(c *vrrp.Config) { c.UnicastMinTTL, c.UnicastMaxTTL = 100, 64 })},
+	}
+	var lan fakeNet
+	for _, c := range cases {
+		t.Run(c.field, func(t *testing.T) {
+			_, err := vrrp.NewRouterConn(c.cfg, lan.conn(src4), src4)
+			require.ErrorIs(t, err, vrrp.ErrConfig)
+			assert.True(t, strings.Contains(err.Error(), ": "+c.field+": "), "%q does not name %s", err, c.field)
+		})
+	}
+
+	// The real constructor refuses an interface that does not exist.
+	_, err := vrrp.NewRouter(mod(func(c *vrrp.Config) { c.Interface = "vk-no-such-if" }))
+	require.ErrorIs(t, err, vrrp.ErrConfig)
+	assert.Contains(t, err.Error(), "Interface")
+}
