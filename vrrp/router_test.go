@@ -339,7 +339,11 @@ func TestConfigRefused(t *testing.T) {
 		{"UnicastPeers", mod(func(c *vrrp.Config) { c.UnicastSource = src4 })},
 		{"UnicastPeers[0]", mod(func(c *vrrp.Config) { c.UnicastPeers = []netip.Addr{netip.IPv4Unspecified()} })},
 		{"AuthPass", mod(func(c *vrrp.Config) { c.AuthPass = "x" })},
-		{"AuthPass", mod(func(c *vrrp.Config) { c.Version = vrrp.Version2; c.AdvertInterval = time.Second; c.AuthPass = "123456789" })},
+		{"AuthPass", mod(func(c *vrrp.Config) {
+			c.Version = vrrp.Version2
+			c.AdvertInterval = time.Second
+			c.AuthPass = "123456789"
+		})},
 		{"Checksum", mod(func(c *vrrp.Config) { c.Checksum = vrrp.ChecksumPseudoHeader | vrrp.ChecksumMessageOnly })},
 		{"DownTimerAdverts", mod(func(c *vrrp.Config) { c.DownTimerAdverts = -1 })},
 		{"PreemptDelay", mod(func(c *vrrp.Config) { c.PreemptDelay = -time.Second })},
