@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strconv"
 	"syscall"
 
 	"golang.org/x/net/ipv4"
@@ -180,9 +181,11 @@ func (c *conn6) ReadFrom(b []byte) (int, PacketInfo, error) {
 
 func (c *conn6) WriteTo(b []byte, src, dst netip.Addr) error {
 	cm := &ipv6.ControlMessage{Src: src.AsSlice(), IfIndex: c.ifi.Index, HopLimit: TTL}
+	// The zone is the interface index, not its name: a name would be
+	// looked up in the namespace of whatever thread runs this.
 	zone := ""
 	if dst.IsLinkLocalUnicast() || dst.IsLinkLocalMulticast() {
-		zone = c.ifi.Name
+		zone = strconv.Itoa(c.ifi.Index)
 	}
 	_, err := c.p.WriteTo(b, cm, &net.IPAddr{IP: dst.AsSlice(), Zone: zone})
 	return err

@@ -1,0 +1,211 @@
+package vrrp_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/vipkit/vipkit/internal/netlab"
+	"github.com/vipkit/vipkit/vrrp"
+)
+
+// lanNode is a host of a lab LAN running one vipkit router.
+type lanNode struct {
+	host   *netlab.Host
+	iface  *netlab.Iface
+	router *vrrp.Router
+	events <-chan vrrp.Event
+	stop   func()
+}
+
+// lan builds a switch with n hosts numbered from 1, each with the IPv4
+// address prefix4.N/24 and the IPv6 address 2001:db8::N/64.
+func lan(t *testing.T, n int) []*lanNode {
+	lab := netlab.New(t)
+	sw := lab.Switch("sw")
+	nodes := make([]*lanNode, n)
+	for i := range nodes {
+		h := lab.Host(fmt.Sprintf("h%d", i+1))
+		ifc := sw.Attach(h)
+		ifc.AddAddr(netip.MustParsePrefix(fmt.Sprintf("192.0.2.%d/24", i+1)))
+		ifc.AddAddr(netip.MustParsePrefix(fmt.Sprintf("2001:db8::%d/64", i+1)))
+		nodes[i] = &lanNode{host: h, iface: ifc}
+	}
+	return nodes
+}
+
+// start creates a router from cfg inside the node's host and runs it
+// until the test ends or stop is called.
+func (n *lanNode) start(t *testing.T, cfg vrrp.Config) {
+	t.Helper()
+	cfg.Interface = n.iface.Name()
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	require.NoError(t, n.host.Do(func() error {
+		var err error
+		n.router, err = vrrp.NewRouter(cfg)
+		return err
+	}))
+	n.events = n.router.Subscribe(context.Background())
+	n.stop = runRouter(t, n.router)
+}
+
+// masters returns the nodes that are master.
+func masters(nodes []*lanNode) []*lanNode {
+	var m []*lanNode
+	for _, n := range nodes {
+		if n.router != nil && n.router.State() == vrrp.Master {
+			m = append(m, n)
+		}
+	}
+	return m
+}
+
+// converge waits until want is the only master and every other running
+// node is backup.
+func converge(t *testing.T, nodes []*lanNode, want *lanNode, within time.Duration) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		for _, n := range nodes {
+			if n.router == nil || n.stop == nil {
+				continue
+			}
+			s := n.router.State()
+			if n == want && s != vrrp.Master || n != want && s != vrrp.Backup && s != vrrp.Initialize {
+				return false
+			}
+		}
+		return true
+	}, within, time.Millisecond, "states: %v", states(nodes))
+}
+
+// states describes the state of each node, for failure messages.
+func states(nodes []*lanNode) string {
+	var s string
+	for _, n := range nodes {
+		if n.router != nil {
+			st := n.router.Stats()
+			s += fmt.Sprintf("[%v %v last master %v, %d received, %d sent] ", n.router.Source(), n.router.State(),
+				n.router.LastMaster().Addr, st.AdvertsReceived, st.AdvertsSent)
+		}
+	}
+	return s
+}
+
+// waitMaster returns the event of node's router becoming master after
+// the time since.
+func waitMaster(t *testing.T, n *lanNode, since time.Time) vrrp.Event {
+	t.Helper()
+	for {
+		e := nextTransition(t, n.events)
+		if e.To == vrrp.Master && !e.Time.Before(since) {
+			return e
+		}
+	}
+}
+
+func TestLANElectionFailoverHandover(t *testing.T) {
+	for _, family := range []string{"IPv4", "IPv6"} {
+		t.Run(family, func(t *testing.T) {
+			nodes := lan(t, 3)
+			vip := netip.MustParseAddr("192.0.2.100")
+			if family == "IPv6" {
+				vip = netip.MustParseAddr("2001:db8::100")
+			}
+			cfg := func(prio uint8) vrrp.Config {
+				return vrrp.Config{VRID: 51, Priority: prio, AdvertInterval: 100 * time.Millisecond, VirtualAddresses: []netip.Addr{vip}}
+			}
+			h1, h2, h3 := nodes[0], nodes[1], nodes[2]
+			h1.start(t, cfg(150))
+			waitMaster(t, h1, time.Time{})
+			h2.start(t, cfg(100))
+			h3.start(t, cfg(100))
+			converge(t, nodes, h1, 2*time.Second)
+			time.Sleep(300 * time.Millisecond) // several adverts: still exactly one master
+			require.Len(t, masters(nodes), 1)
+
+			// Graceful handover: h1 stops and sends priority 0; one of the
+			// equal-priority backups takes over after Skew_Time, and the
+			// other follows it.
+			h1.stop()
+			require.Eventually(t, func() bool { return len(masters(nodes)) == 1 }, 2*time.Second, time.Millisecond, states(nodes))
+			// Both may have become master at once, the lower address
+			// then yielding (RFC 5798 §6.4.3): let that settle.
+			time.Sleep(300 * time.Millisecond)
+			require.Len(t, masters(nodes), 1, states(nodes))
+			winner, loser := h2, h3
+			if h3.router.State() == vrrp.Master {
+				winner, loser = h3, h2
+			}
+			converge(t, nodes, winner, 2*time.Second)
+			assert.Equal(t, vrrp.ReasonMasterStepDown, winner.router.Stats().NewMasterReason)
+
+			// Failover: the winner's link goes down without a word; the
+			// loser waits Master_Down_Interval after its last advertisement.
+			require.Eventually(t, func() bool { return loser.router.LastMaster().Addr == winner.router.Source() },
+				time.Second, time.Millisecond)
+			down := time.Now()
+			winner.iface.SetUp(false)
+			e := waitMaster(t, loser, down)
+			last := loser.router.LastMaster()
+			mdi := 300*time.Millisecond + (256-100)*100*time.Millisecond/256
+			took := e.Time.Sub(last.Time)
+			t.Logf("%s failover: %v from the last advertisement to master; Master_Down_Interval %v", family, took, mdi)
+			assert.GreaterOrEqual(t, took, mdi, "backup took over before Master_Down_Interval")
+			assert.Less(t, took, mdi+100*time.Millisecond)
+			assert.Equal(t, vrrp.ReasonMasterDown, e.Reason)
+		})
+	}
+}
+
+func TestLANPreemptAndNoPreempt(t *testing.T) {
+	nodes := lan(t, 2)
+	h1, h2 := nodes[0], nodes[1]
+	vip := []netip.Addr{netip.MustParseAddr("192.0.2.100")}
+	h1.start(t, vrrp.Config{VRID: 7, Priority: 100, AdvertInterval: 50 * time.Millisecond, VirtualAddresses: vip, NoPreempt: true})
+	waitMaster(t, h1, time.Time{})
+
+	// A higher-priority router with nopreempt stays backup.
+	h2.start(t, vrrp.Config{VRID: 7, Priority: 200, AdvertInterval: 50 * time.Millisecond, VirtualAddresses: vip, NoPreempt: true})
+	converge(t, nodes, h1, time.Second)
+	time.Sleep(500 * time.Millisecond)
+	assert.Equal(t, vrrp.Backup, h2.router.State(), "nopreempt router preempted")
+	h2.stop()
+
+	// With preempt (the default) and a delay, it takes over once the
+	// delay has passed.
+	h2.router = nil
+	h2.start(t, vrrp.Config{VRID: 7, Priority: 200, AdvertInterval: 50 * time.Millisecond, VirtualAddresses: vip,
+		PreemptDelay: 700 * time.Millisecond})
+	started := time.Now()
+	e := waitMaster(t, h2, started)
+	assert.GreaterOrEqual(t, e.Time.Sub(started), 700*time.Millisecond, "preempted before preempt_delay")
+	assert.Equal(t, vrrp.ReasonPreempted, e.Reason)
+	converge(t, nodes, h2, time.Second)
+}
+
+func TestLANUnicast(t *testing.T) {
+	nodes := lan(t, 3)
+	h1, h2, h3 := nodes[0], nodes[1], nodes[2]
+	a1, a2 := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
+	vip := []netip.Addr{netip.MustParseAddr("192.0.2.100")}
+	h1.start(t, vrrp.Config{VRID: 9, Priority: 150, AdvertInterval: 50 * time.Millisecond, VirtualAddresses: vip,
+		UnicastSource: a1, UnicastPeers: []netip.Addr{a2}})
+	h2.start(t, vrrp.Config{VRID: 9, Priority: 100, AdvertInterval: 50 * time.Millisecond, VirtualAddresses: vip,
+		UnicastSource: a2, UnicastPeers: []netip.Addr{a1}})
+	// h3 speaks multicast on the same VRID: the unicast pair does not hear
+	// it, except as a stranger.
+	h3.start(t, vrrp.Config{VRID: 9, Priority: 250, AdvertInterval: 50 * time.Millisecond, VirtualAddresses: vip})
+	converge(t, nodes[:2], h1, 2*time.Second)
+	time.Sleep(300 * time.Millisecond)
+	assert.Equal(t, vrrp.Master, h1.router.State())
+	assert.Equal(t, vrrp.Backup, h2.router.State())
+	assert.Equal(t, vrrp.Master, h3.router.State())
+	assert.Positive(t, h2.router.Stats().PeerErrors, "the multicast stranger was not seen as one")
+	assert.Equal(t, a1, h2.router.LastMaster().Addr)
+}
