@@ -1,0 +1,173 @@
+package vrrp_test
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/vipkit/vipkit/internal/netlab"
+	"github.com/vipkit/vipkit/vrrp"
+)
+
+// interop is one way of speaking VRRP that vipkit and keepalived share.
+type interop struct {
+	name    string
+	version vrrp.Version
+	ipv6    bool
+	unicast bool
+	auth    string
+}
+
+// address returns host n's address (1-based) of the interop's family.
+func (c interop) address(n int) netip.Addr {
+	if c.ipv6 {
+		return netip.MustParseAddr(fmt.Sprintf("2001:db8::%d", n))
+	}
+	return netip.MustParseAddr(fmt.Sprintf("192.0.2.%d", n))
+}
+
+func (c interop) vip() netip.Prefix {
+	if c.ipv6 {
+		return netip.MustParsePrefix("2001:db8::100/64")
+	}
+	return netip.MustParsePrefix("192.0.2.100/24")
+}
+
+// keepalivedConf returns a keepalived.conf for one vrrp_instance on eth0
+// of host self, with host peer as its unicast peer when unicast.
+func (c interop) keepalivedConf(prio uint8, self, peer int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "global_defs {\n  router_id vk%d\n  vrrp_version %d\n}\n", self, c.version)
+	fmt.Fprintf(&b, "vrrp_instance VI_1 {\n  state BACKUP\n  interface eth0\n  virtual_router_id 51\n  priority %d\n  advert_int 1\n", prio)
+	if c.auth != "" {
+		fmt.Fprintf(&b, "  authentication {\n    auth_type PASS\n    auth_pass %s\n  }\n", c.auth)
+	}
+	if c.unicast {
+		fmt.Fprintf(&b, "  unicast_src_ip %v\n  unicast_peer {\n    %v\n  }\n", c.address(self), c.address(peer))
+	}
+	fmt.Fprintf(&b, "  virtual_ipaddress {\n    %v\n  }\n}\n", c.vip())
+	return b.String()
+}
+
+func (c interop) routerConfig(prio uint8, self, peer int) vrrp.Config {
+	cfg := vrrp.Config{VRID: 51, Version: c.version, Priority: prio, AdvertInterval: time.Second,
+		VirtualAddresses: []netip.Addr{c.vip().Addr()}, AuthPass: c.auth}
+	if c.unicast {
+		cfg.UnicastSource, cfg.UnicastPeers = c.address(self), []netip.Addr{c.address(peer)}
+	}
+	return cfg
+}
+
+// keepalived is a keepalived process in a lab host.
+type keepalived struct {
+	proc *netlab.Process
+}
+
+var keepalivedState = regexp.MustCompile(`\(VI_1\) Entering (\w+) STATE`)
+
+// startKeepalived runs keepalived with conf in host, in the foreground,
+// logging to its output.
+func startKeepalived(t *testing.T, host *netlab.Host, conf string) *keepalived {
+	t.Helper()
+	bin := lookTool(t, "keepalived")
+	dir := t.TempDir()
+	path := filepath.Join(dir, "keepalived.conf")
+	require.NoError(t, os.WriteFile(path, []byte(conf), 0o600))
+	p := host.Start(bin, "--dont-fork", "--log-console", "--log-detail", "--vrrp", "--use-file", path,
+		"--pid", filepath.Join(dir, "keepalived.pid"), "--vrrp_pid", filepath.Join(dir, "vrrp.pid"))
+	return &keepalived{proc: p}
+}
+
+// state returns the state keepalived last said it entered, or "".
+func (k *keepalived) state() string {
+	m := keepalivedState.FindAllStringSubmatch(k.proc.Output(), -1)
+	if len(m) == 0 {
+		return ""
+	}
+	return m[len(m)-1][1]
+}
+
+// waitState waits for keepalived to enter state (MASTER, BACKUP).
+func (k *keepalived) waitState(t *testing.T, state string, within time.Duration) {
+	t.Helper()
+	require.Eventually(t, func() bool { return k.state() == state }, within, 5*time.Millisecond,
+		"keepalived is %q, want %q; it said:\n%s", k.state(), state, k.proc.Output())
+}
+
+// exactlyOneMaster samples for a while that exactly one of the two is
+// master and the other backup.
+func exactlyOneMaster(t *testing.T, k *keepalived, r *vrrp.Router, wantKeepalived bool, d time.Duration) {
+	t.Helper()
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		kMaster, rMaster := k.state() == "MASTER", r.State() == vrrp.Master
+		require.True(t, kMaster != rMaster, "keepalived %s, vipkit %v: not exactly one master", k.state(), r.State())
+		require.Equal(t, wantKeepalived, kMaster, "keepalived %s, vipkit %v", k.state(), r.State())
+	}
+}
+
+// TestKeepalivedInterop runs vipkit beside keepalived 2.2 on a LAN, each
+// as master and as backup, in every mode both speak.
+func TestKeepalivedInterop(t *testing.T) {
+	cases := []interop{
+		{name: "v2 multicast auth", version: vrrp.Version2, auth: "1111"},
+		{name: "v3 IPv4 multicast", version: vrrp.Version3},
+		{name: "v3 IPv4 unicast", version: vrrp.Version3, unicast: true},
+		{name: "v3 IPv6 multicast", version: vrrp.Version3, ipv6: true},
+		{name: "v3 IPv6 unicast", version: vrrp.Version3, ipv6: true, unicast: true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			nodes := lan(t, 2)
+			kHost, vk := nodes[0], nodes[1] // keepalived on host 1, vipkit on host 2
+			// skew is Skew_Time of a priority-50 backup at 1 s, the most a
+			// priority-0 handover may take; a timeout takes 3 s more.
+			const skew = (256 - 50) * time.Second / 256
+
+			// vipkit starts first and is master alone; keepalived, of
+			// higher priority, preempts it.
+			vk.start(t, c.routerConfig(100, 2, 1))
+			waitMaster(t, vk, time.Time{})
+			k := startKeepalived(t, kHost.host, c.keepalivedConf(200, 1, 2))
+			k.waitState(t, "MASTER", 6*time.Second)
+			waitState(t, vk.router, vrrp.Backup, 2*time.Second)
+			exactlyOneMaster(t, k, vk.router, true, 2500*time.Millisecond)
+			if c.ipv6 && !c.unicast {
+				// RFC 5798 §5.1.2.1: IPv6 multicast comes from the link-local address.
+				assert.True(t, vk.router.LastMaster().Addr.IsLinkLocalUnicast(), "keepalived's source %v", vk.router.LastMaster().Addr)
+			} else {
+				assert.Equal(t, c.address(1), vk.router.LastMaster().Addr, "vipkit's master")
+			}
+			st := vk.router.Stats()
+			assert.Zero(t, st.ChecksumErrors+st.AuthErrors+st.TTLErrors+st.LengthErrors+st.VersionErrors, "%+v", st)
+
+			// keepalived stops: priority 0, and vipkit takes over within
+			// Skew_Time.
+			stopped := time.Now()
+			require.NoError(t, k.proc.Signal(syscall.SIGTERM))
+			e := waitMaster(t, vk, stopped)
+			assert.Equal(t, vrrp.ReasonMasterStepDown, e.Reason)
+			assert.Less(t, e.Time.Sub(stopped), skew+500*time.Millisecond, "handover took a Master_Down_Interval")
+			require.NoError(t, k.proc.Wait())
+
+			// keepalived of lower priority comes back as backup, and vipkit
+			// hands over to it when stopped.
+			k = startKeepalived(t, kHost.host, c.keepalivedConf(50, 1, 2))
+			k.waitState(t, "BACKUP", 6*time.Second)
+			exactlyOneMaster(t, k, vk.router, false, 2500*time.Millisecond)
+			stopped = time.Now()
+			vk.stop()
+			k.waitState(t, "MASTER", skew+500*time.Millisecond)
+			t.Logf("keepalived took over %v after vipkit stopped (Skew_Time %v)", time.Since(stopped).Round(time.Millisecond), skew)
+		})
+	}
+}
