@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"time"
 )
 
@@ -63,6 +64,15 @@ type Config struct {
 	// bound. Multicast always requires 255 (RFC 5798 §7.1). keepalived
 	// 2.2.7 sends IPv6 unicast advertisements with hop limit 64.
 	UnicastMinTTL, UnicastMaxTTL uint8
+
+	// TrackInterfaces are interfaces besides Interface (which is always
+	// tracked) whose link going down puts the router in FAULT: it stops
+	// advertising and gives up mastership until every one is up again
+	// (keepalived's track_interface).
+	TrackInterfaces []string
+	// Checks are health checks that move the priority or cause FAULT
+	// (keepalived's track_script).
+	Checks []Check
 
 	// Logger receives the router's logs; nil means slog.Default().
 	Logger *slog.Logger
@@ -157,6 +167,18 @@ func (c Config) withDefaults() (Config, error) {
 	for i, p := range c.UnicastPeers {
 		if err := checkAddr(fmt.Sprintf("UnicastPeers[%d]", i), p, ipv6); err != nil {
 			return c, err
+		}
+	}
+	c.Checks = slices.Clone(c.Checks)
+	for i := range c.Checks {
+		var err error
+		if c.Checks[i], err = c.Checks[i].withDefaults(i); err != nil {
+			return c, err
+		}
+	}
+	for i, name := range c.TrackInterfaces {
+		if name == "" {
+			return c, configError(fmt.Sprintf("TrackInterfaces[%d]", i), "empty")
 		}
 	}
 	if c.UnicastSource.IsValid() && len(c.UnicastPeers) == 0 {

@@ -209,3 +209,50 @@ func TestLANUnicast(t *testing.T) {
 	assert.Positive(t, h2.router.Stats().PeerErrors, "the multicast stranger was not seen as one")
 	assert.Equal(t, a1, h2.router.LastMaster().Addr)
 }
+
+// TestLANLinkFault takes down the router's own interface, then a tracked
+// uplink's far end (no carrier): each puts the master in FAULT, the
+// backup takes over, and the master preempts again once the link is back
+// (keepalived's track_interface).
+func TestLANLinkFault(t *testing.T) {
+	lab := netlab.New(t)
+	sw := lab.Switch("sw")
+	h1, h2, uplink := lab.Host("h1"), lab.Host("h2"), lab.Host("up")
+	n1 := &lanNode{host: h1, iface: sw.Attach(h1)}
+	n2 := &lanNode{host: h2, iface: sw.Attach(h2)}
+	n1.iface.AddAddr(netip.MustParsePrefix("192.0.2.1/24"))
+	n2.iface.AddAddr(netip.MustParsePrefix("192.0.2.2/24"))
+	up1, _ := lab.Link(h1, uplink)
+	require.Equal(t, "eth1", up1.Name())
+
+	vip := []netip.Addr{netip.MustParseAddr("192.0.2.100")}
+	n1.start(t, vrrp.Config{VRID: 5, Priority: 150, AdvertInterval: 50 * time.Millisecond, VirtualAddresses: vip,
+		TrackInterfaces: []string{"eth1"}})
+	waitMaster(t, n1, time.Time{})
+	n2.start(t, vrrp.Config{VRID: 5, Priority: 100, AdvertInterval: 50 * time.Millisecond, VirtualAddresses: vip})
+	nodes := []*lanNode{n1, n2}
+	converge(t, nodes, n1, time.Second)
+
+	for _, c := range []struct {
+		name string
+		link *netlab.Iface
+	}{
+		{"own interface down", n1.iface},
+		{"tracked uplink loses carrier", up1.Peer()},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			since := time.Now()
+			c.link.SetUp(false)
+			for e := nextTransition(t, n1.events); e.To != vrrp.Fault; e = nextTransition(t, n1.events) {
+			}
+			waitMaster(t, n2, since)
+
+			since = time.Now()
+			c.link.SetUp(true)
+			e := nextTransition(t, n1.events)
+			assert.Equal(t, vrrp.Transition{From: vrrp.Fault, To: vrrp.Backup, Reason: vrrp.ReasonFaultCleared}, transitionOf(e))
+			assert.Equal(t, vrrp.ReasonPreempted, waitMaster(t, n1, since).Reason)
+			converge(t, nodes, n1, time.Second)
+		})
+	}
+}

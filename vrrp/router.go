@@ -41,12 +41,14 @@ type Router struct {
 	running atomic.Bool
 	wake    chan struct{} // a pending change below
 
-	mu          sync.Mutex // guards what follows; never held while user code runs
-	stats       Stats
-	lastMaster  MasterInfo
-	pendingPrio int // -1 if none
-	subs        []*subscription
-	done        bool // Run has returned; no more events
+	links *linkWatch // nil for an injected Conn
+
+	mu         sync.Mutex // guards what follows; never held while user code runs
+	stats      Stats
+	lastMaster MasterInfo
+	health     health
+	subs       []*subscription
+	done       bool // Run has returned; no more events
 }
 
 // MasterInfo describes the last advertisement heard from another router.
@@ -79,8 +81,18 @@ func NewRouter(cfg Config) (*Router, error) {
 	if err != nil {
 		return nil, err
 	}
+	links, err := openLinkWatch(append([]string{cfg.Interface}, cfg.TrackInterfaces...))
+	if err != nil {
+		return nil, configError("TrackInterfaces", "%v", err)
+	}
 	key := muxKey{netns: netns, ifindex: ifi.Index, ipv6: cfg.ipv6()}
-	return newRouter(cfg, src, key, func() (Conn, error) { return OpenConn(ifi, cfg.ipv6()) })
+	r, err := newRouter(cfg, src, key, func() (Conn, error) { return OpenConn(ifi, cfg.ipv6()) })
+	if err != nil {
+		links.close()
+		return nil, err
+	}
+	r.links = links
+	return r, nil
 }
 
 // injected numbers the muxes of injected Conns, which share nothing.
@@ -96,6 +108,9 @@ func NewRouterConn(cfg Config, conn Conn, src netip.Addr) (*Router, error) {
 	}
 	if err := checkAddr("source", src, cfg.ipv6()); err != nil {
 		return nil, err
+	}
+	if len(cfg.TrackInterfaces) > 0 {
+		return nil, configError("TrackInterfaces", "interfaces are tracked by NewRouter, not over an injected Conn")
 	}
 	key := muxKey{ifindex: -int(injected.Add(1)), ipv6: cfg.ipv6()}
 	return newRouter(cfg, src, key, func() (Conn, error) { return conn, nil })
@@ -125,7 +140,11 @@ func newRouter(cfg Config, src netip.Addr, key muxKey, open func() (Conn, error)
 			Interval:  cfg.AdvertInterval,
 			Addresses: cfg.VirtualAddresses,
 		},
-		pendingPrio: -1,
+		health: health{
+			base:      cfg.Priority,
+			linkDown:  map[string]bool{},
+			checkDown: make([]bool, len(cfg.Checks)),
+		},
 	}
 	if !cfg.unicast() {
 		r.dsts = []netip.Addr{MulticastGroupIPv4}
@@ -202,13 +221,14 @@ func (r *Router) LastMaster() MasterInfo {
 }
 
 // SetPriority changes the router's priority at run time (1..254; 255 only
-// for the address owner). A master advertises the new priority at once.
+// for the address owner); the weights of Checks still apply on top. A
+// master advertises the new priority at once.
 func (r *Router) SetPriority(p uint8) error {
 	if p == 0 || p == 255 && r.cfg.Priority != 255 {
 		return fmt.Errorf("%w: priority %d: 1..254, 255 only for the configured owner", ErrConfig, p)
 	}
 	r.mu.Lock()
-	r.pendingPrio = int(p)
+	r.health.base = p
 	r.mu.Unlock()
 	r.poke()
 	return nil
@@ -226,6 +246,9 @@ func (r *Router) poke() {
 func (r *Router) Close() error {
 	r.closed.Do(func() {
 		r.detach()
+		if r.links != nil {
+			r.links.close()
+		}
 		r.mu.Lock()
 		r.done = true
 		subs := r.subs
@@ -252,6 +275,13 @@ func (r *Router) Run(ctx context.Context) error {
 	r.log.Info("vrrp router starting", "version", r.cfg.Version, "priority", r.cfg.Priority,
 		"interval", r.cfg.AdvertInterval, "source", r.src, "destinations", r.dsts)
 
+	trackCtx, stopTrackers := context.WithCancel(ctx)
+	var trackers sync.WaitGroup
+	defer trackers.Wait()
+	defer stopTrackers()
+	r.startTrackers(trackCtx, &trackers)
+
+	r.applyHealth(time.Now())
 	r.do(time.Now(), r.machine.Start(time.Now()))
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -274,17 +304,56 @@ func (r *Router) Run(ctx context.Context) error {
 			now := time.Now()
 			r.do(now, r.machine.Expire(now))
 		case <-r.wake:
-			r.mu.Lock()
-			prio := r.pendingPrio
-			r.pendingPrio = -1
-			r.mu.Unlock()
-			if prio >= 0 && uint8(prio) != r.machine.Priority() {
-				r.machine.SetPriority(uint8(prio))
-				r.log.Info("priority changed", "priority", prio)
-				if r.machine.State() == Master {
-					r.send(r.machine.Priority())
+			r.applyHealth(time.Now())
+		}
+	}
+}
+
+// startTrackers starts the link watch and the health checks, which run
+// until ctx ends and report to r.health.
+func (r *Router) startTrackers(ctx context.Context, wg *sync.WaitGroup) {
+	if r.links != nil {
+		wg.Go(func() {
+			r.links.run(ctx, func(name string, up bool) {
+				r.mu.Lock()
+				changed := r.health.linkDown[name] == up
+				r.health.linkDown[name] = !up
+				r.mu.Unlock()
+				if changed {
+					r.log.Info("tracked interface changed", "tracked", name, "up", up)
+					r.poke()
 				}
-			}
+			})
+		})
+	}
+	for i, c := range r.cfg.Checks {
+		wg.Go(func() {
+			runCheck(ctx, c, func(down bool) {
+				r.mu.Lock()
+				r.health.checkDown[i] = down
+				r.mu.Unlock()
+				r.log.Info("check changed", "check", c.Name, "up", !down, "weight", c.Weight)
+				r.poke()
+			})
+		})
+	}
+}
+
+// applyHealth brings the state machine in line with what the trackers and
+// SetPriority said: FAULT or not, and the priority.
+func (r *Router) applyHealth(now time.Time) {
+	r.mu.Lock()
+	prio, fault := r.health.effective(r.cfg.Checks)
+	r.mu.Unlock()
+	if fault != "" && r.machine.State() != Fault {
+		r.log.Warn("entering FAULT", "why", fault)
+	}
+	r.do(now, r.machine.SetFault(now, fault != ""))
+	if prio != r.machine.Priority() {
+		r.machine.SetPriority(prio)
+		r.log.Info("priority changed", "priority", prio)
+		if r.machine.State() == Master {
+			r.send(prio)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -362,4 +363,89 @@ func TestConfigRefused(t *testing.T) {
 	_, err := vrrp.NewRouter(mod(func(c *vrrp.Config) { c.Interface = "vk-no-such-if" }))
 	require.ErrorIs(t, err, vrrp.ErrConfig)
 	assert.Contains(t, err.Error(), "Interface")
+}
+
+// TestRouterCheckWeight lowers a master's priority with a failing check's
+// negative weight: the peer preempts it, and gets preempted back when the
+// check recovers (keepalived's track_script weight).
+func TestRouterCheckWeight(t *testing.T) {
+	var lan fakeNet
+	var failing atomic.Bool
+	cfgA := routerConfig(100)
+	cfgA.Checks = []vrrp.Check{{Name: "backend", Interval: 10 * time.Millisecond, Weight: -60,
+		Run: func(context.Context) error {
+			if failing.Load() {
+				return errors.New("backend down")
+			}
+			return nil
+		}}}
+	a, err := vrrp.NewRouterConn(cfgA, lan.conn(src4), src4)
+	require.NoError(t, err)
+	bAddr := netip.MustParseAddr("192.0.2.2")
+	b, err := vrrp.NewRouterConn(routerConfig(80), lan.conn(bAddr), bAddr)
+	require.NoError(t, err)
+	runRouter(t, a)
+	waitState(t, a, vrrp.Master, time.Second)
+	runRouter(t, b)
+	waitState(t, b, vrrp.Backup, time.Second)
+
+	failing.Store(true) // 100 - 60 = 40 < 80
+	waitState(t, b, vrrp.Master, time.Second)
+	waitState(t, a, vrrp.Backup, time.Second)
+	assert.Equal(t, uint8(40), b.LastMaster().Priority)
+
+	failing.Store(false)
+	waitState(t, a, vrrp.Master, time.Second)
+	waitState(t, b, vrrp.Backup, time.Second)
+}
+
+// TestRouterCheckFault puts a master in FAULT with a failing weight-0
+// check after Fall failures, and brings it back after Rise successes.
+func TestRouterCheckFault(t *testing.T) {
+	var lan fakeNet
+	var failing atomic.Bool
+	var runs atomic.Int64
+	cfg := routerConfig(100)
+	cfg.Checks = []vrrp.Check{{Name: "haproxy", Interval: 10 * time.Millisecond, Fall: 3, Rise: 2,
+		Run: func(context.Context) error {
+			runs.Add(1)
+			if failing.Load() {
+				return errors.New("haproxy down")
+			}
+			return nil
+		}}}
+	r, err := vrrp.NewRouterConn(cfg, lan.conn(src4), src4)
+	require.NoError(t, err)
+	events := r.Subscribe(context.Background())
+	runRouter(t, r)
+	waitState(t, r, vrrp.Master, time.Second)
+
+	failing.Store(true)
+	from := runs.Load()
+	for e := nextTransition(t, events); e.To != vrrp.Fault; e = nextTransition(t, events) {
+	}
+	assert.GreaterOrEqual(t, runs.Load()-from, int64(3), "FAULT before Fall failures")
+	assert.Equal(t, uint64(1), r.Stats().PriorityZeroSent, "a master in FAULT steps down with priority 0")
+
+	failing.Store(false)
+	e := nextTransition(t, events)
+	assert.Equal(t, vrrp.Transition{From: vrrp.Fault, To: vrrp.Backup, Reason: vrrp.ReasonFaultCleared}, transitionOf(e))
+	waitState(t, r, vrrp.Master, time.Second)
+}
+
+func TestCheckRefused(t *testing.T) {
+	ok := func(context.Context) error { return nil }
+	for _, c := range []vrrp.Check{
+		{Run: ok},
+		{Name: "x"},
+		{Name: "x", Run: ok, Weight: 254},
+		{Name: "x", Run: ok, Rise: -1},
+	} {
+		cfg := routerConfig(100)
+		cfg.Checks = []vrrp.Check{c}
+		var lan fakeNet
+		_, err := vrrp.NewRouterConn(cfg, lan.conn(src4), src4)
+		require.ErrorIs(t, err, vrrp.ErrConfig)
+		assert.Contains(t, err.Error(), "Checks[0]")
+	}
 }

@@ -1,0 +1,121 @@
+package vrrp
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// A Check is a health check that a Router runs at an interval, as
+// keepalived runs a track_script: after Rise successes in a row it counts
+// as up, after Fall failures in a row as down. Its Weight then moves the
+// router's priority, or with Weight 0 a failure puts the router in FAULT.
+type Check struct {
+	// Name names the check in logs and errors.
+	Name string
+	// Run performs the check; a nil error is success. Its context ends at
+	// Timeout. It never runs while the router's state is locked.
+	Run func(ctx context.Context) error
+	// Interval between checks; 0 means 1 s.
+	Interval time.Duration
+	// Timeout of one check; 0 means Interval.
+	Timeout time.Duration
+	// Rise and Fall are the successes and failures in a row that change
+	// the check's state; 0 means 1.
+	Rise, Fall int
+	// Weight, from -253 to 253, is added to the priority while the check is
+	// up if positive, while it is down if negative (keepalived's weight).
+	// 0 means a down check puts the router in FAULT.
+	Weight int
+}
+
+func (c Check) withDefaults(i int) (Check, error) {
+	field := fmt.Sprintf("Checks[%d]", i)
+	if c.Interval == 0 {
+		c.Interval = time.Second
+	}
+	if c.Timeout == 0 {
+		c.Timeout = c.Interval
+	}
+	if c.Rise == 0 {
+		c.Rise = 1
+	}
+	if c.Fall == 0 {
+		c.Fall = 1
+	}
+	switch {
+	case c.Name == "":
+		return c, configError(field, "no Name")
+	case c.Run == nil:
+		return c, configError(field, "%s: no Run func", c.Name)
+	case c.Interval < 0 || c.Timeout < 0:
+		return c, configError(field, "%s: negative Interval or Timeout", c.Name)
+	case c.Rise < 0 || c.Fall < 0:
+		return c, configError(field, "%s: negative Rise or Fall", c.Name)
+	case c.Weight < -253 || c.Weight > 253:
+		return c, configError(field, "%s: Weight %d outside -253..253", c.Name, c.Weight)
+	}
+	return c, nil
+}
+
+// health is what the trackers know, guarded by Router.mu.
+type health struct {
+	base      uint8           // the priority before weights: configured or set at run time
+	linkDown  map[string]bool // tracked interfaces that are down
+	checkDown []bool          // by index of Config.Checks
+}
+
+// effective returns the priority the weights give, clamped to 1..254 (the
+// owner's 255 never changes), and the reason for FAULT or "".
+func (h *health) effective(checks []Check) (uint8, string) {
+	fault := ""
+	for name, down := range h.linkDown {
+		if down {
+			fault = "interface " + name + " is down"
+		}
+	}
+	prio := int(h.base)
+	for i, c := range checks {
+		down := h.checkDown[i]
+		switch {
+		case c.Weight == 0 && down:
+			fault = "check " + c.Name + " failed"
+		case c.Weight > 0 && !down, c.Weight < 0 && down:
+			prio += c.Weight
+		}
+	}
+	if h.base == 255 {
+		return 255, fault
+	}
+	return uint8(min(max(prio, 1), 254)), fault
+}
+
+// runCheck runs c every Interval until ctx ends, reporting each change of
+// its state after Rise or Fall results in a row.
+func runCheck(ctx context.Context, c Check, report func(down bool)) {
+	ticker := time.NewTicker(c.Interval)
+	defer ticker.Stop()
+	down, streak := false, 0
+	for {
+		cctx, cancel := context.WithTimeout(ctx, c.Timeout)
+		err := c.Run(cctx)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		if failed := err != nil; failed != down {
+			streak++
+			if failed && streak >= c.Fall || !failed && streak >= c.Rise {
+				down, streak = failed, 0
+				report(down)
+			}
+		} else {
+			streak = 0
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+	}
+}
