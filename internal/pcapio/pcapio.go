@@ -30,7 +30,8 @@ const (
 
 // A Packet is one IP packet of a capture.
 type Packet struct {
-	Index    int // 1-based, as tcpdump numbers packets
+	Index    int       // 1-based, as tcpdump numbers packets
+	Time     time.Time // when it was captured
 	Src, Dst netip.Addr
 	TTL      uint8 // IPv4 TTL or IPv6 hop limit
 	Protocol uint8 // IPv4 protocol or IPv6 next header
@@ -62,12 +63,12 @@ func Read(path string) ([]Packet, error) {
 	}
 	var pkts []Packet
 	for i := 1; ; i++ {
-		frame, _, err := r.ReadPacketData()
+		frame, ci, err := r.ReadPacketData()
 		if err != nil {
 			break
 		}
 		if p, ok := decode(link(frame)); ok {
-			p.Index = i
+			p.Index, p.Time = i, ci.Timestamp
 			pkts = append(pkts, p)
 		}
 	}

@@ -1,0 +1,190 @@
+// Command vrrpd runs one VRRP virtual router, as one keepalived
+// vrrp_instance does, on the vipkit vrrp package.
+//
+// It writes one JSON object per line on standard output for each
+// transition, for example
+//
+//	{"time":"2026-11-24T05:39:14.123456Z","vrid":51,"from":"BACKUP","to":"MASTER","reason":"master-down"}
+//
+// and logs to standard error. On SIGTERM or SIGINT it steps down (a master
+// sends priority 0, so a backup takes over after Skew_Time) and exits 0.
+// A bad flag is a one-line error and exit status 2.
+//
+// It runs the election only: it does not add the virtual addresses to the
+// interface or announce them (that is the havip package's job).
+//
+//	vrrpd -interface eth0 -vrid 51 -priority 150 -vip 192.0.2.100/24
+//	vrrpd -interface eth0 -vrid 51 -src 192.0.2.1 -peer 192.0.2.2 -nopreempt -vip 192.0.2.100/24
+//
+// It needs CAP_NET_RAW for the raw socket and CAP_NET_ADMIN for the link
+// events.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/vipkit/vipkit/vrrp"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// addrList is a repeatable flag of addresses.
+type addrList []netip.Addr
+
+func (l *addrList) String() string { return fmt.Sprint(*l) }
+
+func (l *addrList) Set(s string) error {
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return err
+	}
+	*l = append(*l, a)
+	return nil
+}
+
+// prefixList is a repeatable flag of prefixes; a bare address is a host prefix.
+type prefixList []netip.Prefix
+
+func (l *prefixList) String() string { return fmt.Sprint(*l) }
+
+func (l *prefixList) Set(s string) error {
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		a, aerr := netip.ParseAddr(s)
+		if aerr != nil {
+			return err
+		}
+		p = netip.PrefixFrom(a, a.BitLen())
+	}
+	*l = append(*l, p)
+	return nil
+}
+
+// usageError is a bad command line: exit status 2.
+type usageError struct{ error }
+
+// parse turns the command line into a router configuration.
+func parse(args []string) (vrrp.Config, error) {
+	fs := flag.NewFlagSet("vrrpd", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	var (
+		cfg      vrrp.Config
+		vips     prefixList
+		peers    addrList
+		src      string
+		vrid     = fs.Uint("vrid", 0, "virtual router ID, 1..255 (required)")
+		prio     = fs.Uint("priority", 100, "priority, 1..255 (255: address owner)")
+		version  = fs.Uint("version", 3, "VRRP version, 2 or 3")
+		checksum = fs.String("checksum", "rfc5798", "VRRPv3 IPv4 checksum: rfc5798 (with pseudo-header) or rfc9568 (without; keepalived v3_checksum_as_v2)")
+	)
+	fs.StringVar(&cfg.Interface, "interface", "", "interface to run on (required)")
+	fs.DurationVar(&cfg.AdvertInterval, "advert-int", time.Second, "advertisement interval")
+	fs.Var(&vips, "vip", "virtual address `PREFIX`, repeatable (at least one)")
+	fs.StringVar(&src, "src", "", "unicast source address (keepalived unicast_src_ip)")
+	fs.Var(&peers, "peer", "unicast peer `ADDR`, repeatable; none means multicast")
+	fs.BoolVar(&cfg.NoPreempt, "nopreempt", false, "do not preempt a lower-priority master")
+	fs.DurationVar(&cfg.PreemptDelay, "preempt-delay", 0, "no preemption for this long after start")
+	fs.StringVar(&cfg.AuthPass, "auth-pass", "", "VRRPv2 simple password, at most 8 bytes")
+	if err := fs.Parse(args); err != nil {
+		return cfg, usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return cfg, usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	}
+	if *vrid == 0 || *vrid > 255 {
+		return cfg, usageError{fmt.Errorf("-vrid %d: need 1..255", *vrid)}
+	}
+	if *prio == 0 || *prio > 255 {
+		return cfg, usageError{fmt.Errorf("-priority %d: need 1..255", *prio)}
+	}
+	if *version != 2 && *version != 3 {
+		return cfg, usageError{fmt.Errorf("-version %d: need 2 or 3", *version)}
+	}
+	cfg.VRID, cfg.Priority, cfg.Version = uint8(*vrid), uint8(*prio), vrrp.Version(*version)
+	switch *checksum {
+	case "rfc5798":
+		cfg.Checksum = vrrp.ChecksumPseudoHeader
+	case "rfc9568":
+		cfg.Checksum = vrrp.ChecksumMessageOnly
+	default:
+		return cfg, usageError{fmt.Errorf("-checksum %q: need rfc5798 or rfc9568", *checksum)}
+	}
+	for _, p := range vips {
+		cfg.VirtualAddresses = append(cfg.VirtualAddresses, p.Addr())
+	}
+	cfg.UnicastPeers = peers
+	if src != "" {
+		a, err := netip.ParseAddr(src)
+		if err != nil {
+			return cfg, usageError{fmt.Errorf("-src: %v", err)}
+		}
+		cfg.UnicastSource = a
+	}
+	return cfg, nil
+}
+
+// transition is the JSON line written for each transition.
+type transition struct {
+	Time   string `json:"time"`
+	VRID   uint8  `json:"vrid"`
+	From   string `json:"from"`
+	To     string `json:"to"`
+	Reason string `json:"reason"`
+}
+
+// run runs vrrpd until ctx ends and returns its exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cfg, err := parse(args)
+	if err == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(stderr, nil))
+		var r *vrrp.Router
+		if r, err = vrrp.NewRouter(cfg); err == nil {
+			return serve(ctx, r, stdout, stderr)
+		}
+	}
+	fmt.Fprintf(stderr, "vrrpd: %s\n", strings.TrimPrefix(err.Error(), "vrrp: "))
+	if errors.As(err, new(usageError)) || errors.Is(err, vrrp.ErrConfig) {
+		return 2
+	}
+	return 1
+}
+
+// serve runs r and writes its transitions to stdout.
+func serve(ctx context.Context, r *vrrp.Router, stdout, stderr io.Writer) int {
+	events := r.Subscribe(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		enc := json.NewEncoder(stdout)
+		for e := range events {
+			if e.Kind != vrrp.EventTransition {
+				continue
+			}
+			enc.Encode(transition{Time: e.Time.UTC().Format("2006-01-02T15:04:05.000000Z07:00"),
+				VRID: e.VRID, From: e.From.String(), To: e.To.String(), Reason: e.Reason.String()})
+		}
+	}()
+	err := r.Run(ctx)
+	<-done // the router closed the subscription after its last event
+	if err != nil {
+		fmt.Fprintf(stderr, "vrrpd: %v\n", err)
+		return 1
+	}
+	return 0
+}

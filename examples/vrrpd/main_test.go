@@ -1,0 +1,202 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/vipkit/vipkit/internal/netlab"
+	"github.com/vipkit/vipkit/internal/pcapio"
+	"github.com/vipkit/vipkit/vrrp"
+)
+
+func TestBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"-vrid", "51", "-vip", "192.0.2.100/24"},                                                           // no interface
+		{"-interface", "lo", "-vip", "192.0.2.100/24"},                                                      // no vrid
+		{"-interface", "lo", "-vrid", "256", "-vip", "192.0.2.100/24"},                                      // vrid too big
+		{"-interface", "lo", "-vrid", "1", "-priority", "0", "-vip", "192.0.2.100/24"},                      // priority 0
+		{"-interface", "lo", "-vrid", "1", "-version", "4", "-vip", "192.0.2.100/24"},                       // version
+		{"-interface", "lo", "-vrid", "1", "-vip", "not-an-address"},                                        // vip
+		{"-interface", "lo", "-vrid", "1"},                                                                  // no vip
+		{"-interface", "lo", "-vrid", "1", "-vip", "192.0.2.100", "-checksum", "crc"},                       // checksum
+		{"-interface", "lo", "-vrid", "1", "-vip", "192.0.2.100", "-advert-int", "15ms"},                    // interval
+		{"-interface", "lo", "-vrid", "1", "-vip", "192.0.2.100", "-version", "2", "-advert-int", "1500ms"}, // v2 interval
+		{"-interface", "lo", "-vrid", "1", "-vip", "2001:db8::1", "-version", "2"},                          // IPv6 with v2
+		{"-interface", "lo", "-vrid", "1", "-vip", "192.0.2.100", "-src", "192.0.2.1"},                      // src without peer
+		{"-interface", "lo", "-vrid", "1", "-vip", "192.0.2.100", "-bogus"},                                 // unknown flag
+		{"-interface", "lo", "-vrid", "1", "-vip", "192.0.2.100", "extra"},                                  // argument
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), args, &stdout, &stderr)
+		assert.Equal(t, 2, code, "%v: %s", args, stderr.String())
+		assert.Empty(t, stdout.String())
+		assert.Equal(t, 1, strings.Count(stderr.String(), "\n"), "%v: not one line: %q", args, stderr.String())
+		assert.True(t, strings.HasPrefix(stderr.String(), "vrrpd: "), "%q", stderr.String())
+	}
+}
+
+// buildVrrpd builds the command into a temporary directory.
+func buildVrrpd(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "vrrpd")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	return bin
+}
+
+// node is a vrrpd process in a lab host.
+type node struct {
+	host  *netlab.Host
+	iface *netlab.Iface
+	addr  netip.Addr
+	proc  *netlab.Process
+}
+
+// transitions parses the JSON lines vrrpd wrote so far.
+func (n *node) transitions(t *testing.T) []transition {
+	var out []transition
+	for _, line := range strings.Split(n.proc.Output(), "\n") {
+		if strings.HasPrefix(line, "{") {
+			var tr transition
+			require.NoError(t, json.Unmarshal([]byte(line), &tr), "%q", line)
+			out = append(out, tr)
+		}
+	}
+	return out
+}
+
+// state returns the state of the last transition vrrpd reported.
+func (n *node) state(t *testing.T) string {
+	trs := n.transitions(t)
+	if len(trs) == 0 {
+		return ""
+	}
+	return trs[len(trs)-1].To
+}
+
+func (n *node) waitState(t *testing.T, state string, within time.Duration) {
+	t.Helper()
+	require.Eventually(t, func() bool { return n.state(t) == state }, within, time.Millisecond,
+		"%s is %q, want %q:\n%s", n.host.Name(), n.state(t), state, n.proc.Output())
+}
+
+// pair builds two hosts on a switch, 192.0.2.1 and .2.
+func pair(t *testing.T) (*node, *node) {
+	lab := netlab.New(t)
+	sw := lab.Switch("sw")
+	var nodes [2]*node
+	for i := range nodes {
+		h := lab.Host(fmt.Sprintf("h%d", i+1))
+		ifc := sw.Attach(h)
+		addr := netip.MustParseAddr(fmt.Sprintf("192.0.2.%d", i+1))
+		ifc.AddAddr(netip.PrefixFrom(addr, 24))
+		nodes[i] = &node{host: h, iface: ifc, addr: addr}
+	}
+	return nodes[0], nodes[1]
+}
+
+func (n *node) start(bin string, args ...string) {
+	n.proc = n.host.Start(append([]string{bin, "-interface", n.iface.Name(), "-vrid", "51", "-vip", "192.0.2.100/24"}, args...)...)
+}
+
+// adverts returns the times of the VRRP advertisements from src in the
+// capture at path, with their priorities.
+func adverts(t *testing.T, path string, src netip.Addr) (times []time.Time, prios []uint8) {
+	t.Helper()
+	pkts, err := pcapio.Read(path)
+	require.NoError(t, err)
+	var a vrrp.Advertisement
+	for _, p := range pkts {
+		if p.Protocol == vrrp.ProtocolNumber && p.Src == src && a.UnmarshalBinary(p.Payload) == nil {
+			times = append(times, p.Time)
+			prios = append(prios, a.Priority)
+		}
+	}
+	return times, prios
+}
+
+// TestFailover kills (SIGKILL) and freezes (SIGSTOP) the master vrrpd and
+// measures, on the wire, the time from its last advertisement to the
+// backup's first, against Master_Down_Interval; then stops it (SIGTERM)
+// and measures the handover against Skew_Time.
+func TestFailover(t *testing.T) {
+	bin := buildVrrpd(t)
+	for _, interval := range []time.Duration{100 * time.Millisecond, 10 * time.Millisecond} {
+		t.Run(interval.String(), func(t *testing.T) {
+			mdi := 3*interval + (256-100)*interval/256
+			skew := (256 - 100) * interval / 256
+			for _, how := range []string{"SIGKILL", "SIGSTOP", "SIGTERM"} {
+				t.Run(how, func(t *testing.T) {
+					a, b := pair(t)
+					a.start(bin, "-priority", "150", "-advert-int", interval.String())
+					a.waitState(t, "MASTER", 5*time.Second)
+					b.start(bin, "-priority", "100", "-advert-int", interval.String())
+					b.waitState(t, "BACKUP", 5*time.Second)
+					capture := b.host.Capture(b.iface.Name(), "ip proto 112")
+					time.Sleep(5 * interval)
+					require.Equal(t, "MASTER", a.state(t))
+
+					switch how {
+					case "SIGKILL":
+						require.NoError(t, a.proc.Signal(syscall.SIGKILL))
+					case "SIGSTOP":
+						require.NoError(t, a.proc.Signal(syscall.SIGSTOP))
+					case "SIGTERM":
+						require.NoError(t, a.proc.Signal(syscall.SIGTERM))
+					}
+					b.waitState(t, "MASTER", 5*time.Second)
+					time.Sleep(5 * interval)
+					if how == "SIGSTOP" {
+						// A wakes up, still master with the higher priority:
+						// B yields, and one master remains.
+						require.NoError(t, a.proc.Signal(syscall.SIGCONT))
+						b.waitState(t, "BACKUP", 5*time.Second)
+						assert.Equal(t, "MASTER", a.state(t))
+					}
+					if how == "SIGTERM" {
+						require.NoError(t, a.proc.Wait(), "vrrpd did not exit 0 on SIGTERM:\n%s", a.proc.Output())
+						assert.Equal(t, "INIT", a.state(t))
+					}
+					path := capture.Stop()
+
+					aTimes, aPrios := adverts(t, path, a.addr)
+					bTimes, _ := adverts(t, path, b.addr)
+					require.NotEmpty(t, aTimes)
+					require.NotEmpty(t, bTimes)
+					// A's last advertisement before B's first.
+					lastIdx := 0
+					for i, at := range aTimes {
+						if at.Before(bTimes[0]) {
+							lastIdx = i
+						}
+					}
+					last := aTimes[lastIdx]
+					if how == "SIGTERM" {
+						assert.Equal(t, uint8(0), aPrios[lastIdx], "the last advertisement of a stopping master has priority 0")
+					}
+					took := bTimes[0].Sub(last)
+					want, name := mdi, "Master_Down_Interval"
+					if how == "SIGTERM" {
+						want, name = skew, "Skew_Time"
+					}
+					t.Logf("advert-int %v, %s: backup's first advertisement %v after the master's last; %s %v (off by %v)",
+						interval, how, took.Round(time.Microsecond), name, want, (took - want).Round(time.Microsecond))
+					assert.GreaterOrEqual(t, took, want-time.Millisecond, "took over before %s", name)
+					assert.Less(t, took, want+50*time.Millisecond)
+				})
+			}
+		})
+	}
+}
