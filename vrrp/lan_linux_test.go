@@ -4,12 +4,15 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/net/ipv4"
 
 	"github.com/vipkit/vipkit/internal/netlab"
 	"github.com/vipkit/vipkit/vrrp"
@@ -255,4 +258,112 @@ func TestLANLinkFault(t *testing.T) {
 			converge(t, nodes, n1, time.Second)
 		})
 	}
+}
+
+// TestLANCraftedPackets sends crafted packets from a raw socket of another
+// host to a running router: each changes its counter and nothing else.
+// This proves on a real socket what the fake one cannot: the TTL and the
+// addresses the kernel reports.
+func TestLANCraftedPackets(t *testing.T) {
+	nodes := lan(t, 3)
+	h1, h2 := nodes[0], nodes[1]
+	peer := netip.MustParseAddr("192.0.2.2")
+	cfg := vrrp.Config{VRID: 51, Version: vrrp.Version2, Priority: 100, AdvertInterval: 10 * time.Second,
+		VirtualAddresses: []netip.Addr{netip.MustParseAddr("192.0.2.100")}, AuthPass: "pw"}
+	h1.start(t, cfg)
+	waitState(t, h1.router, vrrp.Backup, time.Second)
+
+	var raw *ipv4.RawConn
+	require.NoError(t, h2.host.Do(func() error {
+		c, err := net.ListenPacket("ip4:112", "192.0.2.2")
+		if err == nil {
+			raw, err = ipv4.NewRawConn(c)
+		}
+		return err
+	}))
+	t.Cleanup(func() { raw.Close() })
+	send := func(t *testing.T, msg []byte, src netip.Addr, ttl int, dst netip.Addr) {
+		h := &ipv4.Header{Version: 4, Len: ipv4.HeaderLen, TotalLen: ipv4.HeaderLen + len(msg), TTL: ttl,
+			Protocol: vrrp.ProtocolNumber, Src: src.AsSlice(), Dst: dst.AsSlice()}
+		require.NoError(t, raw.WriteTo(h, msg, nil))
+	}
+	advert := func(mod func(*vrrp.Advertisement)) []byte {
+		a := vrrp.Advertisement{Version: vrrp.Version2, Type: vrrp.TypeAdvertisement, VRID: 51, Priority: 200,
+			Interval: 10 * time.Second, AuthType: vrrp.AuthSimple, AuthData: [8]byte{'p', 'w'},
+			Addresses: []netip.Addr{netip.MustParseAddr("192.0.2.100")}}
+		if mod != nil {
+			mod(&a)
+		}
+		b, err := a.Append(nil, peer, vrrp.MulticastGroupIPv4, 0)
+		require.NoError(t, err)
+		return b
+	}
+	group := vrrp.MulticastGroupIPv4
+	cases := []struct {
+		name    string
+		msg     []byte
+		ttl     int
+		counter func(vrrp.Stats) uint64
+	}{
+		{"TTL 254", advert(nil), 254, func(s vrrp.Stats) uint64 { return s.TTLErrors }},
+		{"bad checksum", func() []byte { b := advert(nil); b[7]++; return b }(), 255, func(s vrrp.Stats) uint64 { return s.ChecksumErrors }},
+		{"unknown VRID", advert(func(a *vrrp.Advertisement) { a.VRID = 99 }), 255, func(s vrrp.Stats) uint64 { return s.VRIDErrors }},
+		{"wrong password", advert(func(a *vrrp.Advertisement) { a.AuthData = [8]byte{'x'} }), 255, func(s vrrp.Stats) uint64 { return s.AuthErrors }},
+		{"wrong interval", advert(func(a *vrrp.Advertisement) { a.Interval = time.Second }), 255, func(s vrrp.Stats) uint64 { return s.IntervalErrors }},
+		{"truncated", advert(nil)[:9], 255, func(s vrrp.Stats) uint64 { return s.LengthErrors }},
+		{"version 3", func() []byte {
+			a := vrrp.Advertisement{Version: vrrp.Version3, Type: vrrp.TypeAdvertisement, VRID: 51, Priority: 200,
+				Interval: 10 * time.Second, Addresses: []netip.Addr{netip.MustParseAddr("192.0.2.100")}}
+			b, err := a.Append(nil, peer, group, 0)
+			require.NoError(t, err)
+			return b
+		}(), 255, func(s vrrp.Stats) uint64 { return s.VersionErrors }},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			before := h1.router.Stats()
+			send(t, c.msg, peer, c.ttl, group)
+			require.Eventually(t, func() bool { return c.counter(h1.router.Stats()) == c.counter(before)+1 },
+				time.Second, time.Millisecond, "%+v", h1.router.Stats())
+			after := h1.router.Stats()
+			assert.Equal(t, badTotal(before)+1, badTotal(after))
+			assert.Equal(t, before.AdvertsReceived, after.AdvertsReceived)
+			assert.Equal(t, vrrp.Backup, h1.router.State())
+		})
+	}
+	// The good packet is heard, with the sender's address.
+	send(t, advert(nil), peer, 255, group)
+	require.Eventually(t, func() bool { return h1.router.Stats().AdvertsReceived == 1 }, time.Second, time.Millisecond)
+	assert.Equal(t, peer, h1.router.LastMaster().Addr)
+}
+
+// TestLANSharedSocket runs two virtual routers on each of two hosts: they
+// share one raw socket per host and are told apart by VRID, each host
+// master of one.
+func TestLANSharedSocket(t *testing.T) {
+	nodes := lan(t, 2)
+	vip := func(n int) []netip.Addr { return []netip.Addr{netip.MustParseAddr(fmt.Sprintf("192.0.2.%d", 100+n))} }
+	cfg := func(vrid, prio uint8) vrrp.Config {
+		return vrrp.Config{VRID: vrid, Priority: prio, AdvertInterval: 50 * time.Millisecond, VirtualAddresses: vip(int(vrid))}
+	}
+	a1, a2 := *nodes[0], *nodes[0]
+	b1, b2 := *nodes[1], *nodes[1]
+	a1.start(t, cfg(1, 200))
+	a2.start(t, cfg(2, 100))
+	b1.start(t, cfg(1, 100))
+	b2.start(t, cfg(2, 200))
+	converge(t, []*lanNode{&a1, &b1}, &a1, 2*time.Second)
+	converge(t, []*lanNode{&a2, &b2}, &b2, 2*time.Second)
+	time.Sleep(200 * time.Millisecond)
+	for _, n := range []*lanNode{&a1, &a2, &b1, &b2} {
+		s := n.router.Stats()
+		assert.Zero(t, s.VRIDErrors, "VRID %d: another VRID's advertisements reached it", n.router.Config().VRID)
+	}
+	assert.Positive(t, b1.router.Stats().AdvertsReceived)
+	assert.Positive(t, a2.router.Stats().AdvertsReceived)
+	assert.Equal(t, vrrp.Master, a1.router.State())
+	assert.Equal(t, vrrp.Master, b2.router.State())
+	// One raw socket of protocol 112 (0x70) per host.
+	raw := nodes[0].host.MustRun("cat", "/proc/net/raw")
+	assert.Equal(t, 1, strings.Count(raw, ":0070 "), "raw sockets of host 1:\n%s", raw)
 }
