@@ -359,8 +359,16 @@ func TestConfigRefused(t *testing.T) {
 		})
 	}
 
+	// The real constructor refuses a unicast source that is not an
+	// address of the interface.
+	_, err := vrrp.NewRouter(mod(func(c *vrrp.Config) {
+		c.Interface, c.UnicastSource, c.UnicastPeers = "lo", src4, []netip.Addr{vip4}
+	}))
+	require.ErrorIs(t, err, vrrp.ErrConfig)
+	assert.Contains(t, err.Error(), "UnicastSource: 192.0.2.1 is not an address of lo")
+
 	// The real constructor refuses an interface that does not exist.
-	_, err := vrrp.NewRouter(mod(func(c *vrrp.Config) { c.Interface = "vk-no-such-if" }))
+	_, err = vrrp.NewRouter(mod(func(c *vrrp.Config) { c.Interface = "vk-no-such-if" }))
 	require.ErrorIs(t, err, vrrp.ErrConfig)
 	assert.Contains(t, err.Error(), "Interface")
 }
