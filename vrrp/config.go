@@ -27,8 +27,10 @@ type Config struct {
 	// to 40.95 s.
 	AdvertInterval time.Duration
 	// VirtualAddresses are the addresses the router advertises, all of one
-	// family. keepalived 2.2 advertises only the first of several; a
-	// different list from a peer is counted, never a reason to drop.
+	// family. keepalived 2.2 advertises only the first of several, so a
+	// different list from a peer is counted and logged, never a reason to
+	// drop: a deliberate departure from RFC 5798 §7.1, which drops it unless
+	// the sender is the owner.
 	VirtualAddresses []netip.Addr
 
 	// NoPreempt stops a higher-priority backup from taking over from a
@@ -169,6 +171,11 @@ func (c Config) withDefaults() (Config, error) {
 			return c, err
 		}
 	}
+	// The router keeps copies: a caller's later change to a slice must not
+	// reach it.
+	c.VirtualAddresses = slices.Clone(c.VirtualAddresses)
+	c.UnicastPeers = slices.Clone(c.UnicastPeers)
+	c.TrackInterfaces = slices.Clone(c.TrackInterfaces)
 	c.Checks = slices.Clone(c.Checks)
 	for i := range c.Checks {
 		var err error

@@ -2,8 +2,10 @@ package vrrp
 
 import (
 	"errors"
+	"net"
 	"net/netip"
 	"sync"
+	"time"
 )
 
 // PacketInfo is what the IP layer tells of a received advertisement.
@@ -41,7 +43,6 @@ var bufPool = sync.Pool{New: func() any { return new([maxMessageLen]byte) }}
 // no router claims goes to all of them, to be counted.
 type mux struct {
 	conn Conn
-	key  muxKey
 
 	mu      sync.Mutex
 	routers map[uint8]chan<- received
@@ -74,7 +75,7 @@ func attach(key muxKey, vrid uint8, in chan<- received, open func() (Conn, error
 		if err != nil {
 			return nil, nil, err
 		}
-		m = &mux{conn: conn, key: key, routers: map[uint8]chan<- received{}}
+		m = &mux{conn: conn, routers: map[uint8]chan<- received{}}
 		muxes.m[key] = m
 		go m.read()
 	}
@@ -111,9 +112,12 @@ func (m *mux) read() {
 			m.mu.Lock()
 			closed := len(m.routers) == 0
 			m.mu.Unlock()
-			if closed {
+			if closed || errors.Is(err, net.ErrClosed) {
 				return
 			}
+			// A passing error (ENOBUFS, an ICMP error queued on the
+			// socket): try again, without spinning.
+			time.Sleep(10 * time.Millisecond)
 			continue
 		}
 		m.mu.Lock()
@@ -132,7 +136,7 @@ func (m *mux) read() {
 			// counts it.
 			for _, in := range m.routers {
 				c := bufPool.Get().(*[maxMessageLen]byte)
-				*c = *buf
+				copy(c[:n], buf[:n])
 				select {
 				case in <- received{buf: c, n: n, info: info}:
 				default:

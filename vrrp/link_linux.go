@@ -2,7 +2,9 @@ package vrrp
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jsimonetti/rtnetlink/v2"
 	"github.com/mdlayher/netlink"
@@ -12,14 +14,15 @@ import (
 // A linkWatch follows the state of interfaces through rtnetlink link
 // events (RTMGRP_LINK), in the network namespace it was opened in.
 type linkWatch struct {
-	events *rtnetlink.Conn
-	names  map[uint32]string // tracked interfaces by index
-	up     map[uint32]bool   // their state when opened
+	events *rtnetlink.Conn // subscribed to link events
+	query  *rtnetlink.Conn // lists links again after lost events
+	names  map[uint32]string
+	up     map[string]bool // the state when opened
 }
 
 // openLinkWatch subscribes to link events of the calling thread's network
 // namespace and reads the current state of the named interfaces. A name
-// that is not an interface is an error.
+// that is not an interface is an ErrConfig error naming TrackInterfaces.
 func openLinkWatch(names []string) (*linkWatch, error) {
 	events, err := rtnetlink.Dial(&netlink.Config{Groups: unix.RTMGRP_LINK})
 	if err != nil {
@@ -30,27 +33,40 @@ func openLinkWatch(names []string) (*linkWatch, error) {
 		events.Close()
 		return nil, fmt.Errorf("vrrp: links (rtnetlink): %w", err)
 	}
-	defer query.Close()
-	links, err := query.Link.List()
-	if err != nil {
-		events.Close()
-		return nil, fmt.Errorf("vrrp: listing links: %w", err)
-	}
-	w := &linkWatch{events: events, names: map[uint32]string{}, up: map[uint32]bool{}}
-	for _, name := range names {
-		found := false
-		for _, l := range links {
-			if l.Attributes != nil && l.Attributes.Name == name {
-				w.names[l.Index], w.up[l.Index], found = name, linkUp(l.Flags), true
+	w := &linkWatch{events: events, query: query, names: map[uint32]string{}}
+	links, err := w.list()
+	if err == nil {
+		w.up = map[string]bool{}
+		for _, name := range names {
+			found := false
+			for _, l := range links {
+				if l.Attributes != nil && l.Attributes.Name == name {
+					w.names[l.Index], w.up[name], found = name, linkUp(l.Flags), true
+				}
+			}
+			if !found {
+				err = configError("TrackInterfaces", "no interface %q", name)
+				break
 			}
 		}
-		if !found {
-			events.Close()
-			return nil, fmt.Errorf("no interface %q", name)
-		}
+	}
+	if err != nil {
+		w.close()
+		return nil, err
 	}
 	return w, nil
 }
+
+func (w *linkWatch) list() ([]rtnetlink.LinkMessage, error) {
+	links, err := w.query.Link.List()
+	if err != nil {
+		return nil, fmt.Errorf("vrrp: listing links (rtnetlink): %w", err)
+	}
+	return links, nil
+}
+
+// initial returns the state of each tracked interface when opened.
+func (w *linkWatch) initial() map[string]bool { return w.up }
 
 // linkUp reports whether flags say a link can carry traffic: up and
 // running (with carrier), as keepalived requires of a tracked interface.
@@ -58,29 +74,47 @@ func linkUp(flags uint32) bool {
 	return flags&unix.IFF_UP != 0 && flags&unix.IFF_RUNNING != 0
 }
 
-// run reports the state of every tracked interface, then every change,
-// until ctx ends.
+// run reports every change of a tracked interface until ctx ends. When the
+// kernel drops events (ENOBUFS) it lists the links again; other errors are
+// retried after a pause, so tracking never silently stops.
 func (w *linkWatch) run(ctx context.Context, report func(name string, up bool)) {
-	for i, name := range w.names {
-		report(name, w.up[i])
-	}
 	stop := context.AfterFunc(ctx, func() { w.events.Close() })
 	defer stop()
-	for {
-		msgs, raw, err := w.events.Receive()
+	for ctx.Err() == nil {
+		_, raw, err := w.events.Receive()
 		if err != nil {
-			return
+			if ctx.Err() != nil {
+				return
+			}
+			if errors.Is(err, unix.ENOBUFS) {
+				if links, err := w.list(); err == nil {
+					for _, l := range links {
+						if name, ok := w.names[l.Index]; ok {
+							report(name, linkUp(l.Flags))
+						}
+					}
+				}
+			} else {
+				time.Sleep(100 * time.Millisecond)
+			}
+			continue
 		}
-		for i, m := range msgs {
-			l, ok := m.(*rtnetlink.LinkMessage)
-			if !ok {
+		for _, m := range raw {
+			if m.Header.Type != unix.RTM_NEWLINK && m.Header.Type != unix.RTM_DELLINK {
+				continue
+			}
+			var l rtnetlink.LinkMessage
+			if l.UnmarshalBinary(m.Data) != nil {
 				continue
 			}
 			if name, ok := w.names[l.Index]; ok {
-				report(name, linkUp(l.Flags) && raw[i].Header.Type != unix.RTM_DELLINK)
+				report(name, m.Header.Type == unix.RTM_NEWLINK && linkUp(l.Flags))
 			}
 		}
 	}
 }
 
-func (w *linkWatch) close() { w.events.Close() }
+func (w *linkWatch) close() {
+	w.events.Close()
+	w.query.Close()
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -26,10 +25,13 @@ type Router struct {
 	dsts []netip.Addr // the multicast group, or the unicast peers
 	log  *slog.Logger
 
-	conn   Conn // shared with the other routers of the interface and family
-	in     chan received
-	detach func()
-	closed sync.Once
+	conn     Conn // shared with the other routers of the interface and family
+	in       chan received
+	detach   func()
+	released sync.Once
+	stop     chan struct{} // closed by Close
+	stopOnce sync.Once
+	finished chan struct{} // closed when Run has released the router
 
 	// Owned by the goroutine in Run.
 	machine *Machine
@@ -83,7 +85,7 @@ func NewRouter(cfg Config) (*Router, error) {
 	}
 	links, err := openLinkWatch(append([]string{cfg.Interface}, cfg.TrackInterfaces...))
 	if err != nil {
-		return nil, configError("TrackInterfaces", "%v", err)
+		return nil, err
 	}
 	key := muxKey{netns: netns, ifindex: ifi.Index, ipv6: cfg.ipv6()}
 	r, err := newRouter(cfg, src, key, func() (Conn, error) { return OpenConn(ifi, cfg.ipv6()) })
@@ -92,6 +94,9 @@ func NewRouter(cfg Config) (*Router, error) {
 		return nil, err
 	}
 	r.links = links
+	for name, up := range links.initial() {
+		r.health.linkDown[name] = !up
+	}
 	return r, nil
 }
 
@@ -118,12 +123,14 @@ func NewRouterConn(cfg Config, conn Conn, src netip.Addr) (*Router, error) {
 
 func newRouter(cfg Config, src netip.Addr, key muxKey, open func() (Conn, error)) (*Router, error) {
 	r := &Router{
-		cfg:  cfg,
-		src:  src,
-		dsts: cfg.UnicastPeers,
-		log:  cfg.Logger.With("vrid", cfg.VRID, "interface", cfg.Interface),
-		in:   make(chan received, 64),
-		wake: make(chan struct{}, 1),
+		cfg:      cfg,
+		src:      src,
+		dsts:     cfg.UnicastPeers,
+		log:      cfg.Logger.With("vrid", cfg.VRID, "interface", cfg.Interface),
+		in:       make(chan received, 64),
+		wake:     make(chan struct{}, 1),
+		stop:     make(chan struct{}),
+		finished: make(chan struct{}),
 		machine: NewMachine(MachineConfig{
 			Version:          cfg.Version,
 			Priority:         cfg.Priority,
@@ -241,10 +248,23 @@ func (r *Router) poke() {
 	}
 }
 
-// Close releases the router's share of the socket. Run closes the router
-// when it returns; Close is for a router that is never run.
+// Close stops the router as the end of Run's context does, waits for Run
+// to return, and releases the router's share of the socket. A router that
+// is closed cannot run.
 func (r *Router) Close() error {
-	r.closed.Do(func() {
+	r.stopOnce.Do(func() { close(r.stop) })
+	if r.running.CompareAndSwap(false, true) {
+		r.release() // Run never started, and now never will
+	} else {
+		<-r.finished
+	}
+	return nil
+}
+
+// release gives back the socket and the link watch and ends the
+// subscriptions once they have delivered every event.
+func (r *Router) release() {
+	r.released.Do(func() {
 		r.detach()
 		if r.links != nil {
 			r.links.close()
@@ -257,21 +277,30 @@ func (r *Router) Close() error {
 			s.poke()
 		}
 	})
-	return nil
 }
 
-// ErrRunning is returned by Run when the router runs already or ran.
-var ErrRunning = errors.New("vrrp: Router.Run called twice")
+// Errors of Run.
+var (
+	ErrRunning = errors.New("vrrp: Router.Run called twice")
+	ErrClosed  = errors.New("vrrp: Router closed")
+)
 
 // Run runs the router until ctx ends, then shuts it down as RFC 5798
 // §6.4.3 says: a master sends an advertisement with priority 0, so that a
 // backup takes over after Skew_Time rather than Master_Down_Interval. It
-// returns nil after a clean stop. A Router runs once.
+// returns nil after a clean stop, also when Close stopped it. A Router runs
+// once.
 func (r *Router) Run(ctx context.Context) error {
 	if !r.running.CompareAndSwap(false, true) {
-		return ErrRunning
+		select {
+		case <-r.stop:
+			return ErrClosed
+		default:
+			return ErrRunning
+		}
 	}
-	defer r.Close()
+	defer close(r.finished)
+	defer r.release()
 	r.log.Info("vrrp router starting", "version", r.cfg.Version, "priority", r.cfg.Priority,
 		"interval", r.cfg.AdvertInterval, "source", r.src, "destinations", r.dsts)
 
@@ -293,6 +322,10 @@ func (r *Router) Run(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
+			r.do(time.Now(), r.machine.Shutdown(time.Now()))
+			r.log.Info("vrrp router stopped")
+			return nil
+		case <-r.stop:
 			r.do(time.Now(), r.machine.Shutdown(time.Now()))
 			r.log.Info("vrrp router stopped")
 			return nil
@@ -345,10 +378,8 @@ func (r *Router) applyHealth(now time.Time) {
 	r.mu.Lock()
 	prio, fault := r.health.effective(r.cfg.Checks)
 	r.mu.Unlock()
-	if fault != "" && r.machine.State() != Fault {
-		r.log.Warn("entering FAULT", "why", fault)
-	}
-	r.do(now, r.machine.SetFault(now, fault != ""))
+	// The priority first, so that leaving FAULT chooses Master or Backup
+	// by the priority in force.
 	if prio != r.machine.Priority() {
 		r.machine.SetPriority(prio)
 		r.log.Info("priority changed", "priority", prio)
@@ -356,6 +387,10 @@ func (r *Router) applyHealth(now time.Time) {
 			r.send(prio)
 		}
 	}
+	if fault != "" && r.machine.State() != Fault {
+		r.log.Warn("entering FAULT", "why", fault)
+	}
+	r.do(now, r.machine.SetFault(now, fault != ""))
 }
 
 // do carries out the actions of the state machine.
@@ -436,8 +471,10 @@ func (r *Router) receive(now time.Time, msg []byte, info PacketInfo) {
 		if first {
 			level = slog.LevelWarn
 		}
-		r.log.Log(context.Background(), level, "advertised addresses differ from ours (counted, not dropped)",
-			"peer", info.Src, "theirs", r.rx.Addresses, "ours", r.cfg.VirtualAddresses)
+		if r.log.Enabled(context.Background(), level) {
+			r.log.Log(context.Background(), level, "advertised addresses differ from ours (counted, not dropped)",
+				"peer", info.Src, "theirs", r.rx.Addresses, "ours", r.cfg.VirtualAddresses)
+		}
 	}
 	r.do(now, r.machine.Receive(now, info.Src, &r.rx))
 }
@@ -475,10 +512,8 @@ func (r *Router) check(msg []byte, info PacketInfo) *uint64 {
 			return &s.AuthErrors
 		case errors.Is(err, ErrAddress):
 			return &s.AddressErrors
-		case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, ErrLength), errors.Is(err, ErrAuthV3):
-			return &s.LengthErrors
 		}
-		return &s.LengthErrors
+		return &s.LengthErrors // truncated, ErrLength, ErrAuthV3
 	}
 	switch {
 	case r.rx.Version != r.cfg.Version:

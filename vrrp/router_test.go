@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"net/netip"
 	"strings"
 	"sync"
@@ -50,7 +51,7 @@ func (c *fakeConn) ReadFrom(b []byte) (int, vrrp.PacketInfo, error) {
 	case p := <-c.in:
 		return copy(b, p.msg), p.info, nil
 	case <-c.closed:
-		return 0, vrrp.PacketInfo{}, errors.New("closed")
+		return 0, vrrp.PacketInfo{}, net.ErrClosed
 	}
 }
 
@@ -295,6 +296,54 @@ func TestRouterRunsOnceAndSharesNoVRID(t *testing.T) {
 	events := r.Subscribe(context.Background())
 	_, open := <-events
 	assert.False(t, open, "a subscription to a stopped router is closed")
+}
+
+// TestRouterClose stops a running master with Close, which hands over with
+// priority 0 as a cancelled context does; a closed router does not run.
+func TestRouterClose(t *testing.T) {
+	var lan fakeNet
+	a, err := vrrp.NewRouterConn(routerConfig(200), lan.conn(src4), src4)
+	require.NoError(t, err)
+	bAddr := netip.MustParseAddr("192.0.2.2")
+	b, err := vrrp.NewRouterConn(routerConfig(100), lan.conn(bAddr), bAddr)
+	require.NoError(t, err)
+	runRouter(t, a)
+	waitState(t, a, vrrp.Master, time.Second)
+	runRouter(t, b)
+	waitState(t, b, vrrp.Backup, time.Second)
+
+	require.NoError(t, a.Close())
+	assert.Equal(t, vrrp.Initialize, a.State(), "Close returned before Run stopped")
+	assert.Equal(t, uint64(1), a.Stats().PriorityZeroSent)
+	waitState(t, b, vrrp.Master, time.Second)
+	assert.Equal(t, vrrp.ReasonMasterStepDown, b.Stats().NewMasterReason)
+
+	c, err := vrrp.NewRouterConn(routerConfig(100), lan.conn(src4), src4)
+	require.NoError(t, err)
+	require.NoError(t, c.Close())
+	assert.ErrorIs(t, c.Run(context.Background()), vrrp.ErrClosed)
+	assert.Zero(t, c.Stats().AdvertsSent)
+}
+
+// TestRouterKeepsItsConfig changes the caller's slices after NewRouter:
+// the router advertises what it was given.
+func TestRouterKeepsItsConfig(t *testing.T) {
+	var lan fakeNet
+	cfg := routerConfig(200)
+	cfg.VirtualAddresses = []netip.Addr{vip4}
+	r, err := vrrp.NewRouterConn(cfg, lan.conn(src4), src4)
+	require.NoError(t, err)
+	cfg.VirtualAddresses[0] = vip4.Next()
+	assert.Equal(t, []netip.Addr{vip4}, r.Config().VirtualAddresses)
+
+	listener := lan.conn(netip.MustParseAddr("192.0.2.9"))
+	runRouter(t, r)
+	b := make([]byte, 100)
+	n, _, err := listener.ReadFrom(b)
+	require.NoError(t, err)
+	var adv vrrp.Advertisement
+	require.NoError(t, adv.UnmarshalBinary(b[:n]))
+	assert.Equal(t, []netip.Addr{vip4}, adv.Addresses)
 }
 
 func TestRouterSetPriority(t *testing.T) {

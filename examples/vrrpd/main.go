@@ -16,8 +16,7 @@
 //	vrrpd -interface eth0 -vrid 51 -priority 150 -vip 192.0.2.100/24
 //	vrrpd -interface eth0 -vrid 51 -src 192.0.2.1 -peer 192.0.2.2 -nopreempt -vip 192.0.2.100/24
 //
-// It needs CAP_NET_RAW for the raw socket and CAP_NET_ADMIN for the link
-// events.
+// It needs CAP_NET_RAW for the raw socket.
 package main
 
 import (
@@ -79,8 +78,9 @@ func (l *prefixList) Set(s string) error {
 // usageError is a bad command line: exit status 2.
 type usageError struct{ error }
 
-// parse turns the command line into a router configuration.
-func parse(args []string) (vrrp.Config, error) {
+// parse turns the command line into a router configuration. For -h it
+// writes the usage to usage and returns flag.ErrHelp.
+func parse(args []string, usage io.Writer) (vrrp.Config, error) {
 	fs := flag.NewFlagSet("vrrpd", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	var (
@@ -101,7 +101,12 @@ func parse(args []string) (vrrp.Config, error) {
 	fs.BoolVar(&cfg.NoPreempt, "nopreempt", false, "do not preempt a lower-priority master")
 	fs.DurationVar(&cfg.PreemptDelay, "preempt-delay", 0, "no preemption for this long after start")
 	fs.StringVar(&cfg.AuthPass, "auth-pass", "", "VRRPv2 simple password, at most 8 bytes")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+		fs.SetOutput(usage)
+		fmt.Fprintln(usage, "usage: vrrpd -interface IF -vrid N -vip PREFIX [flags]")
+		fs.PrintDefaults()
+		return cfg, err
+	} else if err != nil {
 		return cfg, usageError{err}
 	}
 	if fs.NArg() > 0 {
@@ -150,7 +155,10 @@ type transition struct {
 
 // run runs vrrpd until ctx ends and returns its exit status.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	cfg, err := parse(args)
+	cfg, err := parse(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
 	if err == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(stderr, nil))
 		var r *vrrp.Router

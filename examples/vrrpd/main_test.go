@@ -47,6 +47,13 @@ func TestBadFlags(t *testing.T) {
 	}
 }
 
+func TestHelp(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	assert.Equal(t, 0, run(context.Background(), []string{"-h"}, &stdout, &stderr))
+	assert.Contains(t, stderr.String(), "-advert-int")
+	assert.Contains(t, stderr.String(), "-checksum")
+}
+
 // buildVrrpd builds the command into a temporary directory.
 func buildVrrpd(t *testing.T) string {
 	t.Helper()
