@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 	"net/netip"
+
+	"github.com/vipkit/vipkit/internal/checksum"
 )
 
 // Protocol constants of IPv6 neighbour advertisements (RFC 4861, RFC 8200).
@@ -289,25 +291,7 @@ const (
 // field is zero it gives the value to store; over a message with a correct
 // checksum it gives 0.
 func icmpv6Checksum(src, dst *[16]byte, msg []byte) uint16 {
-	var sum uint64
-	for i := 0; i < 16; i += 4 {
-		sum += uint64(binary.BigEndian.Uint32(src[i:]))
-		sum += uint64(binary.BigEndian.Uint32(dst[i:]))
-	}
+	sum := checksum.Add(checksum.Add(0, src[:]), dst[:])
 	sum += uint64(len(msg)) + ProtocolICMPv6
-	for len(msg) >= 4 {
-		sum += uint64(binary.BigEndian.Uint32(msg))
-		msg = msg[4:]
-	}
-	if len(msg) >= 2 {
-		sum += uint64(binary.BigEndian.Uint16(msg))
-		msg = msg[2:]
-	}
-	if len(msg) == 1 {
-		sum += uint64(msg[0]) << 8
-	}
-	for sum > 0xffff {
-		sum = sum>>16 + sum&0xffff
-	}
-	return ^uint16(sum)
+	return checksum.Fold(checksum.Add(sum, msg))
 }

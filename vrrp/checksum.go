@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+
+	inet "github.com/vipkit/vipkit/internal/checksum"
 )
 
 // ChecksumForm names what the checksum of an advertisement covers. Two
@@ -87,48 +89,26 @@ func verifyChecksum(msg []byte, src, dst netip.Addr, accept ChecksumForm) (Check
 		binary.BigEndian.Uint16(msg[6:]), v, src, dst, accept)
 }
 
-// checksum returns the ones' complement of the ones' complement sum
-// (RFC 1071) of msg and, for ChecksumPseudoHeader, the pseudo-header of an
-// IP packet from src to dst carrying it: RFC 768's layout for IPv4 and RFC
-// 8200 §8.1's for IPv6, both with protocol 112.
+// checksum returns the checksum (RFC 1071) of msg and, for
+// ChecksumPseudoHeader, the pseudo-header of an IP packet from src to dst
+// carrying it: RFC 768's layout for IPv4 and RFC 8200 §8.1's for IPv6, both
+// with protocol 112.
 func checksum(msg []byte, src, dst netip.Addr, form ChecksumForm) uint16 {
 	var sum uint64
 	if form == ChecksumPseudoHeader {
-		sum = sumAddr(sum, src)
-		sum = sumAddr(sum, dst)
+		sum = addAddr(sum, src)
+		sum = addAddr(sum, dst)
 		sum += uint64(len(msg)) + ProtocolNumber
 	}
-	sum = sumWords(sum, msg)
-	for sum > 0xffff {
-		sum = sum>>16 + sum&0xffff
-	}
-	return ^uint16(sum)
+	return inet.Fold(inet.Add(sum, msg))
 }
 
-// sumAddr adds the bytes of addr to a ones' complement sum.
-func sumAddr(sum uint64, addr netip.Addr) uint64 {
+// addAddr adds the bytes of addr to a ones' complement sum.
+func addAddr(sum uint64, addr netip.Addr) uint64 {
 	if addr.Is4() {
 		a := addr.As4()
-		return sumWords(sum, a[:])
+		return inet.Add(sum, a[:])
 	}
 	a := addr.As16()
-	return sumWords(sum, a[:])
-}
-
-// sumWords adds b, as big-endian 16-bit words padded with a zero byte at
-// the end, to a ones' complement sum kept unfolded in 64 bits (RFC 1071
-// §2: the sum may be taken over wider words and folded at the end).
-func sumWords(sum uint64, b []byte) uint64 {
-	for len(b) >= 4 {
-		sum += uint64(binary.BigEndian.Uint32(b))
-		b = b[4:]
-	}
-	if len(b) >= 2 {
-		sum += uint64(binary.BigEndian.Uint16(b))
-		b = b[2:]
-	}
-	if len(b) == 1 {
-		sum += uint64(b[0]) << 8
-	}
-	return sum
+	return inet.Add(sum, a[:])
 }

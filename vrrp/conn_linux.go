@@ -69,6 +69,23 @@ func bindToDevice(c net.PacketConn, name string) error {
 	return nil
 }
 
+// A sockopt is one step of setting a socket up.
+type sockopt struct {
+	what string
+	set  func() error
+}
+
+// setup applies steps to c in order, closing c at the first failure.
+func setup(c net.PacketConn, ifi *net.Interface, steps []sockopt) error {
+	for _, s := range steps {
+		if err := s.set(); err != nil {
+			c.Close()
+			return fmt.Errorf("vrrp: %s on %s: %w", s.what, ifi.Name, err)
+		}
+	}
+	return nil
+}
+
 type conn4 struct {
 	c   net.PacketConn
 	p   *ipv4.PacketConn
@@ -77,10 +94,7 @@ type conn4 struct {
 
 func openIPv4(c net.PacketConn, ifi *net.Interface) (Conn, error) {
 	p := ipv4.NewPacketConn(c)
-	steps := []struct {
-		what string
-		err  func() error
-	}{
+	err := setup(c, ifi, []sockopt{
 		{"control messages", func() error { return p.SetControlMessage(ipv4.FlagTTL|ipv4.FlagDst|ipv4.FlagInterface, true) }},
 		{"multicast interface", func() error { return p.SetMulticastInterface(ifi) }},
 		{"multicast TTL", func() error { return p.SetMulticastTTL(TTL) }},
@@ -89,12 +103,9 @@ func openIPv4(c net.PacketConn, ifi *net.Interface) (Conn, error) {
 		{"join " + MulticastGroupIPv4.String(), func() error {
 			return p.JoinGroup(ifi, &net.IPAddr{IP: MulticastGroupIPv4.AsSlice()})
 		}},
-	}
-	for _, s := range steps {
-		if err := s.err(); err != nil {
-			c.Close()
-			return nil, fmt.Errorf("vrrp: %s on %s: %w", s.what, ifi.Name, err)
-		}
+	})
+	if err != nil {
+		return nil, err
 	}
 	return &conn4{c: c, p: p, ifi: ifi}, nil
 }
@@ -142,10 +153,7 @@ type conn6 struct {
 
 func openIPv6(c net.PacketConn, ifi *net.Interface) (Conn, error) {
 	p := ipv6.NewPacketConn(c)
-	steps := []struct {
-		what string
-		err  func() error
-	}{
+	err := setup(c, ifi, []sockopt{
 		{"control messages", func() error {
 			return p.SetControlMessage(ipv6.FlagHopLimit|ipv6.FlagDst|ipv6.FlagInterface, true)
 		}},
@@ -156,12 +164,9 @@ func openIPv6(c net.PacketConn, ifi *net.Interface) (Conn, error) {
 		{"join " + MulticastGroupIPv6.String(), func() error {
 			return p.JoinGroup(ifi, &net.IPAddr{IP: MulticastGroupIPv6.AsSlice()})
 		}},
-	}
-	for _, s := range steps {
-		if err := s.err(); err != nil {
-			c.Close()
-			return nil, fmt.Errorf("vrrp: %s on %s: %w", s.what, ifi.Name, err)
-		}
+	})
+	if err != nil {
+		return nil, err
 	}
 	return &conn6{c: c, p: p, ifi: ifi}, nil
 }

@@ -152,6 +152,22 @@ func TestRouterElectionAndHandover(t *testing.T) {
 	assert.Equal(t, uint64(1), sb.MasterTransitions)
 }
 
+// startPair runs a router of cfgA at 192.0.2.1 until it is master, then
+// one of cfgB at 192.0.2.2 until it is backup.
+func startPair(t *testing.T, lan *fakeNet, cfgA, cfgB vrrp.Config) (a, b *vrrp.Router) {
+	t.Helper()
+	a, err := vrrp.NewRouterConn(cfgA, lan.conn(src4), src4)
+	require.NoError(t, err)
+	bAddr := netip.MustParseAddr("192.0.2.2")
+	b, err = vrrp.NewRouterConn(cfgB, lan.conn(bAddr), bAddr)
+	require.NoError(t, err)
+	runRouter(t, a)
+	waitState(t, a, vrrp.Master, time.Second)
+	runRouter(t, b)
+	waitState(t, b, vrrp.Backup, time.Second)
+	return a, b
+}
+
 func transitionOf(e vrrp.Event) vrrp.Transition {
 	return vrrp.Transition{From: e.From, To: e.To, Reason: e.Reason}
 }
@@ -302,15 +318,7 @@ func TestRouterRunsOnceAndSharesNoVRID(t *testing.T) {
 // priority 0 as a cancelled context does; a closed router does not run.
 func TestRouterClose(t *testing.T) {
 	var lan fakeNet
-	a, err := vrrp.NewRouterConn(routerConfig(200), lan.conn(src4), src4)
-	require.NoError(t, err)
-	bAddr := netip.MustParseAddr("192.0.2.2")
-	b, err := vrrp.NewRouterConn(routerConfig(100), lan.conn(bAddr), bAddr)
-	require.NoError(t, err)
-	runRouter(t, a)
-	waitState(t, a, vrrp.Master, time.Second)
-	runRouter(t, b)
-	waitState(t, b, vrrp.Backup, time.Second)
+	a, b := startPair(t, &lan, routerConfig(200), routerConfig(100))
 
 	require.NoError(t, a.Close())
 	assert.Equal(t, vrrp.Initialize, a.State(), "Close returned before Run stopped")
@@ -348,15 +356,7 @@ func TestRouterKeepsItsConfig(t *testing.T) {
 
 func TestRouterSetPriority(t *testing.T) {
 	var lan fakeNet
-	a, err := vrrp.NewRouterConn(routerConfig(200), lan.conn(src4), src4)
-	require.NoError(t, err)
-	bAddr := netip.MustParseAddr("192.0.2.2")
-	b, err := vrrp.NewRouterConn(routerConfig(100), lan.conn(bAddr), bAddr)
-	require.NoError(t, err)
-	runRouter(t, a)
-	waitState(t, a, vrrp.Master, time.Second)
-	runRouter(t, b)
-	waitState(t, b, vrrp.Backup, time.Second)
+	a, b := startPair(t, &lan, routerConfig(200), routerConfig(100))
 
 	require.Error(t, a.SetPriority(0))
 	require.Error(t, a.SetPriority(255))
@@ -436,15 +436,7 @@ func TestRouterCheckWeight(t *testing.T) {
 			}
 			return nil
 		}}}
-	a, err := vrrp.NewRouterConn(cfgA, lan.conn(src4), src4)
-	require.NoError(t, err)
-	bAddr := netip.MustParseAddr("192.0.2.2")
-	b, err := vrrp.NewRouterConn(routerConfig(80), lan.conn(bAddr), bAddr)
-	require.NoError(t, err)
-	runRouter(t, a)
-	waitState(t, a, vrrp.Master, time.Second)
-	runRouter(t, b)
-	waitState(t, b, vrrp.Backup, time.Second)
+	a, b := startPair(t, &lan, cfgA, routerConfig(80))
 
 	failing.Store(true) // 100 - 60 = 40 < 80
 	waitState(t, b, vrrp.Master, time.Second)

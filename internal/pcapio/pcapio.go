@@ -20,6 +20,8 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/vipkit/vipkit/internal/checksum"
 )
 
 // Ethernet types used here.
@@ -178,7 +180,7 @@ func Frame(p Packet) []byte {
 		s, d := p.Src.As4(), p.Dst.As4()
 		copy(h[12:], s[:])
 		copy(h[16:], d[:])
-		binary.BigEndian.PutUint16(h[10:], headerChecksum(h))
+		binary.BigEndian.PutUint16(h[10:], checksum.Fold(checksum.Add(0, h))) // RFC 791 §3.1
 		frame = append(frame, h...)
 	} else {
 		frame = binary.BigEndian.AppendUint16(frame, etherTypeIPv6)
@@ -192,16 +194,4 @@ func Frame(p Packet) []byte {
 		frame = append(frame, h...)
 	}
 	return append(frame, p.Payload...)
-}
-
-// headerChecksum is the IPv4 header checksum (RFC 791 §3.1).
-func headerChecksum(h []byte) uint16 {
-	var sum uint32
-	for i := 0; i+1 < len(h); i += 2 {
-		sum += uint32(binary.BigEndian.Uint16(h[i:]))
-	}
-	for sum > 0xffff {
-		sum = sum>>16 + sum&0xffff
-	}
-	return ^uint16(sum)
 }
