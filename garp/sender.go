@@ -214,11 +214,18 @@ func (s *Sender) Announce(addrs ...netip.Addr) error {
 // after the last round, the first round's error that had one, or ctx.Err()
 // as soon as ctx is done (no further frame is sent then).
 func (s *Sender) Burst(ctx context.Context, addrs ...netip.Addr) error {
+	return s.BurstN(ctx, s.opts.Count, addrs...)
+}
+
+// BurstN is Burst with rounds rounds instead of [Options.Count], for
+// callers that send bursts of several sizes (keepalived's
+// garp_master_repeat and garp_master_refresh_repeat).
+func (s *Sender) BurstN(ctx context.Context, rounds int, addrs ...netip.Addr) error {
 	if err := checkAddrs(addrs); err != nil {
 		return err
 	}
 	var timer *time.Timer
-	for i := 0; i < s.opts.Count; i++ {
+	for i := 0; i < rounds; i++ {
 		if i > 0 && s.opts.Interval > 0 {
 			if timer == nil {
 				timer = time.NewTimer(s.opts.Interval)

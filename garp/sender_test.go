@@ -287,6 +287,20 @@ func TestSenderBurst(t *testing.T) {
 	}
 }
 
+// TestSenderBurstN sends another number of rounds than Options.Count.
+func TestSenderBurstN(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s, c := newTestSender(t, &garp.Options{Count: 5, Interval: time.Second})
+		start := time.Now()
+		require.NoError(t, s.BurstN(t.Context(), 2, vip4))
+		ws := c.written()
+		require.Len(t, ws, 2)
+		assert.Equal(t, time.Second, ws[1].at.Sub(start))
+		require.NoError(t, s.BurstN(t.Context(), 0, vip4))
+		assert.Len(t, c.written(), 2, "zero rounds send nothing")
+	})
+}
+
 func TestSenderBurstCancel(t *testing.T) {
 	t.Run("cancelled while waiting", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
