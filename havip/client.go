@@ -1,0 +1,349 @@
+package havip
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/vipkit/vipkit/garp"
+	"github.com/vipkit/vipkit/vrrp"
+)
+
+// A Client owns the virtual addresses of one interface while it is told
+// it is master. Its methods are safe for concurrent use.
+type Client struct {
+	cfg   Config
+	vips  []netip.Addr
+	host  Host
+	ann   Announcer
+	log   *slog.Logger
+	wake  chan struct{}
+	stats struct {
+		sync.Mutex
+		Status
+	}
+
+	mu          sync.Mutex // guards what follows
+	master      bool       // what we were told
+	reannounce  bool       // asked for a burst
+	removedSeen bool       // an address was removed from the interface
+	running     atomic.Bool
+}
+
+// Status is what a Client has done.
+type Status struct {
+	Master        bool      // the addresses are ours now
+	Since         time.Time // when Master last changed
+	Bursts        uint64    // announcement bursts sent
+	BurstErrors   uint64
+	Readded       uint64 // addresses added back after someone removed them
+	Claims        uint64 // Binder claims that succeeded
+	ClaimErrors   uint64
+	LastClaimErr  string // the last Binder error, if any
+	LastClaimTime time.Time
+}
+
+// New opens the interface's Host and an announcer (a garp.Sender) in the
+// calling thread's network namespace and validates cfg against the
+// interface: every bad field is an ErrConfig error naming it. It needs
+// CAP_NET_ADMIN and CAP_NET_RAW.
+func New(cfg Config) (*Client, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	host, err := OpenHost(cfg.Interface, cfg.Label)
+	if err != nil {
+		return nil, err
+	}
+	ann, err := garp.NewSender(host.Interface(), &garp.Options{Interval: cfg.Announce.Interval})
+	if err != nil {
+		host.Close()
+		return nil, err
+	}
+	c, err := NewWith(cfg, host, ann)
+	if err != nil {
+		ann.Close()
+		host.Close()
+	}
+	return c, err
+}
+
+// NewWith is New over an injected Host and Announcer, which the Client
+// owns from then on and closes when Run returns.
+func NewWith(cfg Config, host Host, ann Announcer) (*Client, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.checkSubnets(host); err != nil {
+		return nil, err
+	}
+	c := &Client{cfg: cfg, host: host, ann: ann, wake: make(chan struct{}, 1),
+		log: cfg.Logger.With("interface", cfg.Interface)}
+	for _, p := range cfg.Addresses {
+		c.vips = append(c.vips, p.Addr())
+	}
+	return c, nil
+}
+
+// SetMaster tells the client whether this node is master now.
+func (c *Client) SetMaster(master bool) {
+	c.mu.Lock()
+	c.master = master
+	c.mu.Unlock()
+	c.poke()
+}
+
+// Reannounce asks a master for a burst of announcements now, as after a
+// lower-priority advertisement that means another node believed itself
+// master (split-brain recovery). It does nothing on a backup.
+func (c *Client) Reannounce() {
+	c.mu.Lock()
+	c.reannounce = true
+	c.mu.Unlock()
+	c.poke()
+}
+
+func (c *Client) poke() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Follow makes the client follow r until ctx ends or r stops: master when
+// r is master, not otherwise, and a burst of announcements when r, master,
+// hears a lower priority.
+func (c *Client) Follow(ctx context.Context, r *vrrp.Router) {
+	events := r.Subscribe(ctx)
+	c.SetMaster(r.State() == vrrp.Master)
+	for e := range events {
+		switch e.Kind {
+		case vrrp.EventTransition:
+			c.SetMaster(e.To == vrrp.Master)
+		case vrrp.EventLowerPriority:
+			c.Reannounce()
+		}
+	}
+	c.SetMaster(false)
+}
+
+// Status returns what the client has done so far.
+func (c *Client) Status() Status {
+	c.stats.Lock()
+	defer c.stats.Unlock()
+	return c.stats.Status
+}
+
+// ErrRunning is returned by Run when the client runs already.
+var ErrRunning = errors.New("havip: Client.Run called twice")
+
+// Run owns the addresses as SetMaster says until ctx ends, then removes
+// them and closes the Host and Announcer. It first removes addresses an
+// earlier run left on the interface.
+func (c *Client) Run(ctx context.Context) error {
+	if !c.running.CompareAndSwap(false, true) {
+		return ErrRunning
+	}
+	defer c.host.Close()
+	defer c.ann.Close()
+	c.removeAll("left over from an earlier run")
+
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	wg.Go(func() {
+		c.host.WatchRemoved(watchCtx, func(p netip.Prefix) {
+			if !p.IsValid() || c.cfg.isVirtual(p.Addr()) {
+				c.mu.Lock()
+				c.removedSeen = true
+				c.mu.Unlock()
+				c.poke()
+			}
+		})
+	})
+
+	var (
+		master  bool
+		term    = newTerm(ctx) // of mastership: ends when it is lost
+		delay   = time.NewTimer(time.Hour)
+		refresh = time.NewTicker(time.Hour)
+	)
+	term.end()
+	delay.Stop()
+	refresh.Stop()
+	defer delay.Stop()
+	defer refresh.Stop()
+	defer func() { term.end() }()
+
+	for {
+		select {
+		case <-ctx.Done():
+			if master {
+				term.end()
+				c.removeAll("stopping")
+				c.setMaster(false)
+			}
+			return nil
+		case <-delay.C:
+			c.burst(term.ctx, &wg, c.cfg.Announce.Repeat, "delayed")
+		case <-refresh.C:
+			c.burst(term.ctx, &wg, c.cfg.Announce.RefreshRepeat, "refresh")
+		case <-c.wake:
+		}
+
+		c.mu.Lock()
+		want, again, removed := c.master, c.reannounce, c.removedSeen
+		c.reannounce, c.removedSeen = false, false
+		c.mu.Unlock()
+
+		switch {
+		case want && !master:
+			master = true
+			term = newTerm(ctx)
+			c.addAll()
+			c.setMaster(true)
+			c.burst(term.ctx, &wg, c.cfg.Announce.Repeat, "master")
+			if d := c.cfg.Announce.Delay; d > 0 {
+				delay.Reset(d)
+			}
+			if r := c.cfg.Announce.Refresh; r > 0 {
+				refresh.Reset(r)
+			}
+			if c.cfg.Binder != nil {
+				bctx := term.ctx
+				wg.Go(func() { c.claim(bctx) })
+			}
+		case !want && master:
+			master = false
+			term.end() // cancels bursts and any claim in flight
+			delay.Stop()
+			refresh.Stop()
+			c.removeAll("no longer master")
+			c.setMaster(false)
+		}
+		if master && removed {
+			c.readd()
+		}
+		if master && again {
+			c.burst(term.ctx, &wg, c.cfg.Announce.Repeat, "lower-priority advertisement")
+		}
+	}
+}
+
+// A term is one period of mastership; what runs for it ends with it.
+type term struct {
+	ctx context.Context
+	end context.CancelFunc
+}
+
+func newTerm(parent context.Context) term {
+	ctx, cancel := context.WithCancel(parent)
+	return term{ctx, cancel}
+}
+
+func (c *Client) setMaster(m bool) {
+	c.stats.Lock()
+	c.stats.Master, c.stats.Since = m, time.Now()
+	c.stats.Unlock()
+	c.log.Info("havip", "master", m, "addresses", c.cfg.Addresses)
+}
+
+// addAll adds every address to the interface.
+func (c *Client) addAll() {
+	for _, p := range c.cfg.Addresses {
+		if err := c.host.Add(p); err != nil {
+			c.log.Error("adding virtual address", "address", p, "err", err)
+		}
+	}
+}
+
+// removeAll removes every address from the interface.
+func (c *Client) removeAll(why string) {
+	for _, p := range c.cfg.Addresses {
+		if err := c.host.Remove(p); err != nil {
+			c.log.Error("removing virtual address", "address", p, "why", why, "err", err)
+		}
+	}
+}
+
+// readd adds back the addresses someone removed while we are master.
+func (c *Client) readd() {
+	own, err := c.host.Addresses()
+	if err != nil {
+		c.log.Error("checking virtual addresses", "err", err)
+		return
+	}
+	for _, p := range c.cfg.Addresses {
+		present := false
+		for _, o := range own {
+			present = present || o.Addr() == p.Addr()
+		}
+		if present {
+			continue
+		}
+		if err := c.host.Add(p); err != nil {
+			c.log.Error("adding back virtual address", "address", p, "err", err)
+			continue
+		}
+		c.log.Warn("virtual address was removed while master; added back", "address", p)
+		c.stats.Lock()
+		c.stats.Readded++
+		c.stats.Unlock()
+	}
+}
+
+// burst sends a burst of rounds frames per address in the background, so
+// a spaced burst never holds up the client; it ends with ctx.
+func (c *Client) burst(ctx context.Context, wg *sync.WaitGroup, rounds int, why string) {
+	wg.Go(func() {
+		err := c.ann.BurstN(ctx, rounds, c.vips...)
+		c.stats.Lock()
+		if err != nil && ctx.Err() == nil {
+			c.stats.BurstErrors++
+		} else if err == nil {
+			c.stats.Bursts++
+		}
+		c.stats.Unlock()
+		if err != nil && ctx.Err() == nil {
+			c.log.Warn("announcing", "why", why, "err", err)
+		}
+	})
+}
+
+// claim has the Binder claim the addresses now and every
+// ReassertInterval until ctx ends with mastership.
+func (c *Client) claim(ctx context.Context) {
+	t := time.NewTicker(c.cfg.ReassertInterval)
+	defer t.Stop()
+	for {
+		err := c.cfg.Binder.Claim(ctx, c.vips)
+		if ctx.Err() != nil {
+			return
+		}
+		c.stats.Lock()
+		c.stats.LastClaimTime = time.Now()
+		if err != nil {
+			c.stats.ClaimErrors++
+			c.stats.LastClaimErr = err.Error()
+		} else {
+			c.stats.Claims++
+			c.stats.LastClaimErr = ""
+		}
+		c.stats.Unlock()
+		if err != nil {
+			c.log.Error("cloud claim failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,310 @@
+package havip_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/netip"
+	"slices"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/vipkit/vipkit/havip"
+)
+
+var (
+	vip     = netip.MustParsePrefix("192.0.2.100/32")
+	vip6    = netip.MustParsePrefix("2001:db8::100/128")
+	hostNet = []netip.Prefix{netip.MustParsePrefix("192.0.2.1/24"), netip.MustParsePrefix("2001:db8::1/64")}
+)
+
+// fakeHost is an interface's addresses in memory.
+type fakeHost struct {
+	mu      sync.Mutex
+	addrs   []netip.Prefix
+	removed chan netip.Prefix
+	closed  bool
+}
+
+func newFakeHost(addrs ...netip.Prefix) *fakeHost {
+	return &fakeHost{addrs: addrs, removed: make(chan netip.Prefix, 8)}
+}
+
+func (h *fakeHost) Interface() *net.Interface {
+	return &net.Interface{Name: "eth0", Index: 2, HardwareAddr: net.HardwareAddr{2, 0, 0, 0, 0, 1}}
+}
+
+func (h *fakeHost) Add(p netip.Prefix) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !slices.Contains(h.addrs, p) {
+		h.addrs = append(h.addrs, p)
+	}
+	return nil
+}
+
+func (h *fakeHost) Remove(p netip.Prefix) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.addrs = slices.DeleteFunc(h.addrs, func(q netip.Prefix) bool { return q == p })
+	return nil
+}
+
+func (h *fakeHost) Addresses() ([]netip.Prefix, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.addrs), nil
+}
+
+func (h *fakeHost) has(p netip.Prefix) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Contains(h.addrs, p)
+}
+
+// removeBehindBack removes p as another program would, and says so.
+func (h *fakeHost) removeBehindBack(p netip.Prefix) {
+	h.Remove(p)
+	h.removed <- p
+}
+
+func (h *fakeHost) WatchRemoved(ctx context.Context, removed func(netip.Prefix)) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case p := <-h.removed:
+			removed(p)
+		}
+	}
+}
+
+func (h *fakeHost) Close() error {
+	h.mu.Lock()
+	h.closed = true
+	h.mu.Unlock()
+	return nil
+}
+
+// burstRecord is one burst an announcer was asked for.
+type burstRecord struct {
+	at     time.Time
+	rounds int
+	addrs  []netip.Addr
+}
+
+type fakeAnnouncer struct {
+	mu     sync.Mutex
+	bursts []burstRecord
+}
+
+func (a *fakeAnnouncer) BurstN(ctx context.Context, rounds int, addrs ...netip.Addr) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.bursts = append(a.bursts, burstRecord{time.Now(), rounds, slices.Clone(addrs)})
+	return nil
+}
+
+func (a *fakeAnnouncer) Close() error { return nil }
+
+func (a *fakeAnnouncer) list() []burstRecord {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return slices.Clone(a.bursts)
+}
+
+func config(announce *havip.Announce) havip.Config {
+	return havip.Config{Interface: "eth0", Addresses: []netip.Prefix{vip, vip6}, Announce: announce,
+		Logger: slog.New(slog.DiscardHandler)}
+}
+
+// start runs a client in the synctest bubble until the test ends.
+func start(t *testing.T, cfg havip.Config, host *fakeHost, ann *fakeAnnouncer) *havip.Client {
+	c, err := havip.NewWith(cfg, host, ann)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error)
+	go func() { done <- c.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
+	synctest.Wait()
+	return c
+}
+
+// TestRhythm checks keepalived's announcement rhythm on becoming master:
+// a burst at once, a second after garp_master_delay, a refresh every
+// garp_master_refresh; and that losing mastership stops it and removes
+// the addresses.
+func TestRhythm(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		host, ann := newFakeHost(hostNet...), &fakeAnnouncer{}
+		c := start(t, config(&havip.TencentAnnounce), host, ann)
+		assert.False(t, host.has(vip))
+
+		t0 := time.Now()
+		c.SetMaster(true)
+		synctest.Wait()
+		assert.True(t, host.has(vip) && host.has(vip6), "addresses not added")
+		assert.True(t, c.Status().Master)
+
+		time.Sleep(11*time.Second + time.Millisecond)
+		synctest.Wait()
+		var at []time.Duration
+		var rounds []int
+		for _, b := range ann.list() {
+			at = append(at, b.at.Sub(t0))
+			rounds = append(rounds, b.rounds)
+			assert.Equal(t, []netip.Addr{vip.Addr(), vip6.Addr()}, b.addrs)
+		}
+		// At once (5), after the 1 s delay (5), refreshes at 5 s and 10 s (1).
+		assert.Equal(t, []time.Duration{0, time.Second, 5 * time.Second, 10 * time.Second}, at)
+		assert.Equal(t, []int{5, 5, 1, 1}, rounds)
+
+		c.SetMaster(false)
+		synctest.Wait()
+		assert.False(t, host.has(vip) || host.has(vip6), "addresses left behind")
+		n := len(ann.list())
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		assert.Len(t, ann.list(), n, "a backup announced")
+		assert.False(t, c.Status().Master)
+	})
+}
+
+func TestKeepalivedDefaultRhythm(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		host, ann := newFakeHost(hostNet...), &fakeAnnouncer{}
+		c := start(t, config(nil), host, ann)
+		t0 := time.Now()
+		c.SetMaster(true)
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		var at []time.Duration
+		for _, b := range ann.list() {
+			at = append(at, b.at.Sub(t0))
+		}
+		assert.Equal(t, []time.Duration{0, 5 * time.Second}, at)
+	})
+}
+
+// TestStaleAddressesRemoved checks that an address an earlier run left on
+// the interface is removed at start.
+func TestStaleAddressesRemoved(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		host := newFakeHost(append(slices.Clone(hostNet), vip)...)
+		start(t, config(nil), host, &fakeAnnouncer{})
+		assert.False(t, host.has(vip))
+		assert.True(t, host.has(hostNet[0]), "an address of the host was removed")
+	})
+}
+
+// TestReaddAndReannounce: an address removed while master comes back; a
+// reannounce request sends a burst on a master and nothing on a backup.
+func TestReaddAndReannounce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		host, ann := newFakeHost(hostNet...), &fakeAnnouncer{}
+		c := start(t, config(&havip.Announce{Repeat: 3}), host, ann)
+		c.Reannounce()
+		synctest.Wait()
+		assert.Empty(t, ann.list(), "a backup announced")
+
+		c.SetMaster(true)
+		synctest.Wait()
+		host.removeBehindBack(vip)
+		synctest.Wait()
+		assert.True(t, host.has(vip), "removed address not added back")
+		assert.Equal(t, uint64(1), c.Status().Readded)
+
+		c.Reannounce()
+		synctest.Wait()
+		assert.Len(t, ann.list(), 2)
+	})
+}
+
+// blockingBinder records claims and holds each until its context ends or
+// it is released.
+type blockingBinder struct {
+	mu       sync.Mutex
+	calls    int
+	canceled int
+	err      error
+	release  chan struct{}
+}
+
+func (b *blockingBinder) Claim(ctx context.Context, addrs []netip.Addr) error {
+	b.mu.Lock()
+	b.calls++
+	err := b.err
+	b.mu.Unlock()
+	select {
+	case <-ctx.Done():
+		b.mu.Lock()
+		b.canceled++
+		b.mu.Unlock()
+		return ctx.Err()
+	case <-b.release:
+		return err
+	}
+}
+
+// TestBinderCancelledOnLoss: a claim in flight when mastership is lost is
+// cancelled (the late-API-call race of keepalived issues 100 and 950), and
+// claims are made again every ReassertInterval while master.
+func TestBinderCancelledOnLoss(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := &blockingBinder{release: make(chan struct{})}
+		cfg := config(nil)
+		cfg.Binder, cfg.ReassertInterval = b, 10*time.Second
+		c := start(t, cfg, newFakeHost(hostNet...), &fakeAnnouncer{})
+		c.SetMaster(true)
+		synctest.Wait()
+		assert.Equal(t, 1, b.calls)
+		c.SetMaster(false)
+		synctest.Wait()
+		assert.Equal(t, 1, b.canceled, "the claim in flight was not cancelled")
+
+		// Claims that succeed at once are repeated while master.
+		close(b.release)
+		c.SetMaster(true)
+		time.Sleep(25 * time.Second)
+		synctest.Wait()
+		assert.Equal(t, 1+3, b.calls) // at 0, 10 s and 20 s
+		assert.Equal(t, uint64(3), c.Status().Claims)
+
+		b.mu.Lock()
+		b.err = errors.New("AuthFailure.SecretIdNotFound")
+		b.mu.Unlock()
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		assert.Equal(t, uint64(1), c.Status().ClaimErrors)
+		assert.Contains(t, c.Status().LastClaimErr, "AuthFailure")
+		assert.True(t, c.Status().Master, "a failed claim must not cost the addresses on the LAN")
+	})
+}
+
+func TestConfigRefused(t *testing.T) {
+	cases := map[string]havip.Config{
+		"Interface":              {Addresses: []netip.Prefix{vip}},
+		"Addresses":              {Interface: "eth0"},
+		"Addresses[0]":           {Interface: "eth0", Addresses: []netip.Prefix{netip.MustParsePrefix("224.0.0.18/32")}},
+		"Announce.Repeat":        {Interface: "eth0", Addresses: []netip.Prefix{vip}, Announce: &havip.Announce{}},
+		"Announce.RefreshRepeat": {Interface: "eth0", Addresses: []netip.Prefix{vip}, Announce: &havip.Announce{Repeat: 1, Refresh: time.Second}},
+		"Addresses[1]":           {Interface: "eth0", Addresses: []netip.Prefix{vip, netip.MustParsePrefix("198.51.100.7/32")}},
+	}
+	for field, cfg := range cases {
+		_, err := havip.NewWith(cfg, newFakeHost(hostNet...), &fakeAnnouncer{})
+		require.ErrorIs(t, err, havip.ErrConfig, field)
+		assert.Contains(t, err.Error(), ": "+field+": ", field)
+	}
+	// The subnet message says why.
+	_, err := havip.NewWith(cases["Addresses[1]"], newFakeHost(hostNet...), &fakeAnnouncer{})
+	assert.ErrorContains(t, err, "outside every subnet of eth0")
+}

@@ -1,0 +1,206 @@
+// Package havip makes a virtual IP address really move when a node becomes
+// master, and really leave when it stops being master: on the host, in
+// every neighbour's ARP or neighbour cache, and in a cloud's network.
+//
+// A [Client] follows "you are master / you are not" from a [vrrp.Router]
+// ([Client.Follow]) or from any other source ([Client.SetMaster]). On
+// master it adds the addresses to the interface (netlink), announces them
+// with gratuitous ARP and unsolicited neighbour advertisements (package
+// garp) in keepalived's rhythm (a burst at once, a second burst after
+// garp_master_delay, then one every garp_master_refresh), adds back an
+// address someone removed, and has a [Binder] claim them from the cloud
+// where ARP alone does not move them. On backup, fault or stop it removes
+// them and cancels any claim in flight. At start it removes addresses a
+// crashed earlier run left behind.
+//
+// In a cloud VPC (see ../shared/HAVIP.md in the project) an HAVIP is a
+// floating private IP that the SDN re-binds to whichever server of its
+// subnet announces it by ARP, so announcing is enough; an ordinary private
+// IP ignores ARP and moves only through the cloud's API, which a Binder
+// (havip/tencentcloud) calls, off the announcement path.
+package havip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"time"
+)
+
+// A Host owns addresses on one interface. OpenHost returns the Linux one;
+// tests inject their own.
+type Host interface {
+	Interface() *net.Interface
+	// Add adds p to the interface; adding an address that is there is not
+	// an error.
+	Add(p netip.Prefix) error
+	// Remove removes p; removing an address that is not there is not an
+	// error.
+	Remove(p netip.Prefix) error
+	// Addresses lists the interface's addresses.
+	Addresses() ([]netip.Prefix, error)
+	// WatchRemoved calls removed for each address removed from the
+	// interface, until ctx ends; the zero Prefix means "events were lost".
+	WatchRemoved(ctx context.Context, removed func(netip.Prefix))
+	Close() error
+}
+
+// An Announcer sends bursts of gratuitous ARP and unsolicited neighbour
+// advertisements. *garp.Sender is one.
+type Announcer interface {
+	BurstN(ctx context.Context, rounds int, addrs ...netip.Addr) error
+	Close() error
+}
+
+// A Binder tells a cloud's network that the addresses now belong to this
+// node, where announcing them is not enough.
+type Binder interface {
+	// Claim makes the cloud deliver addrs to this node. The Client calls
+	// it when the node becomes master and again every ReassertInterval
+	// while it stays master, never on the announcement path, and cancels
+	// ctx the moment mastership is lost: a late claim must never move the
+	// addresses to a node that is no longer master. Claim retries
+	// transient errors itself until ctx ends and returns a fatal one at
+	// once.
+	Claim(ctx context.Context, addrs []netip.Addr) error
+}
+
+// Announce is when a master announces its addresses, as keepalived's
+// garp_master_* settings say.
+type Announce struct {
+	// Repeat is the number of frames per address in the first burst and
+	// in the delayed one (garp_master_repeat); at least 1.
+	Repeat int
+	// Interval spaces the frames of a burst (garp_interval).
+	Interval time.Duration
+	// Delay is when the second burst follows the first
+	// (garp_master_delay); 0 means no second burst.
+	Delay time.Duration
+	// Refresh is the period of announcements while master
+	// (garp_master_refresh); 0 means none.
+	Refresh time.Duration
+	// RefreshRepeat is the number of frames per address of each refresh
+	// (garp_master_refresh_repeat); at least 1 when Refresh is set.
+	RefreshRepeat int
+}
+
+// KeepalivedAnnounce is keepalived's default rhythm: five frames at once,
+// five more after 5 s, no refresh.
+var KeepalivedAnnounce = Announce{Repeat: 5, Delay: 5 * time.Second, RefreshRepeat: 1}
+
+// TencentAnnounce is the rhythm of Tencent Cloud's keepalived guide for an
+// HAVIP (garp_master_delay 1, garp_master_refresh 5): the platform
+// rate-limits gratuitous ARP per NIC, and a refresh re-binds the HAVIP
+// should the SDN have missed a burst.
+var TencentAnnounce = Announce{Repeat: 5, Delay: time.Second, Refresh: 5 * time.Second, RefreshRepeat: 1}
+
+// Config describes the addresses a Client owns while master.
+type Config struct {
+	// Interface is the interface that carries the addresses.
+	Interface string
+	// Addresses are the virtual addresses, each with the prefix length it
+	// gets on the interface (/32 or /128 for a bare address in keepalived).
+	// Each must lie in a subnet of the interface: an HAVIP is
+	// subnet-specific, and a neighbour outside the subnet would not hear
+	// the announcement.
+	Addresses []netip.Prefix
+	// Label labels the IPv4 addresses on the interface (keepalived's
+	// label), e.g. "eth0:vip"; empty means none.
+	Label string
+	// Announce is the announcement rhythm; nil means KeepalivedAnnounce.
+	Announce *Announce
+	// Binder, if set, claims the addresses from the cloud while master.
+	Binder Binder
+	// ReassertInterval is how often the Binder claims again while master;
+	// 0 means 30 s.
+	ReassertInterval time.Duration
+	// Logger receives the client's logs; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// ErrConfig is wrapped by every error about a bad Config; the message
+// names the field.
+var ErrConfig = errors.New("havip: invalid config")
+
+func configError(field, format string, args ...any) error {
+	return fmt.Errorf("%w: %s: %s", ErrConfig, field, fmt.Sprintf(format, args...))
+}
+
+// withDefaults fills in defaults and checks every field but the subnets,
+// which need the host.
+func (c Config) withDefaults() (Config, error) {
+	if c.Announce == nil {
+		a := KeepalivedAnnounce
+		c.Announce = &a
+	} else {
+		a := *c.Announce
+		c.Announce = &a
+	}
+	if c.ReassertInterval == 0 {
+		c.ReassertInterval = 30 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	a := c.Announce
+	switch {
+	case c.Interface == "":
+		return c, configError("Interface", "empty")
+	case len(c.Addresses) == 0:
+		return c, configError("Addresses", "none")
+	case a.Repeat < 1:
+		return c, configError("Announce.Repeat", "%d; at least 1", a.Repeat)
+	case a.Interval < 0 || a.Delay < 0 || a.Refresh < 0:
+		return c, configError("Announce", "negative Interval, Delay or Refresh")
+	case a.Refresh > 0 && a.RefreshRepeat < 1:
+		return c, configError("Announce.RefreshRepeat", "%d; at least 1 with Refresh", a.RefreshRepeat)
+	case c.ReassertInterval < 0:
+		return c, configError("ReassertInterval", "negative")
+	}
+	c.Addresses = append([]netip.Prefix(nil), c.Addresses...)
+	for i, p := range c.Addresses {
+		a := p.Addr()
+		if !p.IsValid() || a.Is4In6() || a.Zone() != "" || a.IsUnspecified() || a.IsMulticast() || a.IsLoopback() || a.IsLinkLocalUnicast() {
+			return c, configError(fmt.Sprintf("Addresses[%d]", i), "%v is not a unicast address a virtual IP can be", p)
+		}
+	}
+	return c, nil
+}
+
+// checkSubnets refuses an address outside every subnet of the interface,
+// among the host's own addresses (the virtual ones aside).
+func (c *Config) checkSubnets(host Host) error {
+	own, err := host.Addresses()
+	if err != nil {
+		return err
+	}
+	for i, vip := range c.Addresses {
+		in := false
+		var subnets []netip.Prefix
+		for _, p := range own {
+			if c.isVirtual(p.Addr()) || p.Addr().IsLinkLocalUnicast() {
+				continue
+			}
+			subnets = append(subnets, p.Masked())
+			in = in || p.Masked().Contains(vip.Addr())
+		}
+		if !in {
+			return configError(fmt.Sprintf("Addresses[%d]", i), "%v is outside every subnet of %s %v: an HAVIP belongs to one subnet, and only a server in it can claim it",
+				vip.Addr(), c.Interface, subnets)
+		}
+	}
+	return nil
+}
+
+// isVirtual reports whether a is one of the virtual addresses.
+func (c *Config) isVirtual(a netip.Addr) bool {
+	for _, p := range c.Addresses {
+		if p.Addr() == a {
+			return true
+		}
+	}
+	return false
+}
