@@ -60,14 +60,16 @@ func (h *netlinkHost) message(p netip.Prefix) *rtnetlink.AddressMessage {
 		m.Family, m.Flags = unix.AF_INET6, unix.IFA_F_NODAD
 		m.Attributes.Local = nil
 		m.Attributes.Flags = unix.IFA_F_NODAD
-	} else if h.label != "" {
-		m.Attributes.Label = h.label
 	}
 	return m
 }
 
 func (h *netlinkHost) Add(p netip.Prefix) error {
-	err := h.conn.Address.New(h.message(p))
+	m := h.message(p)
+	if p.Addr().Is4() {
+		m.Attributes.Label = h.label // on Add only: a label in a delete must match
+	}
+	err := h.conn.Address.New(m)
 	if errors.Is(err, unix.EEXIST) {
 		return nil
 	}
