@@ -1,5 +1,7 @@
 // Command vrrpd runs one VRRP virtual router, as one keepalived
-// vrrp_instance does, on the vipkit vrrp package.
+// vrrp_instance does, on the vipkit vrrp and havip packages: while master
+// it holds the virtual addresses on the interface and announces them with
+// gratuitous ARP and unsolicited neighbour advertisements.
 //
 // It writes one JSON object per line on standard output for each
 // transition, for example
@@ -10,13 +12,14 @@
 // sends priority 0, so a backup takes over after Skew_Time) and exits 0.
 // A bad flag is a one-line error and exit status 2.
 //
-// It runs the election only: it does not add the virtual addresses to the
-// interface or announce them (that is the havip package's job).
+// With -no-vip it runs the election only.
 //
 //	vrrpd -interface eth0 -vrid 51 -priority 150 -vip 192.0.2.100/24
-//	vrrpd -interface eth0 -vrid 51 -src 192.0.2.1 -peer 192.0.2.2 -nopreempt -vip 192.0.2.100/24
+//	vrrpd -interface eth0 -vrid 51 -src 192.0.2.1 -peer 192.0.2.2 -nopreempt -vip 192.0.2.100/24 \
+//		-garp-master-delay 1s -garp-master-refresh 5s
 //
-// It needs CAP_NET_RAW for the raw socket.
+// It needs CAP_NET_RAW for the raw sockets and CAP_NET_ADMIN for the
+// addresses.
 package main
 
 import (
@@ -31,9 +34,11 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
+	"github.com/vipkit/vipkit/havip"
 	"github.com/vipkit/vipkit/vrrp"
 )
 
@@ -78,13 +83,22 @@ func (l *prefixList) Set(s string) error {
 // usageError is a bad command line: exit status 2.
 type usageError struct{ error }
 
-// parse turns the command line into a router configuration. For -h it
-// writes the usage to usage and returns flag.ErrHelp.
-func parse(args []string, usage io.Writer) (vrrp.Config, error) {
+// options are what the command line asks for.
+type options struct {
+	router vrrp.Config
+	vips   []netip.Prefix
+	noVIP  bool
+	garp   havip.Announce
+}
+
+// parse turns the command line into options. For -h it writes the usage
+// to usage and returns flag.ErrHelp.
+func parse(args []string, usage io.Writer) (options, error) {
 	fs := flag.NewFlagSet("vrrpd", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	var (
-		cfg      vrrp.Config
+		opts     = options{garp: havip.KeepalivedAnnounce}
+		cfg      = &opts.router
 		vips     prefixList
 		peers    addrList
 		src      string
@@ -101,25 +115,31 @@ func parse(args []string, usage io.Writer) (vrrp.Config, error) {
 	fs.BoolVar(&cfg.NoPreempt, "nopreempt", false, "do not preempt a lower-priority master")
 	fs.DurationVar(&cfg.PreemptDelay, "preempt-delay", 0, "no preemption for this long after start")
 	fs.StringVar(&cfg.AuthPass, "auth-pass", "", "VRRPv2 simple password, at most 8 bytes")
+	fs.BoolVar(&opts.noVIP, "no-vip", false, "run the election only: do not hold or announce the addresses")
+	fs.IntVar(&opts.garp.Repeat, "garp-master-repeat", opts.garp.Repeat, "gratuitous ARPs per address on becoming master")
+	fs.DurationVar(&opts.garp.Interval, "garp-interval", opts.garp.Interval, "time between gratuitous ARPs of a burst")
+	fs.DurationVar(&opts.garp.Delay, "garp-master-delay", opts.garp.Delay, "second burst this long after becoming master (0: none)")
+	fs.DurationVar(&opts.garp.Refresh, "garp-master-refresh", opts.garp.Refresh, "announce again this often while master (0: never)")
+	fs.IntVar(&opts.garp.RefreshRepeat, "garp-master-refresh-repeat", opts.garp.RefreshRepeat, "gratuitous ARPs per address of each refresh")
 	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
 		fs.SetOutput(usage)
 		fmt.Fprintln(usage, "usage: vrrpd -interface IF -vrid N -vip PREFIX [flags]")
 		fs.PrintDefaults()
-		return cfg, err
+		return opts, err
 	} else if err != nil {
-		return cfg, usageError{err}
+		return opts, usageError{err}
 	}
 	if fs.NArg() > 0 {
-		return cfg, usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+		return opts, usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
 	}
 	if *vrid == 0 || *vrid > 255 {
-		return cfg, usageError{fmt.Errorf("-vrid %d: need 1..255", *vrid)}
+		return opts, usageError{fmt.Errorf("-vrid %d: need 1..255", *vrid)}
 	}
 	if *prio == 0 || *prio > 255 {
-		return cfg, usageError{fmt.Errorf("-priority %d: need 1..255", *prio)}
+		return opts, usageError{fmt.Errorf("-priority %d: need 1..255", *prio)}
 	}
 	if *version != 2 && *version != 3 {
-		return cfg, usageError{fmt.Errorf("-version %d: need 2 or 3", *version)}
+		return opts, usageError{fmt.Errorf("-version %d: need 2 or 3", *version)}
 	}
 	cfg.VRID, cfg.Priority, cfg.Version = uint8(*vrid), uint8(*prio), vrrp.Version(*version)
 	switch *checksum {
@@ -128,20 +148,21 @@ func parse(args []string, usage io.Writer) (vrrp.Config, error) {
 	case "rfc9568":
 		cfg.Checksum = vrrp.ChecksumMessageOnly
 	default:
-		return cfg, usageError{fmt.Errorf("-checksum %q: need rfc5798 or rfc9568", *checksum)}
+		return opts, usageError{fmt.Errorf("-checksum %q: need rfc5798 or rfc9568", *checksum)}
 	}
 	for _, p := range vips {
 		cfg.VirtualAddresses = append(cfg.VirtualAddresses, p.Addr())
 	}
+	opts.vips = vips
 	cfg.UnicastPeers = peers
 	if src != "" {
 		a, err := netip.ParseAddr(src)
 		if err != nil {
-			return cfg, usageError{fmt.Errorf("-src: %v", err)}
+			return opts, usageError{fmt.Errorf("-src: %v", err)}
 		}
 		cfg.UnicastSource = a
 	}
-	return cfg, nil
+	return opts, nil
 }
 
 // transition is the JSON line written for each transition.
@@ -155,42 +176,61 @@ type transition struct {
 
 // run runs vrrpd until ctx ends and returns its exit status.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	cfg, err := parse(args, stderr)
+	opts, err := parse(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
+	var (
+		r *vrrp.Router
+		c *havip.Client
+	)
 	if err == nil {
-		cfg.Logger = slog.New(slog.NewTextHandler(stderr, nil))
-		var r *vrrp.Router
-		if r, err = vrrp.NewRouter(cfg); err == nil {
-			return serve(ctx, r, stdout, stderr)
+		logger := slog.New(slog.NewTextHandler(stderr, nil))
+		opts.router.Logger = logger
+		r, err = vrrp.NewRouter(opts.router)
+		if err == nil && !opts.noVIP {
+			c, err = havip.New(havip.Config{Interface: opts.router.Interface, Addresses: opts.vips,
+				Announce: &opts.garp, Logger: logger})
+			if err != nil {
+				r.Close()
+			}
 		}
 	}
-	fmt.Fprintf(stderr, "vrrpd: %s\n", strings.TrimPrefix(err.Error(), "vrrp: "))
-	if errors.As(err, new(usageError)) || errors.Is(err, vrrp.ErrConfig) {
-		return 2
+	if err != nil {
+		msg := strings.TrimPrefix(strings.TrimPrefix(err.Error(), "vrrp: "), "havip: ")
+		fmt.Fprintf(stderr, "vrrpd: %s\n", msg)
+		if errors.As(err, new(usageError)) || errors.Is(err, vrrp.ErrConfig) || errors.Is(err, havip.ErrConfig) {
+			return 2
+		}
+		return 1
 	}
-	return 1
+	return serve(ctx, r, c, stdout, stderr)
 }
 
-// serve runs r and writes its transitions to stdout.
-func serve(ctx context.Context, r *vrrp.Router, stdout, stderr io.Writer) int {
+// serve runs r, and c following it, and writes r's transitions to stdout.
+func serve(ctx context.Context, r *vrrp.Router, c *havip.Client, stdout, stderr io.Writer) int {
+	var wg sync.WaitGroup
 	events := r.Subscribe(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
+	wg.Go(func() {
 		enc := json.NewEncoder(stdout)
 		for e := range events {
-			if e.Kind != vrrp.EventTransition {
-				continue
+			if e.Kind == vrrp.EventTransition {
+				enc.Encode(transition{Time: e.Time.UTC().Format("2006-01-02T15:04:05.000000Z07:00"),
+					VRID: e.VRID, From: e.From.String(), To: e.To.String(), Reason: e.Reason.String()})
 			}
-			enc.Encode(transition{Time: e.Time.UTC().Format("2006-01-02T15:04:05.000000Z07:00"),
-				VRID: e.VRID, From: e.From.String(), To: e.To.String(), Reason: e.Reason.String()})
 		}
-	}()
-	err := r.Run(ctx)
-	<-done // the router closed the subscription after its last event
-	if err != nil {
+	})
+	var holdErr error
+	hold, stopHolding := context.WithCancel(context.Background())
+	defer stopHolding()
+	if c != nil {
+		wg.Go(func() { c.Follow(hold, r) })
+		wg.Go(func() { holdErr = c.Run(hold) })
+	}
+	err := r.Run(ctx) // a master has handed over with priority 0 when it returns
+	stopHolding()     // then the addresses go
+	wg.Wait()
+	if err = errors.Join(err, holdErr); err != nil {
 		fmt.Fprintf(stderr, "vrrpd: %v\n", err)
 		return 1
 	}

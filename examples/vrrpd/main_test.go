@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
 	"net/netip"
 	"os/exec"
 	"path/filepath"
@@ -207,4 +209,139 @@ func TestFailover(t *testing.T) {
 			}
 		})
 	}
+}
+
+// serveName accepts TCP connections on port 8080 inside n's host and
+// answers each with the host's name, until the test ends.
+func serveName(t *testing.T, n *node) {
+	var ln net.Listener
+	require.NoError(t, n.host.Do(func() error {
+		var err error
+		ln, err = net.Listen("tcp", ":8080")
+		return err
+	}))
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conn.Write([]byte(n.host.Name()))
+			conn.Close()
+		}
+	}()
+}
+
+// probe is one connection attempt of the client.
+type probe struct {
+	at     time.Time
+	server string // "" when it failed
+}
+
+// connectLoop connects to addr:8080 from host every 5 ms until stop is
+// closed, and returns every attempt.
+func connectLoop(host *netlab.Host, addr netip.Addr, stop <-chan struct{}) <-chan []probe {
+	out := make(chan []probe, 1)
+	go func() {
+		var probes []probe
+		host.Do(func() error {
+			for {
+				select {
+				case <-stop:
+					return nil
+				case <-time.After(5 * time.Millisecond):
+				}
+				p := probe{at: time.Now()}
+				conn, err := net.DialTimeout("tcp", netip.AddrPortFrom(addr, 8080).String(), 50*time.Millisecond)
+				if err == nil {
+					conn.SetDeadline(time.Now().Add(50 * time.Millisecond))
+					b, _ := io.ReadAll(conn)
+					conn.Close()
+					p.server = string(b)
+				}
+				probes = append(probes, p)
+			}
+		})
+		out <- probes
+	}()
+	return out
+}
+
+// TestVIPFollowsMaster runs two vrrpd with their addresses and a client
+// that connects to the virtual address in a loop. The master is killed:
+// the client's ARP entry flips to the backup's MAC and its connections
+// reach the backup, after an outage measured against
+// Master_Down_Interval. Restarted, the killed node first removes the
+// address it left behind.
+func TestVIPFollowsMaster(t *testing.T) {
+	bin := buildVrrpd(t)
+	lab := netlab.New(t)
+	sw := lab.Switch("sw")
+	var nodes []*node
+	for i, name := range []string{"h1", "h2", "client"} {
+		h := lab.Host(name)
+		ifc := sw.Attach(h)
+		addr := netip.MustParseAddr(fmt.Sprintf("192.0.2.%d", i+1))
+		ifc.AddAddr(netip.PrefixFrom(addr, 24))
+		nodes = append(nodes, &node{host: h, iface: ifc, addr: addr})
+	}
+	a, b, client := nodes[0], nodes[1], nodes[2]
+	vip := netip.MustParseAddr("192.0.2.100")
+	const interval = 100 * time.Millisecond
+	mdi := 3*interval + (256-100)*interval/256
+	serveName(t, a)
+	serveName(t, b)
+	a.start(bin, "-priority", "150", "-advert-int", interval.String(), "-garp-master-delay", "0")
+	a.waitState(t, "MASTER", 5*time.Second)
+	b.start(bin, "-priority", "100", "-advert-int", interval.String(), "-garp-master-delay", "0")
+	b.waitState(t, "BACKUP", 5*time.Second)
+	assert.Contains(t, a.host.MustRun("ip", "-4", "addr", "show", "dev", "eth0"), "192.0.2.100/24")
+	assert.NotContains(t, b.host.MustRun("ip", "-4", "addr", "show", "dev", "eth0"), "192.0.2.100")
+
+	stop := make(chan struct{})
+	results := connectLoop(client.host, vip, stop)
+	time.Sleep(300 * time.Millisecond)
+	assert.Contains(t, client.host.MustRun("ip", "neigh", "show", vip.String()), a.iface.MAC().String())
+
+	killed := time.Now()
+	require.NoError(t, a.proc.Signal(syscall.SIGKILL))
+	b.waitState(t, "MASTER", 5*time.Second)
+	require.Eventually(t, func() bool {
+		return strings.Contains(client.host.MustRun("ip", "neigh", "show", vip.String()), b.iface.MAC().String())
+	}, 2*time.Second, 5*time.Millisecond, "the client's ARP entry did not flip to the backup")
+	time.Sleep(300 * time.Millisecond)
+	close(stop)
+	probes := <-results
+
+	// The outage: from the last connection the old master served to the
+	// first the new one served.
+	var lastA, firstB time.Time
+	for _, p := range probes {
+		if p.server == a.host.Name() && p.at.Before(killed) {
+			lastA = p.at
+		}
+		if p.server == b.host.Name() && firstB.IsZero() {
+			firstB = p.at
+		}
+	}
+	require.False(t, lastA.IsZero(), "the client never reached the master")
+	require.False(t, firstB.IsZero(), "the client never reached the backup")
+	for _, p := range probes {
+		if p.at.After(firstB) {
+			assert.Equal(t, b.host.Name(), p.server, "after failover the client reached %q at %v", p.server, p.at.Sub(killed))
+		}
+	}
+	outage := firstB.Sub(lastA)
+	t.Logf("LAN outage %v (last connection to the master to first to the backup); Master_Down_Interval %v", outage.Round(time.Millisecond), mdi)
+	assert.Less(t, outage, mdi+200*time.Millisecond)
+
+	// The killed node left its address behind; restarted with a lower
+	// priority it comes back as backup and removes it.
+	assert.Contains(t, a.host.MustRun("ip", "-4", "addr", "show", "dev", "eth0"), "192.0.2.100/24", "SIGKILL cleaned up?")
+	a.start(bin, "-priority", "50", "-advert-int", interval.String())
+	a.waitState(t, "BACKUP", 5*time.Second)
+	require.Eventually(t, func() bool {
+		return !strings.Contains(a.host.MustRun("ip", "-4", "addr", "show", "dev", "eth0"), "192.0.2.100")
+	}, 2*time.Second, 10*time.Millisecond, "the stale address stayed after restart")
 }
