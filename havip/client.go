@@ -318,10 +318,10 @@ func (c *Client) burst(ctx context.Context, wg *sync.WaitGroup, rounds int, why 
 }
 
 // claim has the Binder claim the addresses now and every
-// ReassertInterval until ctx ends with mastership.
+// ReassertInterval until ctx ends with mastership; when the cloud has not
+// taken the announcement (ErrNotBound), it announces again and claims
+// again after a second.
 func (c *Client) claim(ctx context.Context) {
-	t := time.NewTicker(c.cfg.ReassertInterval)
-	defer t.Stop()
 	for {
 		err := c.cfg.Binder.Claim(ctx, c.vips)
 		if ctx.Err() != nil {
@@ -337,13 +337,18 @@ func (c *Client) claim(ctx context.Context) {
 			c.stats.LastClaimErr = ""
 		}
 		c.stats.Unlock()
-		if err != nil {
+		next := c.cfg.ReassertInterval
+		if errors.Is(err, ErrNotBound) {
+			c.log.Warn("the cloud has not taken the announcement; announcing again", "err", err)
+			c.Reannounce()
+			next = time.Second
+		} else if err != nil {
 			c.log.Error("cloud claim failed", "err", err)
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-time.After(next):
 		}
 	}
 }

@@ -3,6 +3,7 @@ package havip_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -287,6 +288,45 @@ func TestBinderCancelledOnLoss(t *testing.T) {
 		assert.Equal(t, uint64(1), c.Status().ClaimErrors)
 		assert.Contains(t, c.Status().LastClaimErr, "AuthFailure")
 		assert.True(t, c.Status().Master, "a failed claim must not cost the addresses on the LAN")
+	})
+}
+
+// notBoundBinder says the cloud has not taken the announcement, twice.
+type notBoundBinder struct {
+	mu    sync.Mutex
+	calls []time.Time
+}
+
+func (b *notBoundBinder) Claim(ctx context.Context, addrs []netip.Addr) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.calls = append(b.calls, time.Now())
+	if len(b.calls) <= 2 {
+		return fmt.Errorf("HAVIP bound elsewhere: %w", havip.ErrNotBound)
+	}
+	return nil
+}
+
+// TestNotBoundReannounces: a Binder that finds the HAVIP not bound here
+// makes the client announce again and claim again a second later.
+func TestNotBoundReannounces(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := &notBoundBinder{}
+		cfg := config(&havip.Announce{Repeat: 2})
+		cfg.Binder, cfg.ReassertInterval = b, time.Minute
+		ann := &fakeAnnouncer{}
+		c := start(t, cfg, newFakeHost(hostNet...), ann)
+		t0 := time.Now()
+		c.SetMaster(true)
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		var at []time.Duration
+		for _, x := range b.calls {
+			at = append(at, x.Sub(t0))
+		}
+		assert.Equal(t, []time.Duration{0, time.Second, 2 * time.Second}, at)
+		assert.Len(t, ann.list(), 3, "one burst on becoming master and one per failed claim")
+		assert.Equal(t, uint64(1), c.Status().Claims)
 	})
 }
 

@@ -64,9 +64,16 @@ type Binder interface {
 	// ctx the moment mastership is lost: a late claim must never move the
 	// addresses to a node that is no longer master. Claim retries
 	// transient errors itself until ctx ends and returns a fatal one at
-	// once.
+	// once. An error wrapping ErrNotBound says that the cloud has not
+	// (yet) taken the announcement: the Client announces again and claims
+	// again after a second.
 	Claim(ctx context.Context, addrs []netip.Addr) error
 }
+
+// ErrNotBound is wrapped by a Binder's error when the cloud does not yet
+// deliver the addresses to this node although they were announced, as
+// when an HAVIP's SDN missed the gratuitous ARP.
+var ErrNotBound = errors.New("havip: the cloud does not deliver the address here")
 
 // Announce is when a master announces its addresses, as keepalived's
 // garp_master_* settings say.
