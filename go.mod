@@ -9,6 +9,8 @@ require (
 	github.com/mdlayher/netlink v1.11.2
 	github.com/mdlayher/packet v1.2.0
 	github.com/stretchr/testify v1.12.1
+	github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common v1.0.900
+	github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/vpc v1.0.900
 	golang.org/x/net v0.62.0
 	golang.org/x/sys v0.49.0
 )

@@ -39,6 +39,7 @@ import (
 	"time"
 
 	"github.com/vipkit/vipkit/havip"
+	"github.com/vipkit/vipkit/havip/tencentcloud"
 	"github.com/vipkit/vipkit/vrrp"
 )
 
@@ -89,6 +90,7 @@ type options struct {
 	vips   []netip.Prefix
 	noVIP  bool
 	garp   havip.Announce
+	cloud  tencentcloud.Config // Mode 0: no cloud
 }
 
 // parse turns the command line into options. For -h it writes the usage
@@ -121,6 +123,11 @@ func parse(args []string, usage io.Writer) (options, error) {
 	fs.DurationVar(&opts.garp.Delay, "garp-master-delay", opts.garp.Delay, "second burst this long after becoming master (0: none)")
 	fs.DurationVar(&opts.garp.Refresh, "garp-master-refresh", opts.garp.Refresh, "announce again this often while master (0: never)")
 	fs.IntVar(&opts.garp.RefreshRepeat, "garp-master-refresh-repeat", opts.garp.RefreshRepeat, "gratuitous ARPs per address of each refresh")
+	cloud := fs.String("tencentcloud", "", "claim the addresses from Tencent Cloud's VPC: havip (verify the binding) or private-ip (migrate through the API); keys from TENCENTCLOUD_SECRET_ID/KEY or the CAM role")
+	fs.StringVar(&opts.cloud.Endpoint, "tencentcloud-endpoint", "", "VPC API endpoint (default: the SDK's)")
+	fs.StringVar(&opts.cloud.Scheme, "tencentcloud-scheme", "", "VPC API scheme (default https)")
+	fs.StringVar(&opts.cloud.Region, "tencentcloud-region", "", "region (default: the instance's)")
+	fs.StringVar(&opts.cloud.Metadata.BaseURL, "tencentcloud-metadata", "", "metadata service base URL (default "+tencentcloud.DefaultMetadataURL+")")
 	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
 		fs.SetOutput(usage)
 		fmt.Fprintln(usage, "usage: vrrpd -interface IF -vrid N -vip PREFIX [flags]")
@@ -154,6 +161,18 @@ func parse(args []string, usage io.Writer) (options, error) {
 		cfg.VirtualAddresses = append(cfg.VirtualAddresses, p.Addr())
 	}
 	opts.vips = vips
+	switch *cloud {
+	case "":
+	case "havip":
+		opts.cloud.Mode = tencentcloud.ModeHAVIP
+	case "private-ip":
+		opts.cloud.Mode = tencentcloud.ModePrivateIP
+	default:
+		return opts, usageError{fmt.Errorf("-tencentcloud %q: need havip or private-ip", *cloud)}
+	}
+	if opts.cloud.Mode != 0 && opts.noVIP {
+		return opts, usageError{errors.New("-tencentcloud needs the addresses: drop -no-vip")}
+	}
 	cfg.UnicastPeers = peers
 	if src != "" {
 		a, err := netip.ParseAddr(src)
@@ -189,15 +208,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		opts.router.Logger = logger
 		r, err = vrrp.NewRouter(opts.router)
 		if err == nil && !opts.noVIP {
-			c, err = havip.New(havip.Config{Interface: opts.router.Interface, Addresses: opts.vips,
-				Announce: &opts.garp, Logger: logger})
+			c, err = newClient(ctx, opts, logger)
 			if err != nil {
 				r.Close()
 			}
 		}
 	}
 	if err != nil {
-		msg := strings.TrimPrefix(strings.TrimPrefix(err.Error(), "vrrp: "), "havip: ")
+		msg := err.Error()
+		for _, prefix := range []string{"vrrp: ", "havip: ", "tencentcloud: "} {
+			msg = strings.TrimPrefix(msg, prefix)
+		}
 		fmt.Fprintf(stderr, "vrrpd: %s\n", msg)
 		if errors.As(err, new(usageError)) || errors.Is(err, vrrp.ErrConfig) || errors.Is(err, havip.ErrConfig) {
 			return 2
@@ -205,6 +226,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return serve(ctx, r, c, stdout, stderr)
+}
+
+// newClient makes the havip client, with the Tencent Cloud binder if asked.
+func newClient(ctx context.Context, opts options, logger *slog.Logger) (*havip.Client, error) {
+	cfg := havip.Config{Interface: opts.router.Interface, Addresses: opts.vips, Announce: &opts.garp, Logger: logger}
+	if opts.cloud.Mode != 0 {
+		opts.cloud.Logger = logger
+		b, err := tencentcloud.New(ctx, opts.cloud)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Binder = b
+	}
+	return havip.New(cfg)
 }
 
 // serve runs r, and c following it, and writes r's transitions to stdout.

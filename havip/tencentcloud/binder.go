@@ -1,0 +1,454 @@
+// Package tencentcloud is the havip Binder for Tencent Cloud VPC.
+//
+// In HAVIP mode the VPC re-binds the HAVIP to whichever server of its
+// subnet announces it with a gratuitous ARP (havip does that); the Binder
+// then checks with DescribeHaVips that the HAVIP is bound to this node's
+// network interface within a deadline, and asks havip to announce again
+// if not.
+//
+// In private-IP mode the address is an ordinary private IP, which the VPC
+// moves only through its API, as ../shared/HAVIP.md explains: the Binder
+// migrates it to this node's interface (MigratePrivateIpAddress, then
+// DescribeVpcTaskResult until the task ends), or assigns it when nobody
+// holds it (AssignPrivateIpAddresses). Throttling, a concurrent task on
+// the address and internal errors are retried with backoff; other errors
+// (authentication, the primary IP, an unknown resource) end the claim at
+// once with the API's code. havip calls Claim again while master and
+// cancels it the moment mastership is lost, so a late call never takes the
+// address from the new master (keepalived issues 100 and 950).
+//
+// The node's identity comes from the metadata service (instance ID and
+// MAC), its network interface from DescribeNetworkInterfaces; the keys
+// from the configuration, the environment (TENCENTCLOUD_SECRET_ID,
+// TENCENTCLOUD_SECRET_KEY) or the instance's CAM role, whose temporary
+// keys are refreshed before they expire. Keys never appear in logs or
+// errors.
+package tencentcloud
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common"
+	sdkerrors "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common/errors"
+	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common/profile"
+	vpc "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/vpc/v20170312"
+
+	"github.com/vipkit/vipkit/havip"
+)
+
+// Mode says how the cloud learns that an address moved.
+type Mode uint8
+
+// The modes of a Binder.
+const (
+	// ModeHAVIP: the address is an HAVIP, moved by the announcement; the
+	// Binder verifies the binding.
+	ModeHAVIP Mode = iota + 1
+	// ModePrivateIP: the address is an ordinary private IP, moved by the
+	// API.
+	ModePrivateIP
+)
+
+func (m Mode) String() string {
+	switch m {
+	case ModeHAVIP:
+		return "havip"
+	case ModePrivateIP:
+		return "private-ip"
+	}
+	return fmt.Sprintf("Mode(%d)", uint8(m))
+}
+
+// Config configures a Binder. Zero values are discovered or defaulted.
+type Config struct {
+	Mode Mode
+	// Region of the VPC; empty means the instance's, from the metadata
+	// service.
+	Region string
+	// Endpoint and Scheme of the API; empty means the SDK's defaults (the
+	// VPC endpoint, https). Tests point them at a local server.
+	Endpoint, Scheme string
+	// SecretID and SecretKey; empty means TENCENTCLOUD_SECRET_ID and
+	// TENCENTCLOUD_SECRET_KEY from the environment, else the instance's
+	// CAM role.
+	SecretID, SecretKey string
+	// Metadata is the metadata service.
+	Metadata Metadata
+	// InstanceID and NetworkInterfaceID identify this node; empty means
+	// discovered (the instance from the metadata service, the interface by
+	// the instance and the MAC address of its primary interface).
+	InstanceID, NetworkInterfaceID string
+	// VerifyTimeout bounds how long an HAVIP may take to bind here after
+	// the announcement; 0 means 5 s.
+	VerifyTimeout time.Duration
+	// PollInterval spaces the checks of a binding or a task; 0 means
+	// 500 ms.
+	PollInterval time.Duration
+	// MinBackoff and MaxBackoff bound the wait before retrying a
+	// transient error; 0 means 200 ms and 10 s.
+	MinBackoff, MaxBackoff time.Duration
+	// Logger receives the Binder's logs; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// A Binder claims addresses for this node from Tencent Cloud's VPC. It
+// implements havip.Binder.
+type Binder struct {
+	cfg      Config
+	api      *vpc.Client
+	instance string
+	eni      string
+	vpcID    string
+	log      *slog.Logger
+}
+
+var _ havip.Binder = (*Binder)(nil)
+
+// New makes a Binder: it finds the keys, the region and this node's
+// network interface (metadata service, DescribeNetworkInterfaces). It
+// fails with the reason when any of them cannot be had.
+func New(ctx context.Context, cfg Config) (*Binder, error) {
+	if cfg.Mode != ModeHAVIP && cfg.Mode != ModePrivateIP {
+		return nil, fmt.Errorf("tencentcloud: Config.Mode %v: choose ModeHAVIP or ModePrivateIP", cfg.Mode)
+	}
+	if cfg.VerifyTimeout == 0 {
+		cfg.VerifyTimeout = 5 * time.Second
+	}
+	if cfg.PollInterval == 0 {
+		cfg.PollInterval = 500 * time.Millisecond
+	}
+	if cfg.MinBackoff == 0 {
+		cfg.MinBackoff = 200 * time.Millisecond
+	}
+	if cfg.MaxBackoff == 0 {
+		cfg.MaxBackoff = 10 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	b := &Binder{cfg: cfg, instance: cfg.InstanceID, eni: cfg.NetworkInterfaceID,
+		log: cfg.Logger.With("cloud", "tencentcloud", "mode", cfg.Mode)}
+
+	cred, err := credential(ctx, &cfg)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Region == "" {
+		if cfg.Region, err = cfg.Metadata.Region(ctx); err != nil {
+			return nil, err
+		}
+	}
+	prof := profile.NewClientProfile()
+	if cfg.Endpoint != "" {
+		prof.HttpProfile.Endpoint = cfg.Endpoint
+	}
+	if cfg.Scheme != "" {
+		prof.HttpProfile.Scheme = cfg.Scheme
+	}
+	prof.HttpProfile.ReqTimeout = 10
+	if b.api, err = vpc.NewClient(cred, cfg.Region, prof); err != nil {
+		return nil, fmt.Errorf("tencentcloud: %w", err)
+	}
+	if b.instance == "" {
+		if b.instance, err = cfg.Metadata.InstanceID(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if err := b.findInterface(ctx); err != nil {
+		return nil, err
+	}
+	b.log = b.log.With("instance", b.instance, "eni", b.eni)
+	return b, nil
+}
+
+// credential returns the configured keys, the environment's, or the CAM
+// role's.
+func credential(ctx context.Context, cfg *Config) (common.CredentialIface, error) {
+	id, key := cfg.SecretID, cfg.SecretKey
+	if id == "" && key == "" {
+		id, key = os.Getenv("TENCENTCLOUD_SECRET_ID"), os.Getenv("TENCENTCLOUD_SECRET_KEY")
+	}
+	if id != "" && key != "" {
+		return common.NewCredential(id, key), nil
+	}
+	if id != "" || key != "" {
+		return nil, errors.New("tencentcloud: a SecretId without a SecretKey or the reverse")
+	}
+	return newRoleCredential(ctx, &cfg.Metadata)
+}
+
+// findInterface finds this node's network interface (the one attached to
+// the instance with the primary MAC address, unless configured) and its
+// VPC.
+func (b *Binder) findInterface(ctx context.Context) error {
+	req := vpc.NewDescribeNetworkInterfacesRequest()
+	var mac net.HardwareAddr
+	if b.eni != "" {
+		req.NetworkInterfaceIds = []*string{&b.eni}
+	} else {
+		req.Filters = []*vpc.Filter{{Name: ptr("attachment.instance-id"), Values: []*string{&b.instance}}}
+		var err error
+		if mac, err = b.cfg.Metadata.MAC(ctx); err != nil {
+			return err
+		}
+	}
+	var set []*vpc.NetworkInterface
+	err := b.retry(ctx, "DescribeNetworkInterfaces", func() error {
+		resp, err := b.api.DescribeNetworkInterfacesWithContext(ctx, req)
+		if err == nil {
+			set = resp.Response.NetworkInterfaceSet
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("tencentcloud: finding the network interface of %s: %w", b.instance, err)
+	}
+	for _, ni := range set {
+		if ni.NetworkInterfaceId == nil {
+			continue
+		}
+		if b.eni == *ni.NetworkInterfaceId || mac != nil && ni.MacAddress != nil && sameMAC(*ni.MacAddress, mac) {
+			b.eni, b.vpcID = *ni.NetworkInterfaceId, deref(ni.VpcId)
+			return nil
+		}
+	}
+	return fmt.Errorf("tencentcloud: no network interface of %s with MAC %v", b.instance, mac)
+}
+
+func sameMAC(s string, mac net.HardwareAddr) bool {
+	m, err := net.ParseMAC(s)
+	return err == nil && m.String() == mac.String()
+}
+
+// Claim makes the VPC deliver addrs to this node, by the Binder's mode.
+func (b *Binder) Claim(ctx context.Context, addrs []netip.Addr) error {
+	for _, a := range addrs {
+		var err error
+		if b.cfg.Mode == ModeHAVIP {
+			err = b.verifyHaVip(ctx, a)
+		} else {
+			err = b.claimPrivateIP(ctx, a)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// verifyHaVip waits until the HAVIP a is bound to this node's interface,
+// up to VerifyTimeout, and returns an ErrNotBound error if it is not.
+func (b *Binder) verifyHaVip(ctx context.Context, a netip.Addr) error {
+	deadline := time.Now().Add(b.cfg.VerifyTimeout)
+	req := vpc.NewDescribeHaVipsRequest()
+	req.Filters = []*vpc.Filter{{Name: ptr("address-ip"), Values: []*string{ptr(a.String())}}}
+	for {
+		var set []*vpc.HaVip
+		err := b.retry(ctx, "DescribeHaVips", func() error {
+			resp, err := b.api.DescribeHaVipsWithContext(ctx, req)
+			if err == nil {
+				set = resp.Response.HaVipSet
+			}
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("tencentcloud: HAVIP %v: %w", a, err)
+		}
+		if len(set) == 0 {
+			return fmt.Errorf("tencentcloud: no HAVIP has the address %v", a)
+		}
+		holder := deref(set[0].NetworkInterfaceId)
+		if holder == b.eni {
+			b.log.Info("HAVIP bound here", "havip", deref(set[0].HaVipId), "address", a)
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("tencentcloud: HAVIP %s (%v) is bound to %q, not %s, %v after the announcement: %w",
+				deref(set[0].HaVipId), a, holder, b.eni, b.cfg.VerifyTimeout, havip.ErrNotBound)
+		}
+		if err := sleep(ctx, b.cfg.PollInterval); err != nil {
+			return err
+		}
+	}
+}
+
+// claimPrivateIP moves the private IP a to this node's interface: nothing
+// if it is here, an assignment if nobody holds it, a migration otherwise.
+func (b *Binder) claimPrivateIP(ctx context.Context, a netip.Addr) error {
+	for {
+		holder, err := b.holder(ctx, a)
+		if err != nil {
+			return err
+		}
+		switch holder {
+		case b.eni:
+			return nil
+		case "":
+			err = b.retry(ctx, "AssignPrivateIpAddresses", func() error {
+				req := vpc.NewAssignPrivateIpAddressesRequest()
+				req.NetworkInterfaceId = &b.eni
+				req.PrivateIpAddresses = []*vpc.PrivateIpAddressSpecification{{PrivateIpAddress: ptr(a.String())}}
+				_, err := b.api.AssignPrivateIpAddressesWithContext(ctx, req)
+				return err
+			})
+			if err == nil {
+				b.log.Info("private IP assigned here", "address", a)
+				return nil
+			}
+		default:
+			err = b.migrate(ctx, a, holder)
+			if err == nil {
+				b.log.Info("private IP migrated here", "address", a, "from", holder)
+				return nil
+			}
+		}
+		if !errors.Is(err, errTaskFailed) {
+			return fmt.Errorf("tencentcloud: private IP %v: %w", a, err)
+		}
+		// The task failed (another node moved it meanwhile?): look again.
+		b.log.Warn("migration task failed; checking the holder again", "address", a, "err", err)
+		if err := sleep(ctx, b.cfg.MinBackoff); err != nil {
+			return err
+		}
+	}
+}
+
+var errTaskFailed = errors.New("the VPC task failed")
+
+// migrate moves a from the interface from to ours and waits for the task.
+func (b *Binder) migrate(ctx context.Context, a netip.Addr, from string) error {
+	var task string
+	err := b.retry(ctx, "MigratePrivateIpAddress", func() error {
+		req := vpc.NewMigratePrivateIpAddressRequest()
+		req.SourceNetworkInterfaceId, req.DestinationNetworkInterfaceId = &from, &b.eni
+		req.PrivateIpAddress = ptr(a.String())
+		resp, err := b.api.MigratePrivateIpAddressWithContext(ctx, req)
+		if err == nil {
+			task = deref(resp.Response.RequestId)
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	for {
+		var status, output string
+		err := b.retry(ctx, "DescribeVpcTaskResult", func() error {
+			req := vpc.NewDescribeVpcTaskResultRequest()
+			req.TaskId = &task
+			resp, err := b.api.DescribeVpcTaskResultWithContext(ctx, req)
+			if err == nil {
+				status, output = deref(resp.Response.Status), deref(resp.Response.Output)
+			}
+			return err
+		})
+		switch {
+		case err != nil:
+			return err
+		case status == "SUCCESS":
+			return nil
+		case status == "FAILED":
+			return fmt.Errorf("%w: task %s: %s", errTaskFailed, task, output)
+		}
+		if err := sleep(ctx, b.cfg.PollInterval); err != nil {
+			return err
+		}
+	}
+}
+
+// holder returns the interface of this node's VPC that holds the private
+// IP a, or "" if none does.
+func (b *Binder) holder(ctx context.Context, a netip.Addr) (string, error) {
+	const page = 100
+	for offset := uint64(0); ; offset += page {
+		req := vpc.NewDescribeNetworkInterfacesRequest()
+		req.Filters = []*vpc.Filter{{Name: ptr("vpc-id"), Values: []*string{&b.vpcID}}}
+		req.Offset, req.Limit = ptr(offset), ptr(uint64(page))
+		var set []*vpc.NetworkInterface
+		var total uint64
+		err := b.retry(ctx, "DescribeNetworkInterfaces", func() error {
+			resp, err := b.api.DescribeNetworkInterfacesWithContext(ctx, req)
+			if err == nil {
+				set, total = resp.Response.NetworkInterfaceSet, deref(resp.Response.TotalCount)
+			}
+			return err
+		})
+		if err != nil {
+			return "", fmt.Errorf("tencentcloud: who holds %v: %w", a, err)
+		}
+		for _, ni := range set {
+			for _, ip := range ni.PrivateIpAddressSet {
+				if ip.PrivateIpAddress != nil && *ip.PrivateIpAddress == a.String() {
+					return deref(ni.NetworkInterfaceId), nil
+				}
+			}
+		}
+		if len(set) < page || offset+page >= total {
+			return "", nil
+		}
+	}
+}
+
+// transient reports whether err is worth retrying: throttling, a task
+// running on the same resource, an internal error, the network.
+func transient(err error) bool {
+	var e *sdkerrors.TencentCloudSDKError
+	if !errors.As(err, &e) {
+		return false
+	}
+	code := e.GetCode()
+	for _, prefix := range []string{"RequestLimitExceeded", "InternalError", "UnsupportedOperation.MutexOperationTaskRunning",
+		"ClientError.NetworkError", "ClientError.HttpStatusCodeError", "ResourceUnavailable"} {
+		if strings.HasPrefix(code, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// retry calls f until it succeeds, fails for good, or ctx ends, waiting
+// between tries from MinBackoff, doubling, to MaxBackoff, with jitter.
+func (b *Binder) retry(ctx context.Context, action string, f func() error) error {
+	wait := b.cfg.MinBackoff
+	for {
+		err := f()
+		if err == nil || !transient(err) {
+			return err
+		}
+		b.log.Warn("transient API error; retrying", "action", action, "err", err, "after", wait)
+		if err := sleep(ctx, wait/2+rand.N(wait/2+1)); err != nil {
+			return err
+		}
+		wait = min(2*wait, b.cfg.MaxBackoff)
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func deref[T any](p *T) T {
+	if p == nil {
+		var zero T
+		return zero
+	}
+	return *p
+}
