@@ -250,7 +250,7 @@ func (b *Binder) Claim(ctx context.Context, addrs []netip.Addr) error {
 func (b *Binder) verifyHaVip(ctx context.Context, a netip.Addr) error {
 	deadline := time.Now().Add(b.cfg.VerifyTimeout)
 	req := vpc.NewDescribeHaVipsRequest()
-	req.Filters = []*vpc.Filter{{Name: ptr("address-ip"), Values: []*string{ptr(a.String())}}}
+	req.Filters = []*vpc.Filter{{Name: ptr("vip"), Values: []*string{ptr(a.String())}}}
 	for {
 		var set []*vpc.HaVip
 		err := b.retry(ctx, "DescribeHaVips", func() error {

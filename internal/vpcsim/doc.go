@@ -1,0 +1,59 @@
+// Package vpcsim simulates the parts of a Tencent Cloud VPC that vipkit's
+// HAVIP support talks to, so that tests can run the real Tencent Cloud SDK
+// and real hosts against it.
+//
+// It has three parts:
+//
+//   - [Cloud] holds the state of one VPC in one region: subnets, instances
+//     with their elastic network interfaces (ENIs), secondary private IPs,
+//     high-availability virtual IPs (HAVIPs), asynchronous tasks and CAM role
+//     keys. [Cloud.Holder] says which ENI the VPC delivers an address to.
+//   - [Cloud.APIHandler] serves the VPC API (version 2017-03-12) as
+//     vpc.tencentcloudapi.com does: POST application/json requests signed
+//     with TC3-HMAC-SHA256, the action in X-TC-Action, answers in the
+//     {"Response": {...}} envelope with the error codes the real service
+//     uses (see the Code constants). The official SDK
+//     (github.com/tencentcloud/tencentcloud-sdk-go) talks to it unchanged
+//     once its HttpProfile.Endpoint and Scheme point at the server.
+//     [Cloud.MetadataHandler] serves an instance's metadata service
+//     (http://metadata.tencentyun.com/latest/meta-data/...), CAM role keys
+//     included.
+//   - [VSwitch] (Linux, root) is the SDN of the VPC as hosts see it: a
+//     network namespace, built with package netlab, that is the gateway of
+//     every subnet, answers every ARP request with its own MAC (proxy ARP)
+//     and routes each address to the port of the ENI the Cloud says holds
+//     it. It moves an HAVIP to the ENI that announces it with a gratuitous
+//     ARP, as the real SDN does (see ../../../shared/HAVIP.md in the
+//     project), and moves an ordinary private IP only when the API
+//     migrates it.
+//
+// # What is simulated and what is not
+//
+// Simulated faithfully: request signing and its failures (wrong key,
+// unknown SecretId, clock skew, temporary keys with a token that expire),
+// the response envelope and RequestId, the JSON field names of
+// DescribeHaVips, DescribeNetworkInterfaces, AssignPrivateIpAddresses,
+// UnassignPrivateIpAddresses, MigratePrivateIpAddress and
+// DescribeVpcTaskResult, their filters and paging (Offset, Limit up to 100),
+// the asynchronous migration task (RUNNING then SUCCESS or FAILED, the
+// address moving only when the task ends, a second migration of the same
+// address refused while one runs), regions (a request for another region
+// sees no resources), and the metadata paths the SDK's CvmRoleProvider and
+// vipkit read.
+//
+// Not simulated: other actions (answered with InvalidAction), GET requests
+// and the older HmacSHA1/HmacSHA256 signatures, quotas, security groups,
+// EIPs (HaVip.AddressIp, the EIP bound to an HAVIP, is always empty), IPv6
+// addresses, CAM policies (every valid key may do everything) and the
+// messages' wording.
+//
+// Two details of the real API that clients get wrong:
+//
+//   - DescribeHaVips's "address-ip" filter matches the EIP bound to the
+//     HAVIP (HaVip.AddressIp), not the HAVIP's own address: filter by
+//     "vip" for that. vpcsim does the same, so a client that filters by
+//     "address-ip" finds no HAVIP here, as it would in the cloud.
+//   - MacAddress in DescribeNetworkInterfaces is upper case
+//     ("20:90:6F:34:59:4F"); the metadata service's mac is lower case.
+//     Compare MAC addresses parsed, not as strings.
+package vpcsim
