@@ -105,6 +105,7 @@ type Config struct {
 type Binder struct {
 	cfg      Config
 	api      *vpc.Client
+	role     *roleCredential // nil with fixed keys
 	instance string
 	eni      string
 	vpcID    string
@@ -142,6 +143,7 @@ func New(ctx context.Context, cfg Config) (*Binder, error) {
 	if err != nil {
 		return nil, err
 	}
+	b.role, _ = cred.(*roleCredential)
 	if cfg.Region == "" {
 		if cfg.Region, err = cfg.Metadata.Region(ctx); err != nil {
 			return nil, err
@@ -417,10 +419,19 @@ func transient(err error) bool {
 
 // retry calls f until it succeeds, fails for good, or ctx ends, waiting
 // between tries from MinBackoff, doubling, to MaxBackoff, with jitter.
+// Temporary role keys the API refuses are fetched anew once.
 func (b *Binder) retry(ctx context.Context, action string, f func() error) error {
 	wait := b.cfg.MinBackoff
+	refreshed := false
 	for {
 		err := f()
+		var e *sdkerrors.TencentCloudSDKError
+		if b.role != nil && !refreshed && errors.As(err, &e) && e.GetCode() == "AuthFailure.TokenFailure" {
+			b.log.Warn("the API refused the role's temporary keys; fetching new ones", "action", action)
+			b.role.invalidate()
+			refreshed = true
+			continue
+		}
 		if err == nil || !transient(err) {
 			return err
 		}

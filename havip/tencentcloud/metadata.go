@@ -117,9 +117,8 @@ type roleCredential struct {
 	md     *Metadata
 	before time.Duration // refresh this long before expiry
 
-	mu      sync.Mutex
-	keys    roleKeys
-	lastErr error
+	mu   sync.Mutex
+	keys roleKeys
 }
 
 func newRoleCredential(ctx context.Context, md *Metadata) (*roleCredential, error) {
@@ -134,7 +133,7 @@ func newRoleCredential(ctx context.Context, md *Metadata) (*roleCredential, erro
 
 // current returns the keys, refreshing them first when they expire
 // within the refresh margin. A failed refresh keeps the old keys (they
-// may still work) and is reported by the next API error.
+// may still work); the API's answer then says whether they do.
 func (c *roleCredential) current() roleKeys {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -142,12 +141,18 @@ func (c *roleCredential) current() roleKeys {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		defer cancel()
 		if k, err := c.md.roleKeys(ctx); err == nil {
-			c.keys, c.lastErr = k, nil
-		} else {
-			c.lastErr = err
+			c.keys = k
 		}
 	}
 	return c.keys
+}
+
+// invalidate makes the next use fetch new keys, as after the API refused
+// these.
+func (c *roleCredential) invalidate() {
+	c.mu.Lock()
+	c.keys.ExpiredTime = 0
+	c.mu.Unlock()
 }
 
 func (c *roleCredential) GetSecretId() string  { return c.current().TmpSecretID }

@@ -1,0 +1,206 @@
+package tencentcloud_test
+
+import (
+	"context"
+	"log/slog"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/vipkit/vipkit/havip"
+	"github.com/vipkit/vipkit/havip/tencentcloud"
+	"github.com/vipkit/vipkit/internal/vpcsim"
+)
+
+const (
+	secretID  = "AKIDvipkittest"
+	secretKey = "vipkit-test-secret-key"
+)
+
+var (
+	havipAddr   = netip.MustParseAddr("192.0.2.100")
+	privateAddr = netip.MustParseAddr("192.0.2.101")
+	freeAddr    = netip.MustParseAddr("192.0.2.102")
+)
+
+// world is a simulated VPC with instances a and b in one subnet, an
+// HAVIP, and a private IP held by a, served over loopback.
+type world struct {
+	cloud *vpcsim.Cloud
+	api   string // endpoint host:port
+	meta  map[string]string
+}
+
+func newWorld(t *testing.T) *world {
+	t.Setenv("TENCENTCLOUD_SECRET_ID", "")
+	t.Setenv("TENCENTCLOUD_SECRET_KEY", "")
+	cloud := vpcsim.NewCloud(secretID, secretKey)
+	t.Cleanup(cloud.Close)
+	cloud.AddSubnet("subnet-1", netip.MustParsePrefix("192.0.2.0/24"))
+	cloud.AddInstance("ins-a", "eni-a", nil, "subnet-1", netip.MustParseAddr("192.0.2.1"))
+	cloud.AddInstance("ins-b", "eni-b", nil, "subnet-1", netip.MustParseAddr("192.0.2.2"))
+	cloud.AddHaVip("havip-1", havipAddr, "subnet-1")
+	cloud.AddPrivateIP("eni-a", privateAddr)
+	api := httptest.NewServer(cloud.APIHandler())
+	t.Cleanup(api.Close)
+	w := &world{cloud: cloud, api: strings.TrimPrefix(api.URL, "http://"), meta: map[string]string{}}
+	for _, ins := range []string{"ins-a", "ins-b"} {
+		m := httptest.NewServer(cloud.MetadataHandler(ins))
+		t.Cleanup(m.Close)
+		w.meta[ins] = m.URL
+	}
+	return w
+}
+
+// binder makes the Binder of instance ins, with keys unless role is set.
+func (w *world) binder(t *testing.T, ins string, mode tencentcloud.Mode, role bool) *tencentcloud.Binder {
+	t.Helper()
+	cfg := tencentcloud.Config{Mode: mode, Endpoint: w.api, Scheme: "http",
+		Metadata:     tencentcloud.Metadata{BaseURL: w.meta[ins]},
+		PollInterval: 10 * time.Millisecond, MinBackoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond,
+		VerifyTimeout: 200 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)}
+	if !role {
+		cfg.SecretID, cfg.SecretKey = secretID, secretKey
+	}
+	b, err := tencentcloud.New(context.Background(), cfg)
+	require.NoError(t, err)
+	return b
+}
+
+func (w *world) holder(ip netip.Addr) string {
+	h, _ := w.cloud.Holder(ip)
+	return h
+}
+
+func TestPrivateIPMigrates(t *testing.T) {
+	w := newWorld(t)
+	w.cloud.SetTaskLatency(50 * time.Millisecond)
+	b := w.binder(t, "ins-b", tencentcloud.ModePrivateIP, false)
+	require.NoError(t, b.Claim(context.Background(), []netip.Addr{privateAddr}))
+	assert.Equal(t, "eni-b", w.holder(privateAddr))
+	assert.Len(t, w.cloud.CallsOf("MigratePrivateIpAddress"), 1)
+	assert.NotEmpty(t, w.cloud.CallsOf("DescribeVpcTaskResult"), "the task was not polled")
+
+	// Claiming again while it is here changes nothing.
+	require.NoError(t, b.Claim(context.Background(), []netip.Addr{privateAddr}))
+	assert.Len(t, w.cloud.CallsOf("MigratePrivateIpAddress"), 1)
+}
+
+func TestPrivateIPAssignedWhenFree(t *testing.T) {
+	w := newWorld(t)
+	b := w.binder(t, "ins-a", tencentcloud.ModePrivateIP, false)
+	require.NoError(t, b.Claim(context.Background(), []netip.Addr{freeAddr}))
+	assert.Equal(t, "eni-a", w.holder(freeAddr))
+	assert.Len(t, w.cloud.CallsOf("AssignPrivateIpAddresses"), 1)
+}
+
+// TestTransientErrorsRetried: throttling, a task running on the address
+// and an internal error are each retried until the migration succeeds.
+func TestTransientErrorsRetried(t *testing.T) {
+	for _, code := range []string{vpcsim.CodeRequestLimitExceeded, vpcsim.CodeMutexTaskRunning, vpcsim.CodeInternalError} {
+		t.Run(code, func(t *testing.T) {
+			w := newWorld(t)
+			b := w.binder(t, "ins-b", tencentcloud.ModePrivateIP, false)
+			w.cloud.InjectFault("MigratePrivateIpAddress", vpcsim.Fault{Code: code, Times: 3})
+			require.NoError(t, b.Claim(context.Background(), []netip.Addr{privateAddr}))
+			assert.Equal(t, "eni-b", w.holder(privateAddr))
+			calls := w.cloud.CallsOf("MigratePrivateIpAddress")
+			require.Len(t, calls, 4)
+			for _, c := range calls[:3] {
+				assert.Equal(t, code, c.ErrCode)
+			}
+		})
+	}
+}
+
+// TestFatalErrorsStop: a fatal error ends the claim at once with its code,
+// and the secret never shows in it.
+func TestFatalErrorsStop(t *testing.T) {
+	for _, code := range []string{vpcsim.CodeSecretIDNotFound, vpcsim.CodePrimaryIP, vpcsim.CodeResourceNotFound} {
+		t.Run(code, func(t *testing.T) {
+			w := newWorld(t)
+			b := w.binder(t, "ins-b", tencentcloud.ModePrivateIP, false)
+			w.cloud.InjectFault("MigratePrivateIpAddress", vpcsim.Fault{Code: code, Times: -1})
+			err := b.Claim(context.Background(), []netip.Addr{privateAddr})
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), code)
+			assert.NotContains(t, err.Error(), secretKey)
+			assert.Len(t, w.cloud.CallsOf("MigratePrivateIpAddress"), 1, "a fatal error was retried")
+			assert.Equal(t, "eni-a", w.holder(privateAddr))
+		})
+	}
+}
+
+// TestCancelStopsCalls: once its context ends (mastership lost), a claim
+// stops at once and makes no further call, even while throttled.
+func TestCancelStopsCalls(t *testing.T) {
+	w := newWorld(t)
+	b := w.binder(t, "ins-b", tencentcloud.ModePrivateIP, false)
+	w.cloud.InjectFault("MigratePrivateIpAddress", vpcsim.Fault{Code: vpcsim.CodeRequestLimitExceeded, Times: -1})
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := b.Claim(ctx, []netip.Addr{privateAddr})
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Less(t, time.Since(start), time.Second)
+	n := len(w.cloud.Calls())
+	time.Sleep(200 * time.Millisecond)
+	assert.Len(t, w.cloud.Calls(), n, "calls after the claim was cancelled")
+	assert.Equal(t, "eni-a", w.holder(privateAddr))
+}
+
+func TestHaVipVerified(t *testing.T) {
+	w := newWorld(t)
+	b := w.binder(t, "ins-a", tencentcloud.ModeHAVIP, false)
+
+	// Not bound here: ErrNotBound after VerifyTimeout, so havip announces again.
+	err := b.Claim(context.Background(), []netip.Addr{havipAddr})
+	require.ErrorIs(t, err, havip.ErrNotBound)
+
+	// Bound while the binder waits: success.
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		w.cloud.BindHaVip(havipAddr, "eni-a")
+	}()
+	require.NoError(t, b.Claim(context.Background(), []netip.Addr{havipAddr}))
+
+	// An address that is no HAVIP is a clear error.
+	err = b.Claim(context.Background(), []netip.Addr{freeAddr})
+	require.Error(t, err)
+	assert.NotErrorIs(t, err, havip.ErrNotBound)
+	assert.Contains(t, err.Error(), "no HAVIP")
+}
+
+// TestRoleCredentials: without keys, the instance's CAM role keys are
+// used, and keys the API refuses are fetched anew.
+func TestRoleCredentials(t *testing.T) {
+	w := newWorld(t)
+	b := w.binder(t, "ins-b", tencentcloud.ModePrivateIP, true)
+	require.NoError(t, b.Claim(context.Background(), []netip.Addr{freeAddr}))
+	calls := w.cloud.Calls()
+	assert.NotEqual(t, secretID, calls[0].SecretID, "the role's temporary keys were not used")
+
+	// Expired keys are refreshed from the metadata service.
+	w.cloud.ExpireRoleKeys()
+	require.NoError(t, b.Claim(context.Background(), []netip.Addr{privateAddr}))
+	calls = w.cloud.Calls()
+	assert.Empty(t, calls[len(calls)-1].ErrCode)
+	assert.NotEqual(t, calls[0].SecretID, calls[len(calls)-1].SecretID, "the refused keys were used again")
+	assert.Equal(t, "eni-b", w.holder(privateAddr))
+}
+
+func TestNewFails(t *testing.T) {
+	w := newWorld(t)
+	_, err := tencentcloud.New(context.Background(), tencentcloud.Config{Mode: tencentcloud.ModeHAVIP, Endpoint: w.api, Scheme: "http",
+		SecretID: secretID, SecretKey: secretKey, Metadata: tencentcloud.Metadata{BaseURL: "http://127.0.0.1:1"}})
+	require.Error(t, err, "metadata service unreachable")
+	_, err = tencentcloud.New(context.Background(), tencentcloud.Config{})
+	assert.ErrorContains(t, err, "Mode")
+	_, err = tencentcloud.New(context.Background(), tencentcloud.Config{Mode: tencentcloud.ModeHAVIP, SecretID: "x"})
+	assert.ErrorContains(t, err, "SecretKey")
+}
