@@ -1,0 +1,188 @@
+package main
+
+import (
+	"net/netip"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/vipkit/vipkit/internal/netlab"
+	"github.com/vipkit/vipkit/internal/vpcsim"
+)
+
+// vpcWorld is a simulated Tencent Cloud VPC: instances a (192.0.2.1) and b
+// (192.0.2.2) run vrrpd with unicast peers, as Tencent's guide says (a VPC
+// carries no multicast), and client (192.0.2.3) connects to the virtual
+// address. 192.0.2.100 is an HAVIP, 192.0.2.101 an ordinary private IP
+// that a holds.
+type vpcWorld struct {
+	cloud     *vpcsim.Cloud
+	vsw       *vpcsim.VSwitch
+	a, b, cli *node
+}
+
+var (
+	vpcHaVip   = netip.MustParseAddr("192.0.2.100")
+	vpcPrivate = netip.MustParseAddr("192.0.2.101")
+)
+
+func newVPC(t *testing.T) *vpcWorld {
+	lab := netlab.New(t)
+	cloud := vpcsim.NewCloud("AKIDvipkit", "vipkit-secret")
+	t.Cleanup(cloud.Close)
+	cloud.AddSubnet("subnet-1", netip.MustParsePrefix("192.0.2.0/24"))
+	w := &vpcWorld{cloud: cloud}
+	nodes := []**node{&w.a, &w.b, &w.cli}
+	for i, name := range []string{"a", "b", "cli"} {
+		addr := netip.AddrFrom4([4]byte{192, 0, 2, byte(i + 1)})
+		cloud.AddInstance("ins-"+name, "eni-"+name, nil, "subnet-1", addr)
+		*nodes[i] = &node{host: lab.Host(name), addr: addr}
+	}
+	cloud.AddHaVip("havip-1", vpcHaVip, "subnet-1")
+	cloud.AddPrivateIP("eni-a", vpcPrivate)
+	w.vsw = vpcsim.NewVSwitch(lab, cloud)
+	for i, n := range []*node{w.a, w.b, w.cli} {
+		n.iface = w.vsw.AddHost(n.host, "ins-"+[]string{"a", "b", "cli"}[i])
+	}
+	return w
+}
+
+// start runs vrrpd on n for vip with the peer's address, plus args.
+func (w *vpcWorld) start(bin string, n, peer *node, vip netip.Addr, prio string, args ...string) {
+	args = append([]string{"-priority", prio, "-advert-int", "100ms", "-src", n.addr.String(), "-peer", peer.addr.String(),
+		"-garp-master-delay", "0"}, args...)
+	n.proc = n.host.Start(append([]string{bin, "-interface", n.iface.Name(), "-vrid", "51", "-vip", vip.String() + "/24"}, args...)...)
+}
+
+// cloudFlags point vrrpd's Tencent binder at the simulated VPC; keys come
+// from the instance's CAM role.
+func (w *vpcWorld) cloudFlags(mode, ins string) []string {
+	return []string{"-tencentcloud", mode, "-tencentcloud-endpoint", w.vsw.APIURL()[len("http://"):],
+		"-tencentcloud-scheme", "http", "-tencentcloud-metadata", w.vsw.MetadataURL(ins)}
+}
+
+// failover kills a (master) and returns the outage the client saw: from
+// its last connection served by a to its first served by b, or 0 if b
+// never served one within 5 s.
+func (w *vpcWorld) failover(t *testing.T, vip netip.Addr) time.Duration {
+	t.Helper()
+	serveName(t, w.a)
+	serveName(t, w.b)
+	stop := make(chan struct{})
+	results := connectLoop(w.cli.host, vip, stop)
+	time.Sleep(300 * time.Millisecond)
+	killed := time.Now()
+	require.NoError(t, w.a.proc.Signal(syscall.SIGKILL))
+	w.b.waitState(t, "MASTER", 5*time.Second)
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if h, _ := w.cloud.Holder(vip); h == "eni-b" {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond)
+	close(stop)
+	var lastA, firstB time.Time
+	for _, p := range <-results {
+		if p.server == w.a.host.Name() && p.at.Before(killed) {
+			lastA = p.at
+		}
+		if p.server == w.b.host.Name() && firstB.IsZero() {
+			firstB = p.at
+		}
+	}
+	require.False(t, lastA.IsZero(), "the client never reached the master")
+	if firstB.IsZero() {
+		return 0
+	}
+	return firstB.Sub(lastA)
+}
+
+// TestVPCHaVip: in HAVIP mode the SDN follows the new master's gratuitous
+// ARP, and the binder sees the HAVIP bound to it.
+func TestVPCHaVip(t *testing.T) {
+	bin := buildVrrpd(t)
+	w := newVPC(t)
+	w.start(bin, w.a, w.b, vpcHaVip, "150", w.cloudFlags("havip", "ins-a")...)
+	w.a.waitState(t, "MASTER", 5*time.Second)
+	require.Eventually(t, func() bool { h, _ := w.cloud.Holder(vpcHaVip); return h == "eni-a" }, 5*time.Second, 10*time.Millisecond,
+		"the HAVIP did not follow the master's announcement:\n%s", w.a.proc.Output())
+	w.start(bin, w.b, w.a, vpcHaVip, "100", w.cloudFlags("havip", "ins-b")...)
+	w.b.waitState(t, "BACKUP", 5*time.Second)
+
+	outage := w.failover(t, vpcHaVip)
+	require.NotZero(t, outage, "the client never reached the new master:\n%s", w.b.proc.Output())
+	h, _ := w.cloud.Holder(vpcHaVip)
+	assert.Equal(t, "eni-b", h)
+	assert.NotEmpty(t, w.cloud.CallsOf("DescribeHaVips"), "the binder did not verify the binding")
+	assert.Empty(t, w.cloud.CallsOf("MigratePrivateIpAddress"), "HAVIP mode called the migration API")
+	t.Logf("VPC HAVIP outage %v (Master_Down_Interval 360.9 ms)", outage.Round(time.Millisecond))
+}
+
+// TestVPCPrivateIPNeedsTheAPI shows the failure HAVIP.md describes:
+// announcing an ordinary private IP moves nothing; then the Tencent binder
+// moves it through the API, through throttling and a running task, with a
+// simulated API latency.
+func TestVPCPrivateIPNeedsTheAPI(t *testing.T) {
+	bin := buildVrrpd(t)
+	t.Run("announcing alone", func(t *testing.T) {
+		w := newVPC(t)
+		w.start(bin, w.a, w.b, vpcPrivate, "150")
+		w.a.waitState(t, "MASTER", 5*time.Second)
+		w.start(bin, w.b, w.a, vpcPrivate, "100")
+		w.b.waitState(t, "BACKUP", 5*time.Second)
+		assert.Zero(t, w.failover(t, vpcPrivate), "the private IP moved without the API")
+		h, _ := w.cloud.Holder(vpcPrivate)
+		assert.Equal(t, "eni-a", h)
+		announced := false
+		for _, a := range w.vsw.Announcements() {
+			announced = announced || a.IP == vpcPrivate && a.Instance == "ins-b" && !a.Bound
+		}
+		assert.True(t, announced, "the new master did not announce, so this shows nothing")
+	})
+	t.Run("with the binder", func(t *testing.T) {
+		w := newVPC(t)
+		w.cloud.SetTaskLatency(300 * time.Millisecond)
+		w.start(bin, w.a, w.b, vpcPrivate, "150", w.cloudFlags("private-ip", "ins-a")...)
+		w.a.waitState(t, "MASTER", 5*time.Second)
+		w.start(bin, w.b, w.a, vpcPrivate, "100", w.cloudFlags("private-ip", "ins-b")...)
+		w.b.waitState(t, "BACKUP", 5*time.Second)
+		w.cloud.InjectFault("MigratePrivateIpAddress", vpcsim.Fault{Code: vpcsim.CodeRequestLimitExceeded, Times: 2})
+		w.cloud.InjectFault("MigratePrivateIpAddress", vpcsim.Fault{Code: vpcsim.CodeMutexTaskRunning, Times: 1})
+		outage := w.failover(t, vpcPrivate)
+		require.NotZero(t, outage, "the client never reached the new master:\n%s", w.b.proc.Output())
+		h, _ := w.cloud.Holder(vpcPrivate)
+		assert.Equal(t, "eni-b", h)
+		var codes []string
+		for _, c := range w.cloud.CallsOf("MigratePrivateIpAddress") {
+			codes = append(codes, c.ErrCode)
+		}
+		assert.Equal(t, []string{vpcsim.CodeRequestLimitExceeded, vpcsim.CodeRequestLimitExceeded, vpcsim.CodeMutexTaskRunning, ""}, codes)
+		t.Logf("VPC private-IP outage %v with a 300 ms migration task and three refused calls (Master_Down_Interval 360.9 ms)",
+			outage.Round(time.Millisecond))
+	})
+	t.Run("fatal API error", func(t *testing.T) {
+		w := newVPC(t)
+		w.start(bin, w.a, w.b, vpcPrivate, "150", w.cloudFlags("private-ip", "ins-a")...)
+		w.a.waitState(t, "MASTER", 5*time.Second)
+		w.start(bin, w.b, w.a, vpcPrivate, "100", w.cloudFlags("private-ip", "ins-b")...)
+		w.b.waitState(t, "BACKUP", 5*time.Second)
+		w.cloud.InjectFault("MigratePrivateIpAddress", vpcsim.Fault{Code: vpcsim.CodeResourceNotFound, Times: -1})
+		require.NoError(t, w.a.proc.Signal(syscall.SIGKILL))
+		w.b.waitState(t, "MASTER", 5*time.Second)
+		require.True(t, w.b.proc.WaitOutput(vpcsim.CodeResourceNotFound, 5*time.Second), "the fatal error was not reported:\n%s", w.b.proc.Output())
+		time.Sleep(300 * time.Millisecond)
+		select {
+		case <-w.b.proc.Done():
+			t.Fatalf("vrrpd died of a cloud error:\n%s", w.b.proc.Output())
+		default:
+		}
+		assert.Equal(t, "MASTER", w.b.state(t))
+		assert.Len(t, w.cloud.CallsOf("MigratePrivateIpAddress"), 1, "a fatal error was retried")
+		assert.NotContains(t, w.b.proc.Output(), "vipkit-secret")
+	})
+}
