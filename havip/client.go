@@ -27,11 +27,12 @@ type Client struct {
 		Status
 	}
 
+	running atomic.Bool
+
 	mu          sync.Mutex // guards what follows
 	master      bool       // what we were told
 	reannounce  bool       // asked for a burst
 	removedSeen bool       // an address was removed from the interface
-	running     atomic.Bool
 }
 
 // Status is what a Client has done.
@@ -192,9 +193,9 @@ func (c *Client) Run(ctx context.Context) error {
 			}
 			return nil
 		case <-delay.C:
-			c.burst(term.ctx, &wg, c.cfg.Announce.Repeat, "delayed")
+			c.burst(term, c.cfg.Announce.Repeat, "delayed")
 		case <-refresh.C:
-			c.burst(term.ctx, &wg, c.cfg.Announce.RefreshRepeat, "refresh")
+			c.burst(term, c.cfg.Announce.RefreshRepeat, "refresh")
 		case <-c.wake:
 		}
 
@@ -207,9 +208,17 @@ func (c *Client) Run(ctx context.Context) error {
 		case want && !master:
 			master = true
 			term = newTerm(ctx)
-			c.addAll()
+			if !c.addAll() {
+				// Try again shortly, as for an address someone removed.
+				time.AfterFunc(time.Second, func() {
+					c.mu.Lock()
+					c.removedSeen = true
+					c.mu.Unlock()
+					c.poke()
+				})
+			}
 			c.setMaster(true)
-			c.burst(term.ctx, &wg, c.cfg.Announce.Repeat, "master")
+			c.burst(term, c.cfg.Announce.Repeat, "master")
 			if d := c.cfg.Announce.Delay; d > 0 {
 				delay.Reset(d)
 			}
@@ -222,7 +231,7 @@ func (c *Client) Run(ctx context.Context) error {
 			}
 		case !want && master:
 			master = false
-			term.end() // cancels bursts and any claim in flight
+			term.end() // cancels any claim in flight; bursts are over
 			delay.Stop()
 			refresh.Stop()
 			c.removeAll("no longer master")
@@ -232,20 +241,29 @@ func (c *Client) Run(ctx context.Context) error {
 			c.readd()
 		}
 		if master && again {
-			c.burst(term.ctx, &wg, c.cfg.Announce.Repeat, "lower-priority advertisement")
+			c.burst(term, c.cfg.Announce.Repeat, "lower-priority advertisement")
 		}
 	}
 }
 
 // A term is one period of mastership; what runs for it ends with it.
 type term struct {
-	ctx context.Context
-	end context.CancelFunc
+	ctx    context.Context
+	cancel context.CancelFunc
+	bursts *sync.WaitGroup
 }
 
 func newTerm(parent context.Context) term {
 	ctx, cancel := context.WithCancel(parent)
-	return term{ctx, cancel}
+	return term{ctx, cancel, new(sync.WaitGroup)}
+}
+
+// end cancels what runs for the term and waits for its bursts, which stop
+// within one frame: no announcement may follow the addresses' removal, or
+// an SDN that binds to the last announcer would take the address back.
+func (t term) end() {
+	t.cancel()
+	t.bursts.Wait()
 }
 
 func (c *Client) setMaster(m bool) {
@@ -255,13 +273,17 @@ func (c *Client) setMaster(m bool) {
 	c.log.Info("havip", "master", m, "addresses", c.cfg.Addresses)
 }
 
-// addAll adds every address to the interface.
-func (c *Client) addAll() {
+// addAll adds every address to the interface and reports whether all
+// went on.
+func (c *Client) addAll() bool {
+	ok := true
 	for _, p := range c.cfg.Addresses {
 		if err := c.host.Add(p); err != nil {
 			c.log.Error("adding virtual address", "address", p, "err", err)
+			ok = false
 		}
 	}
+	return ok
 }
 
 // removeAll removes every address from the interface.
@@ -300,9 +322,10 @@ func (c *Client) readd() {
 }
 
 // burst sends a burst of rounds frames per address in the background, so
-// a spaced burst never holds up the client; it ends with ctx.
-func (c *Client) burst(ctx context.Context, wg *sync.WaitGroup, rounds int, why string) {
-	wg.Go(func() {
+// a spaced burst never holds up the client; it ends with the term.
+func (c *Client) burst(t term, rounds int, why string) {
+	ctx := t.ctx
+	t.bursts.Go(func() {
 		err := c.ann.BurstN(ctx, rounds, c.vips...)
 		c.stats.Lock()
 		if err != nil && ctx.Err() == nil {

@@ -28,6 +28,7 @@ var (
 // fakeHost is an interface's addresses in memory.
 type fakeHost struct {
 	mu      sync.Mutex
+	failAdd int // the next failAdd calls of Add fail
 	addrs   []netip.Prefix
 	removed chan netip.Prefix
 	closed  bool
@@ -44,6 +45,10 @@ func (h *fakeHost) Interface() *net.Interface {
 func (h *fakeHost) Add(p netip.Prefix) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.failAdd > 0 {
+		h.failAdd--
+		return errors.New("EBUSY")
+	}
 	if !slices.Contains(h.addrs, p) {
 		h.addrs = append(h.addrs, p)
 	}
@@ -330,6 +335,21 @@ func TestNotBoundReannounces(t *testing.T) {
 	})
 }
 
+// TestAddRetried: an address that would not go on is tried again.
+func TestAddRetried(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		host := newFakeHost(hostNet...)
+		host.failAdd = 1
+		c := start(t, config(nil), host, &fakeAnnouncer{})
+		c.SetMaster(true)
+		synctest.Wait()
+		assert.False(t, host.has(vip), "the failing Add succeeded?")
+		time.Sleep(time.Second + time.Millisecond)
+		synctest.Wait()
+		assert.True(t, host.has(vip), "not tried again")
+	})
+}
+
 func TestConfigRefused(t *testing.T) {
 	cases := map[string]havip.Config{
 		"Interface":              {Addresses: []netip.Prefix{vip}},
@@ -338,6 +358,7 @@ func TestConfigRefused(t *testing.T) {
 		"Announce.Repeat":        {Interface: "eth0", Addresses: []netip.Prefix{vip}, Announce: &havip.Announce{}},
 		"Announce.RefreshRepeat": {Interface: "eth0", Addresses: []netip.Prefix{vip}, Announce: &havip.Announce{Repeat: 1, Refresh: time.Second}},
 		"Addresses[1]":           {Interface: "eth0", Addresses: []netip.Prefix{vip, netip.MustParsePrefix("198.51.100.7/32")}},
+		"Label":                  {Interface: "eth0", Addresses: []netip.Prefix{vip}, Label: "eth0:a-very-long-label"},
 	}
 	for field, cfg := range cases {
 		_, err := havip.NewWith(cfg, newFakeHost(hostNet...), &fakeAnnouncer{})

@@ -166,6 +166,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, configError("Announce.RefreshRepeat", "%d; at least 1 with Refresh", a.RefreshRepeat)
 	case c.ReassertInterval < 0:
 		return c, configError("ReassertInterval", "negative")
+	case len(c.Label) > 15:
+		return c, configError("Label", "%q is longer than the 15 bytes Linux allows", c.Label)
 	}
 	c.Addresses = append([]netip.Prefix(nil), c.Addresses...)
 	for i, p := range c.Addresses {

@@ -100,8 +100,8 @@ func (h *netlinkHost) Addresses() ([]netip.Prefix, error) {
 		if int(m.Index) != h.ifi.Index || m.Attributes == nil {
 			continue
 		}
-		if a, ok := netip.AddrFromSlice(m.Attributes.Address); ok {
-			out = append(out, netip.PrefixFrom(a.Unmap(), int(m.PrefixLength)))
+		if a, ok := localAddr(m.Attributes); ok {
+			out = append(out, netip.PrefixFrom(a, int(m.PrefixLength)))
 		}
 	}
 	return out, nil
@@ -134,11 +134,23 @@ func (h *netlinkHost) WatchRemoved(ctx context.Context, removed func(netip.Prefi
 			if am.UnmarshalBinary(m.Data) != nil || int(am.Index) != h.ifi.Index || am.Attributes == nil {
 				continue
 			}
-			if a, ok := netip.AddrFromSlice(am.Attributes.Address); ok {
-				removed(netip.PrefixFrom(a.Unmap(), int(am.PrefixLength)))
+			if a, ok := localAddr(am.Attributes); ok {
+				removed(netip.PrefixFrom(a, int(am.PrefixLength)))
 			}
 		}
 	}
+}
+
+// localAddr is the interface's own address of an address message: IFA_LOCAL
+// for IPv4 (IFA_ADDRESS is the peer on point-to-point links), IFA_ADDRESS
+// for IPv6.
+func localAddr(a *rtnetlink.AddressAttributes) (netip.Addr, bool) {
+	ip := a.Address
+	if a.Local != nil {
+		ip = a.Local
+	}
+	addr, ok := netip.AddrFromSlice(ip)
+	return addr.Unmap(), ok
 }
 
 func (h *netlinkHost) Close() error {

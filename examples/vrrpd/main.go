@@ -173,6 +173,13 @@ func parse(args []string, usage io.Writer) (options, error) {
 	if opts.cloud.Mode != 0 && opts.noVIP {
 		return opts, usageError{errors.New("-tencentcloud needs the addresses: drop -no-vip")}
 	}
+	// In Tencent Cloud the guide's rhythm is the default
+	// (garp_master_delay 1, garp_master_refresh 5), unless set by flags.
+	garpSet := false
+	fs.Visit(func(f *flag.Flag) { garpSet = garpSet || strings.HasPrefix(f.Name, "garp-") })
+	if opts.cloud.Mode != 0 && !garpSet {
+		opts.garp = havip.TencentAnnounce
+	}
 	cfg.UnicastPeers = peers
 	if src != "" {
 		a, err := netip.ParseAddr(src)

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/vipkit/vipkit/havip"
 	"github.com/vipkit/vipkit/internal/netlab"
 	"github.com/vipkit/vipkit/internal/pcapio"
 	"github.com/vipkit/vipkit/vrrp"
@@ -344,4 +345,22 @@ func TestVIPFollowsMaster(t *testing.T) {
 	require.Eventually(t, func() bool {
 		return !strings.Contains(a.host.MustRun("ip", "-4", "addr", "show", "dev", "eth0"), "192.0.2.100")
 	}, 2*time.Second, 10*time.Millisecond, "the stale address stayed after restart")
+}
+
+// TestTencentRhythm: with -tencentcloud the announcement rhythm defaults
+// to Tencent's guide, unless a garp flag says otherwise.
+func TestTencentRhythm(t *testing.T) {
+	base := []string{"-interface", "eth0", "-vrid", "1", "-vip", "192.0.2.100/24"}
+	opts, err := parse(base, io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, havip.KeepalivedAnnounce, opts.garp)
+	opts, err = parse(append(base, "-tencentcloud", "havip"), io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, havip.TencentAnnounce, opts.garp)
+	opts, err = parse(append(base, "-tencentcloud", "private-ip", "-garp-master-delay", "2s"), io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, 2*time.Second, opts.garp.Delay)
+	assert.Zero(t, opts.garp.Refresh)
+	_, err = parse(append(base, "-tencentcloud", "aws"), io.Discard)
+	assert.ErrorAs(t, err, new(usageError))
 }

@@ -79,7 +79,7 @@ type Config struct {
 	Endpoint, Scheme string
 	// SecretID and SecretKey; empty means TENCENTCLOUD_SECRET_ID and
 	// TENCENTCLOUD_SECRET_KEY from the environment, else the instance's
-	// CAM role.
+	// CAM role. Config's String and LogValue hide the key.
 	SecretID, SecretKey string
 	// Metadata is the metadata service.
 	Metadata Metadata
@@ -98,6 +98,23 @@ type Config struct {
 	MinBackoff, MaxBackoff time.Duration
 	// Logger receives the Binder's logs; nil means slog.Default().
 	Logger *slog.Logger
+}
+
+// String describes c with the secret key hidden, so that printing a Config
+// with %v or %+v cannot leak it.
+func (c Config) String() string {
+	return fmt.Sprintf("tencentcloud.Config{Mode: %v, Region: %q, Endpoint: %q, SecretID: %q, SecretKey: %s, InstanceID: %q, NetworkInterfaceID: %q}",
+		c.Mode, c.Region, c.Endpoint, c.SecretID, redacted(c.SecretKey), c.InstanceID, c.NetworkInterfaceID)
+}
+
+// LogValue is String for slog.
+func (c Config) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
+func redacted(s string) string {
+	if s == "" {
+		return `""`
+	}
+	return "(redacted)"
 }
 
 // A Binder claims addresses for this node from Tencent Cloud's VPC. It
@@ -136,7 +153,7 @@ func New(ctx context.Context, cfg Config) (*Binder, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	b := &Binder{cfg: cfg, instance: cfg.InstanceID, eni: cfg.NetworkInterfaceID,
+	b := &Binder{instance: cfg.InstanceID, eni: cfg.NetworkInterfaceID,
 		log: cfg.Logger.With("cloud", "tencentcloud", "mode", cfg.Mode)}
 
 	cred, err := credential(ctx, &cfg)
@@ -149,6 +166,7 @@ func New(ctx context.Context, cfg Config) (*Binder, error) {
 			return nil, err
 		}
 	}
+	b.cfg = cfg
 	prof := profile.NewClientProfile()
 	if cfg.Endpoint != "" {
 		prof.HttpProfile.Endpoint = cfg.Endpoint
@@ -232,8 +250,13 @@ func sameMAC(s string, mac net.HardwareAddr) bool {
 }
 
 // Claim makes the VPC deliver addrs to this node, by the Binder's mode.
+// Addresses other than IPv4 are left to the announcement: the calls used
+// here move IPv4 addresses only.
 func (b *Binder) Claim(ctx context.Context, addrs []netip.Addr) error {
 	for _, a := range addrs {
+		if !a.Is4() {
+			continue
+		}
 		var err error
 		if b.cfg.Mode == ModeHAVIP {
 			err = b.verifyHaVip(ctx, a)
@@ -252,7 +275,10 @@ func (b *Binder) Claim(ctx context.Context, addrs []netip.Addr) error {
 func (b *Binder) verifyHaVip(ctx context.Context, a netip.Addr) error {
 	deadline := time.Now().Add(b.cfg.VerifyTimeout)
 	req := vpc.NewDescribeHaVipsRequest()
-	req.Filters = []*vpc.Filter{{Name: ptr("vip"), Values: []*string{ptr(a.String())}}}
+	req.Filters = []*vpc.Filter{
+		{Name: ptr("vip"), Values: []*string{ptr(a.String())}},
+		{Name: ptr("vpc-id"), Values: []*string{&b.vpcID}},
+	}
 	for {
 		var set []*vpc.HaVip
 		err := b.retry(ctx, "DescribeHaVips", func() error {
@@ -295,13 +321,7 @@ func (b *Binder) claimPrivateIP(ctx context.Context, a netip.Addr) error {
 		case b.eni:
 			return nil
 		case "":
-			err = b.retry(ctx, "AssignPrivateIpAddresses", func() error {
-				req := vpc.NewAssignPrivateIpAddressesRequest()
-				req.NetworkInterfaceId = &b.eni
-				req.PrivateIpAddresses = []*vpc.PrivateIpAddressSpecification{{PrivateIpAddress: ptr(a.String())}}
-				_, err := b.api.AssignPrivateIpAddressesWithContext(ctx, req)
-				return err
-			})
+			err = b.assign(ctx, a)
 			if err == nil {
 				b.log.Info("private IP assigned here", "address", a)
 				return nil
@@ -316,15 +336,49 @@ func (b *Binder) claimPrivateIP(ctx context.Context, a netip.Addr) error {
 		if !errors.Is(err, errTaskFailed) {
 			return fmt.Errorf("tencentcloud: private IP %v: %w", a, err)
 		}
-		// The task failed (another node moved it meanwhile?): look again.
-		b.log.Warn("migration task failed; checking the holder again", "address", a, "err", err)
+		// The task failed, or another one ran on the address (another node
+		// moved it meanwhile?): look at the holder again.
+		b.log.Warn("the address changed hands or its task failed; checking the holder again", "address", a, "err", err)
 		if err := sleep(ctx, b.cfg.MinBackoff); err != nil {
 			return err
 		}
 	}
 }
 
+// errTaskFailed says a task on the address failed or was refused because
+// another ran: the holder may have changed.
 var errTaskFailed = errors.New("the VPC task failed")
+
+// taskConflict turns the API's "a task runs on this resource" into
+// errTaskFailed: retrying the same request could name a source that no
+// longer holds the address.
+func taskConflict(err error) error {
+	var e *sdkerrors.TencentCloudSDKError
+	if errors.As(err, &e) && (e.GetCode() == "UnsupportedOperation.MutexOperationTaskRunning" || e.GetCode() == "OperationDenied.MutexTaskRunning") {
+		return fmt.Errorf("%w: %v", errTaskFailed, err)
+	}
+	return err
+}
+
+// assign gives a, held by nobody, to our interface and waits for the task
+// (AssignPrivateIpAddresses is asynchronous).
+func (b *Binder) assign(ctx context.Context, a netip.Addr) error {
+	var task string
+	err := b.retry(ctx, "AssignPrivateIpAddresses", func() error {
+		req := vpc.NewAssignPrivateIpAddressesRequest()
+		req.NetworkInterfaceId = &b.eni
+		req.PrivateIpAddresses = []*vpc.PrivateIpAddressSpecification{{PrivateIpAddress: ptr(a.String())}}
+		resp, err := b.api.AssignPrivateIpAddressesWithContext(ctx, req)
+		if err == nil {
+			task = deref(resp.Response.RequestId)
+		}
+		return taskConflict(err)
+	})
+	if err != nil {
+		return err
+	}
+	return b.waitTask(ctx, task)
+}
 
 // migrate moves a from the interface from to ours and waits for the task.
 func (b *Binder) migrate(ctx context.Context, a netip.Addr, from string) error {
@@ -337,11 +391,17 @@ func (b *Binder) migrate(ctx context.Context, a netip.Addr, from string) error {
 		if err == nil {
 			task = deref(resp.Response.RequestId)
 		}
-		return err
+		return taskConflict(err)
 	})
 	if err != nil {
 		return err
 	}
+	return b.waitTask(ctx, task)
+}
+
+// waitTask polls the asynchronous task (its ID is the RequestId of the
+// call that started it) until it ends.
+func (b *Binder) waitTask(ctx context.Context, task string) error {
 	for {
 		var status, output string
 		err := b.retry(ctx, "DescribeVpcTaskResult", func() error {
@@ -408,8 +468,13 @@ func transient(err error) bool {
 		return false
 	}
 	code := e.GetCode()
-	for _, prefix := range []string{"RequestLimitExceeded", "InternalError", "UnsupportedOperation.MutexOperationTaskRunning",
-		"ClientError.NetworkError", "ClientError.HttpStatusCodeError", "ResourceUnavailable"} {
+	switch code {
+	case "ResourceUnavailable", "UnsupportedOperation.MutexOperationTaskRunning", "OperationDenied.MutexTaskRunning",
+		"UnsupportedOperation.IdempotentProcessing":
+		return true
+	}
+	for _, prefix := range []string{"RequestLimitExceeded", "InternalError",
+		"ClientError.NetworkError", "ClientError.HttpStatusCodeError", "ClientError.IOError"} {
 		if strings.HasPrefix(code, prefix) {
 			return true
 		}

@@ -2,6 +2,7 @@ package tencentcloud_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http/httptest"
 	"net/netip"
@@ -203,4 +204,21 @@ func TestNewFails(t *testing.T) {
 	assert.ErrorContains(t, err, "Mode")
 	_, err = tencentcloud.New(context.Background(), tencentcloud.Config{Mode: tencentcloud.ModeHAVIP, SecretID: "x"})
 	assert.ErrorContains(t, err, "SecretKey")
+}
+
+func TestConfigHidesTheKey(t *testing.T) {
+	cfg := tencentcloud.Config{Mode: tencentcloud.ModePrivateIP, SecretID: secretID, SecretKey: secretKey}
+	for _, s := range []string{fmt.Sprint(cfg), fmt.Sprintf("%+v", cfg), fmt.Sprintf("%v", &cfg), cfg.LogValue().String()} {
+		assert.NotContains(t, s, secretKey)
+		assert.Contains(t, s, secretID)
+	}
+}
+
+// TestIPv6LeftToTheAnnouncement: the VPC calls used here are IPv4 only.
+func TestIPv6LeftToTheAnnouncement(t *testing.T) {
+	w := newWorld(t)
+	b := w.binder(t, "ins-b", tencentcloud.ModePrivateIP, false)
+	n := len(w.cloud.Calls())
+	require.NoError(t, b.Claim(context.Background(), []netip.Addr{netip.MustParseAddr("2001:db8::100")}))
+	assert.Len(t, w.cloud.Calls(), n)
 }

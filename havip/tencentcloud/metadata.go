@@ -117,8 +117,9 @@ type roleCredential struct {
 	md     *Metadata
 	before time.Duration // refresh this long before expiry
 
-	mu   sync.Mutex
-	keys roleKeys
+	mu         sync.Mutex
+	keys       roleKeys
+	retryAfter time.Time // after a failed refresh, not before
 }
 
 func newRoleCredential(ctx context.Context, md *Metadata) (*roleCredential, error) {
@@ -133,15 +134,18 @@ func newRoleCredential(ctx context.Context, md *Metadata) (*roleCredential, erro
 
 // current returns the keys, refreshing them first when they expire
 // within the refresh margin. A failed refresh keeps the old keys (they
-// may still work); the API's answer then says whether they do.
+// may still work; the API's answer says whether they do) and is not tried
+// again for 10 s, so a down metadata service does not slow every call.
 func (c *roleCredential) current() roleKeys {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if time.Until(time.Unix(c.keys.ExpiredTime, 0)) < c.before {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	if time.Until(time.Unix(c.keys.ExpiredTime, 0)) < c.before && time.Now().After(c.retryAfter) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		if k, err := c.md.roleKeys(ctx); err == nil {
 			c.keys = k
+		} else {
+			c.retryAfter = time.Now().Add(10 * time.Second)
 		}
 	}
 	return c.keys
@@ -151,7 +155,7 @@ func (c *roleCredential) current() roleKeys {
 // these.
 func (c *roleCredential) invalidate() {
 	c.mu.Lock()
-	c.keys.ExpiredTime = 0
+	c.keys.ExpiredTime, c.retryAfter = 0, time.Time{}
 	c.mu.Unlock()
 }
 
