@@ -360,37 +360,43 @@ func taskConflict(err error) error {
 	return err
 }
 
-// assign gives a, held by nobody, to our interface and waits for the task
-// (AssignPrivateIpAddresses is asynchronous).
+// assign gives a, held by nobody, to our interface (asynchronous, like a
+// migration).
 func (b *Binder) assign(ctx context.Context, a netip.Addr) error {
-	var task string
-	err := b.retry(ctx, "AssignPrivateIpAddresses", func() error {
+	return b.runTask(ctx, "AssignPrivateIpAddresses", func() (*string, error) {
 		req := vpc.NewAssignPrivateIpAddressesRequest()
 		req.NetworkInterfaceId = &b.eni
 		req.PrivateIpAddresses = []*vpc.PrivateIpAddressSpecification{{PrivateIpAddress: ptr(a.String())}}
 		resp, err := b.api.AssignPrivateIpAddressesWithContext(ctx, req)
-		if err == nil {
-			task = deref(resp.Response.RequestId)
+		if err != nil {
+			return nil, err
 		}
-		return taskConflict(err)
+		return resp.Response.RequestId, nil
 	})
-	if err != nil {
-		return err
-	}
-	return b.waitTask(ctx, task)
 }
 
-// migrate moves a from the interface from to ours and waits for the task.
+// migrate moves a from the interface from to ours.
 func (b *Binder) migrate(ctx context.Context, a netip.Addr, from string) error {
-	var task string
-	err := b.retry(ctx, "MigratePrivateIpAddress", func() error {
+	return b.runTask(ctx, "MigratePrivateIpAddress", func() (*string, error) {
 		req := vpc.NewMigratePrivateIpAddressRequest()
 		req.SourceNetworkInterfaceId, req.DestinationNetworkInterfaceId = &from, &b.eni
 		req.PrivateIpAddress = ptr(a.String())
 		resp, err := b.api.MigratePrivateIpAddressWithContext(ctx, req)
-		if err == nil {
-			task = deref(resp.Response.RequestId)
+		if err != nil {
+			return nil, err
 		}
+		return resp.Response.RequestId, nil
+	})
+}
+
+// runTask makes the call that starts an asynchronous task, retrying
+// transient errors, and waits for the task, whose ID is the call's
+// RequestId.
+func (b *Binder) runTask(ctx context.Context, action string, call func() (requestID *string, err error)) error {
+	var task string
+	err := b.retry(ctx, action, func() error {
+		id, err := call()
+		task = deref(id)
 		return taskConflict(err)
 	})
 	if err != nil {
