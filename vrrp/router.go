@@ -322,12 +322,10 @@ func (r *Router) Run(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			r.do(time.Now(), r.machine.Shutdown(time.Now()))
-			r.log.Info("vrrp router stopped")
+			r.shutdown()
 			return nil
 		case <-r.stop:
-			r.do(time.Now(), r.machine.Shutdown(time.Now()))
-			r.log.Info("vrrp router stopped")
+			r.shutdown()
 			return nil
 		case p := <-r.in:
 			now := time.Now()
@@ -340,6 +338,13 @@ func (r *Router) Run(ctx context.Context) error {
 			r.applyHealth(time.Now())
 		}
 	}
+}
+
+// shutdown leaves the protocol as RFC 5798 §6.4 says for Shutdown.
+func (r *Router) shutdown() {
+	now := time.Now()
+	r.do(now, r.machine.Shutdown(now))
+	r.log.Info("vrrp router stopped")
 }
 
 // startTrackers starts the link watch and the health checks, which run
