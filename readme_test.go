@@ -1,0 +1,40 @@
+package vipkit_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestReadmeProgram compiles the program the README shows for embedding
+// vipkit, against this checkout, so the README stays true.
+func TestReadmeProgram(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	require.NoError(t, err)
+	_, rest, ok := strings.Cut(string(readme), "<!-- TestReadmeProgram compiles the next block -->\n```go\n")
+	require.True(t, ok, "the README has no program marked for TestReadmeProgram")
+	program, _, ok := strings.Cut(rest, "```\n")
+	require.True(t, ok)
+
+	root, err := filepath.Abs(".")
+	require.NoError(t, err)
+	dir := t.TempDir()
+	goMod := "module readme\n\ngo 1.26\n\nrequire github.com/vipkit/vipkit v0.0.0\n\nreplace github.com/vipkit/vipkit => " + root + "\n"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "go.mod"), []byte(goMod), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "main.go"), []byte(program), 0o644))
+	sum, err := os.ReadFile("go.sum")
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "go.sum"), sum, 0o644))
+
+	// The module cache has every dependency (this module's own build
+	// needed them); -mod=mod lets go fill in the requirements.
+	cmd := exec.Command("go", "build", "-mod=mod", "-o", os.DevNull, ".")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "the README's program does not compile:\n%s", out)
+}
