@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/netip"
 	"os/exec"
 	"path/filepath"
@@ -212,63 +211,6 @@ func TestFailover(t *testing.T) {
 	}
 }
 
-// serveName accepts TCP connections on port 8080 inside n's host and
-// answers each with the host's name, until the test ends.
-func serveName(t *testing.T, n *node) {
-	var ln net.Listener
-	require.NoError(t, n.host.Do(func() error {
-		var err error
-		ln, err = net.Listen("tcp", ":8080")
-		return err
-	}))
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			conn.Write([]byte(n.host.Name()))
-			conn.Close()
-		}
-	}()
-}
-
-// probe is one connection attempt of the client.
-type probe struct {
-	at     time.Time
-	server string // "" when it failed
-}
-
-// connectLoop connects to addr:8080 from host every 5 ms until stop is
-// closed, and returns every attempt.
-func connectLoop(host *netlab.Host, addr netip.Addr, stop <-chan struct{}) <-chan []probe {
-	out := make(chan []probe, 1)
-	go func() {
-		var probes []probe
-		host.Do(func() error {
-			for {
-				select {
-				case <-stop:
-					return nil
-				case <-time.After(5 * time.Millisecond):
-				}
-				p := probe{at: time.Now()}
-				conn, err := net.DialTimeout("tcp", netip.AddrPortFrom(addr, 8080).String(), 50*time.Millisecond)
-				if err == nil {
-					conn.SetDeadline(time.Now().Add(50 * time.Millisecond))
-					b, _ := io.ReadAll(conn)
-					conn.Close()
-					p.server = string(b)
-				}
-				probes = append(probes, p)
-			}
-		})
-		out <- probes
-	}()
-	return out
-}
-
 // TestVIPFollowsMaster runs two vrrpd with their addresses and a client
 // that connects to the virtual address in a loop. The master is killed:
 // the client's ARP entry flips to the backup's MAC and its connections
@@ -291,8 +233,8 @@ func TestVIPFollowsMaster(t *testing.T) {
 	vip := netip.MustParseAddr("192.0.2.100")
 	const interval = 100 * time.Millisecond
 	mdi := 3*interval + (256-100)*interval/256
-	serveName(t, a)
-	serveName(t, b)
+	a.host.ServeName(8080)
+	b.host.ServeName(8080)
 	a.start(bin, "-priority", "150", "-advert-int", interval.String(), "-garp-master-delay", "0")
 	a.waitState(t, "MASTER", 5*time.Second)
 	b.start(bin, "-priority", "100", "-advert-int", interval.String(), "-garp-master-delay", "0")
@@ -301,7 +243,7 @@ func TestVIPFollowsMaster(t *testing.T) {
 	assert.NotContains(t, b.host.MustRun("ip", "-4", "addr", "show", "dev", "eth0"), "192.0.2.100")
 
 	stop := make(chan struct{})
-	results := connectLoop(client.host, vip, stop)
+	results := client.host.ConnectLoop(netip.AddrPortFrom(vip, 8080), stop)
 	time.Sleep(300 * time.Millisecond)
 	assert.Contains(t, client.host.MustRun("ip", "neigh", "show", vip.String()), a.iface.MAC().String())
 
@@ -319,18 +261,18 @@ func TestVIPFollowsMaster(t *testing.T) {
 	// first the new one served.
 	var lastA, firstB time.Time
 	for _, p := range probes {
-		if p.server == a.host.Name() && p.at.Before(killed) {
-			lastA = p.at
+		if p.Server == a.host.Name() && p.At.Before(killed) {
+			lastA = p.At
 		}
-		if p.server == b.host.Name() && firstB.IsZero() {
-			firstB = p.at
+		if p.Server == b.host.Name() && firstB.IsZero() {
+			firstB = p.At
 		}
 	}
 	require.False(t, lastA.IsZero(), "the client never reached the master")
 	require.False(t, firstB.IsZero(), "the client never reached the backup")
 	for _, p := range probes {
-		if p.at.After(firstB) {
-			assert.Equal(t, b.host.Name(), p.server, "after failover the client reached %q at %v", p.server, p.at.Sub(killed))
+		if p.At.After(firstB) {
+			assert.Equal(t, b.host.Name(), p.Server, "after failover the client reached %q at %v", p.Server, p.At.Sub(killed))
 		}
 	}
 	outage := firstB.Sub(lastA)

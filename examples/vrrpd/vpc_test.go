@@ -69,10 +69,10 @@ func (w *vpcWorld) cloudFlags(mode, ins string) []string {
 // never served one within 5 s.
 func (w *vpcWorld) failover(t *testing.T, vip netip.Addr) time.Duration {
 	t.Helper()
-	serveName(t, w.a)
-	serveName(t, w.b)
+	w.a.host.ServeName(8080)
+	w.b.host.ServeName(8080)
 	stop := make(chan struct{})
-	results := connectLoop(w.cli.host, vip, stop)
+	results := w.cli.host.ConnectLoop(netip.AddrPortFrom(vip, 8080), stop)
 	time.Sleep(300 * time.Millisecond)
 	killed := time.Now()
 	require.NoError(t, w.a.proc.Signal(syscall.SIGKILL))
@@ -88,11 +88,11 @@ func (w *vpcWorld) failover(t *testing.T, vip netip.Addr) time.Duration {
 	close(stop)
 	var lastA, firstB time.Time
 	for _, p := range <-results {
-		if p.server == w.a.host.Name() && p.at.Before(killed) {
-			lastA = p.at
+		if p.Server == w.a.host.Name() && p.At.Before(killed) {
+			lastA = p.At
 		}
-		if p.server == w.b.host.Name() && firstB.IsZero() {
-			firstB = p.at
+		if p.Server == w.b.host.Name() && firstB.IsZero() {
+			firstB = p.At
 		}
 	}
 	require.False(t, lastA.IsZero(), "the client never reached the master")
