@@ -14,9 +14,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// nameServer answers each connection on loopback with its name and the
-// bytes it was sent, until the test ends.
-func nameServer(t *testing.T, name string) string {
+// server runs handle for each connection to a loopback listener until the
+// test ends, and returns its address.
+func server(t *testing.T, handle func(net.Conn)) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	t.Cleanup(func() { ln.Close() })
@@ -28,12 +28,20 @@ func nameServer(t *testing.T, name string) string {
 			}
 			go func() {
 				defer c.Close()
-				in, _ := io.ReadAll(c)
-				c.Write(append([]byte(name+":"), in...))
+				handle(c)
 			}()
 		}
 	}()
 	return ln.Addr().String()
+}
+
+// nameServer answers each connection with its name and the bytes it was
+// sent.
+func nameServer(t *testing.T, name string) string {
+	return server(t, func(c net.Conn) {
+		in, _ := io.ReadAll(c)
+		c.Write(append([]byte(name+":"), in...))
+	})
 }
 
 // startBalancer runs a balancer over addrs on loopback until the test
@@ -97,27 +105,15 @@ func TestNoHealthyBackend(t *testing.T) {
 // TestDrain: on stop the balancer accepts no more, and a connection in
 // flight finishes.
 func TestDrain(t *testing.T) {
-	// A slow backend: answers a second after the request.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				buf := make([]byte, 4)
-				if n, _ := io.ReadFull(c, buf); n == 4 {
-					time.Sleep(300 * time.Millisecond)
-					c.Write(bytes.ToUpper(buf))
-				}
-			}()
+	// A slow backend: answers 300 ms after the request.
+	slow := server(t, func(c net.Conn) {
+		buf := make([]byte, 4)
+		if n, _ := io.ReadFull(c, buf); n == 4 {
+			time.Sleep(300 * time.Millisecond)
+			c.Write(bytes.ToUpper(buf))
 		}
-	}()
-	bal, addr, stop := startBalancer(t, ln.Addr().String())
+	})
+	bal, addr, stop := startBalancer(t, slow)
 	require.Eventually(t, func() bool { return bal.healthyCount() == 1 }, time.Second, 5*time.Millisecond)
 
 	c, err := net.Dial("tcp", addr)
