@@ -68,7 +68,6 @@ type VSwitch struct {
 	ports     map[string]*port      // ENI -> port
 	routes    map[netip.Addr]string // address -> port it is routed to
 	gateways  map[string]bool       // "gw/port" added
-	api       *http.Server
 	apiURL    string
 	metadata  map[string]string // instance -> URL
 	servers   []*http.Server
