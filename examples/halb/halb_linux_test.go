@@ -44,9 +44,9 @@ func TestHAPairFailsOverOnBackendHealth(t *testing.T) {
 			"-vip", "192.0.2.100/24", "-drain", "1s")
 	}
 	lb1 := start("lb1", "150", "192.0.2.3")
-	require.True(t, lb1.WaitOutput("to=MASTER", 5*time.Second), "lb1 did not become master:\n%s", lb1.Output())
+	require.True(t, lb1.WaitOutput(`"to":"MASTER"`, 5*time.Second), "lb1 did not become master:\n%s", lb1.Output())
 	lb2 := start("lb2", "100", "192.0.2.4")
-	require.True(t, lb2.WaitOutput("to=BACKUP", 5*time.Second), "%s", lb2.Output())
+	require.True(t, lb2.WaitOutput(`"to":"BACKUP"`, 5*time.Second), "%s", lb2.Output())
 
 	vip := netip.AddrPortFrom(netip.MustParseAddr("192.0.2.100"), 80)
 	served := func() string {
@@ -60,15 +60,15 @@ func TestHAPairFailsOverOnBackendHealth(t *testing.T) {
 	require.Eventually(t, func() bool { return served() == hosts["be1"].Name() }, 5*time.Second, 10*time.Millisecond)
 
 	stopBe1() // lb1 has no healthy backend: 150 - 60 = 90 < 100
-	require.True(t, lb2.WaitOutput("to=MASTER", 5*time.Second), "lb2 did not take over:\n%s\n%s", lb1.Output(), lb2.Output())
+	require.True(t, lb2.WaitOutput(`"to":"MASTER"`, 5*time.Second), "lb2 did not take over:\n%s\n%s", lb1.Output(), lb2.Output())
 	require.Eventually(t, func() bool { return served() == hosts["be2"].Name() }, 5*time.Second, 10*time.Millisecond,
 		"the client is not served by lb2's backend")
-	assert.True(t, strings.Contains(lb1.Output(), "to=BACKUP"), "lb1 did not yield:\n%s", lb1.Output())
+	assert.True(t, strings.Contains(lb1.Output(), `"to":"BACKUP"`), "lb1 did not yield:\n%s", lb1.Output())
 
 	// lb2 stops: it hands over with priority 0 and drains; lb1, even with
 	// its lower priority, is the only one left.
 	require.NoError(t, lb2.Signal(syscall.SIGTERM))
 	require.NoError(t, lb2.Wait(), "halb did not exit 0:\n%s", lb2.Output())
-	require.Eventually(t, func() bool { return strings.Count(lb1.Output(), "to=MASTER") == 2 }, 5*time.Second, 10*time.Millisecond,
+	require.Eventually(t, func() bool { return strings.Count(lb1.Output(), `"to":"MASTER"`) == 2 }, 5*time.Second, 10*time.Millisecond,
 		"lb1 did not take over again:\n%s", lb1.Output())
 }

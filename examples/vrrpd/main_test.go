@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/netip"
 	"os/exec"
 	"path/filepath"
@@ -17,9 +16,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/vipkit/vipkit/havip"
 	"github.com/vipkit/vipkit/internal/netlab"
 	"github.com/vipkit/vipkit/internal/pcapio"
+	"github.com/vipkit/vipkit/internal/vipcmd"
 	"github.com/vipkit/vipkit/vrrp"
 )
 
@@ -74,11 +73,11 @@ type node struct {
 }
 
 // transitions parses the JSON lines vrrpd wrote so far.
-func (n *node) transitions(t *testing.T) []transition {
-	var out []transition
+func (n *node) transitions(t *testing.T) []vipcmd.Transition {
+	var out []vipcmd.Transition
 	for _, line := range strings.Split(n.proc.Output(), "\n") {
 		if strings.HasPrefix(line, "{") {
-			var tr transition
+			var tr vipcmd.Transition
 			require.NoError(t, json.Unmarshal([]byte(line), &tr), "%q", line)
 			out = append(out, tr)
 		}
@@ -287,22 +286,4 @@ func TestVIPFollowsMaster(t *testing.T) {
 	require.Eventually(t, func() bool {
 		return !strings.Contains(a.host.MustRun("ip", "-4", "addr", "show", "dev", "eth0"), "192.0.2.100")
 	}, 2*time.Second, 10*time.Millisecond, "the stale address stayed after restart")
-}
-
-// TestTencentRhythm: with -tencentcloud the announcement rhythm defaults
-// to Tencent's guide, unless a garp flag says otherwise.
-func TestTencentRhythm(t *testing.T) {
-	base := []string{"-interface", "eth0", "-vrid", "1", "-vip", "192.0.2.100/24"}
-	opts, err := parse(base, io.Discard)
-	require.NoError(t, err)
-	assert.Equal(t, havip.KeepalivedAnnounce, opts.garp)
-	opts, err = parse(append(base, "-tencentcloud", "havip"), io.Discard)
-	require.NoError(t, err)
-	assert.Equal(t, havip.TencentAnnounce, opts.garp)
-	opts, err = parse(append(base, "-tencentcloud", "private-ip", "-garp-master-delay", "2s"), io.Discard)
-	require.NoError(t, err)
-	assert.Equal(t, 2*time.Second, opts.garp.Delay)
-	assert.Zero(t, opts.garp.Refresh)
-	_, err = parse(append(base, "-tencentcloud", "aws"), io.Discard)
-	assert.ErrorAs(t, err, new(usageError))
 }

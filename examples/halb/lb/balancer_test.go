@@ -1,4 +1,4 @@
-package main
+package lb
 
 import (
 	"bytes"
@@ -151,8 +151,9 @@ func TestBadFlags(t *testing.T) {
 		append(base, "-advert-int", "5ms"),
 		append(base, "-bogus"),
 	} {
-		var stderr bytes.Buffer
-		assert.Equal(t, 2, run(context.Background(), args, &stderr), "%v: %s", args, stderr.String())
+		var stdout, stderr bytes.Buffer
+		assert.Equal(t, 2, Run(context.Background(), args, &stdout, &stderr), "%v: %s", args, stderr.String())
 		assert.Equal(t, 1, strings.Count(stderr.String(), "\n"), "%v: not one line: %q", args, stderr.String())
+		assert.Empty(t, stdout.String())
 	}
 }

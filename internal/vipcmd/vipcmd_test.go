@@ -1,0 +1,116 @@
+package vipcmd
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/vipkit/vipkit/havip"
+	"github.com/vipkit/vipkit/havip/tencentcloud"
+	"github.com/vipkit/vipkit/vrrp"
+)
+
+func parse(args ...string) (Options, error) {
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	f := AddFlags(fs)
+	if err := Parse(fs, args, "test", io.Discard); err != nil {
+		return Options{}, err
+	}
+	return f.Options()
+}
+
+var base = []string{"-interface", "eth0", "-vrid", "51", "-vip", "192.0.2.100/24"}
+
+// TestKeepalivedConf parses the flags that replace the vrrp_instance of
+// Tencent Cloud's HAVIP guide.
+func TestKeepalivedConf(t *testing.T) {
+	o, err := parse("-interface", "eth0", "-vrid", "51", "-nopreempt", "-priority", "80", "-advert-int", "1s",
+		"-version", "2", "-auth-pass", "1111", "-src", "192.0.2.7", "-peer", "192.0.2.13", "-vip", "192.0.2.3",
+		"-garp-master-delay", "1s", "-garp-master-refresh", "5s", "-track-interface", "eth1", "-checksum", "rfc9568")
+	require.NoError(t, err)
+	assert.Equal(t, vrrp.Config{Interface: "eth0", VRID: 51, Version: 2, Priority: 80, AdvertInterval: time.Second,
+		VirtualAddresses: []netip.Addr{netip.MustParseAddr("192.0.2.3")}, NoPreempt: true, AuthPass: "1111",
+		Checksum:      vrrp.ChecksumMessageOnly,
+		UnicastSource: netip.MustParseAddr("192.0.2.7"), UnicastPeers: []netip.Addr{netip.MustParseAddr("192.0.2.13")},
+		TrackInterfaces: []string{"eth1"}}, o.Router)
+	assert.Equal(t, []netip.Prefix{netip.MustParsePrefix("192.0.2.3/32")}, o.VIPs, "a bare address is a host prefix")
+	want := havip.KeepalivedAnnounce
+	want.Delay, want.Refresh = time.Second, 5*time.Second
+	assert.Equal(t, want, o.Announce)
+	assert.Zero(t, o.Cloud.Mode)
+}
+
+// TestTencentRhythm: with -tencentcloud the announcement rhythm defaults
+// to Tencent's guide, unless a garp flag says otherwise.
+func TestTencentRhythm(t *testing.T) {
+	o, err := parse(base...)
+	require.NoError(t, err)
+	assert.Equal(t, havip.KeepalivedAnnounce, o.Announce)
+	o, err = parse(append(base, "-tencentcloud", "havip")...)
+	require.NoError(t, err)
+	assert.Equal(t, havip.TencentAnnounce, o.Announce)
+	assert.Equal(t, tencentcloud.ModeHAVIP, o.Cloud.Mode)
+	o, err = parse(append(base, "-tencentcloud", "private-ip", "-garp-master-delay", "2s")...)
+	require.NoError(t, err)
+	assert.Equal(t, tencentcloud.ModePrivateIP, o.Cloud.Mode)
+	assert.Equal(t, 2*time.Second, o.Announce.Delay)
+	assert.Zero(t, o.Announce.Refresh)
+}
+
+func TestBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"-interface", "eth0", "-vip", "192.0.2.100/24"},
+		append(base, "-vrid", "256"),
+		append(base, "-priority", "0"),
+		append(base, "-priority", "256"),
+		append(base, "-version", "4"),
+		append(base, "-checksum", "crc"),
+		append(base, "-src", "host"),
+		append(base, "-peer", "host"),
+		append(base, "-vip", "192.0.2.300"),
+		append(base, "-tencentcloud", "aws"),
+		append(base, "-bogus"),
+		append(base, "extra"),
+	} {
+		_, err := parse(args...)
+		assert.ErrorAs(t, err, new(UsageError), "%v", args)
+	}
+}
+
+func TestHelp(t *testing.T) {
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	AddFlags(fs)
+	var out bytes.Buffer
+	assert.ErrorIs(t, Parse(fs, []string{"-h"}, "test -vrid N", &out), flag.ErrHelp)
+	assert.Contains(t, out.String(), "usage: test -vrid N\n")
+	assert.Contains(t, out.String(), "-garp-master-refresh")
+}
+
+func TestExit(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		code int
+		line string
+	}{
+		{nil, 0, ""},
+		{Usagef("-vrid 0: need 1..255"), 2, "prog: -vrid 0: need 1..255\n"},
+		{fmt.Errorf("%w: Interface: empty", vrrp.ErrConfig), 2, ""},
+		{fmt.Errorf("%w: Addresses: none", havip.ErrConfig), 2, ""},
+		{errors.Join(errors.New("vrrp: a"), errors.New("b")), 1, "prog: a; b\n"},
+	} {
+		var out bytes.Buffer
+		assert.Equal(t, c.code, Exit(&out, "prog", c.err), "%v", c.err)
+		if c.line != "" {
+			assert.Equal(t, c.line, out.String())
+		}
+		assert.LessOrEqual(t, bytes.Count(out.Bytes(), []byte("\n")), 1)
+	}
+}
