@@ -1,5 +1,6 @@
 // Package netlab builds small virtual networks out of Linux network
-// namespaces for the tests of vipkit's other packages.
+// namespaces for the tests of vipkit's other packages and for the lab
+// (examples/lab).
 //
 // A [Lab] belongs to one test. Its hosts ([Lab.Host]) are network namespaces
 // with only the loopback interface up; [Lab.Link] joins two hosts with a veth
@@ -19,8 +20,8 @@
 //
 // # Cleanup
 //
-// Everything a lab makes is removed by [testing.TB.Cleanup] when the test
-// ends, whether it passed, failed, called t.FailNow or panicked: first the
+// Everything a lab makes is removed by the Cleanup of the [T] given to
+// [New] (a *testing.T's) when the test ends, whether it passed, failed, called t.FailNow or panicked: first the
 // processes and captures are stopped (newest first, by PID: SIGTERM, or
 // SIGINT for tcpdump, then SIGKILL after a grace period), then every
 // namespace is deleted, which deletes its interfaces too. Namespace names
@@ -38,6 +39,6 @@
 // either is missing. [Host.Capture] also needs tcpdump and skips without it.
 //
 // Methods that cannot carry on (a command that fails while building the
-// network, say) report through the testing.TB given to [New] with Fatalf,
-// so they must be called from the goroutine running that test.
+// network, say) report through the [T] given to [New] with Fatalf, so they
+// must be called from the goroutine running that test.
 package netlab

@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 )
 
@@ -34,10 +33,26 @@ var stalePattern = regexp.MustCompile(`^vk([0-9]+)x[0-9a-f]{4}-`)
 // hostName is what Lab.Host and Lab.Switch accept as a name.
 var hostName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$`)
 
+// T is what a lab reports failures to and registers its cleanup with: a
+// *testing.T or *testing.B, or a program's own implementation (the lab
+// command in examples/lab has one). Fatal, Fatalf, Skip and Skipf must not
+// return.
+type T interface {
+	Helper()
+	Cleanup(func())
+	Errorf(format string, args ...any)
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Logf(format string, args ...any)
+	Skip(args ...any)
+	Skipf(format string, args ...any)
+	TempDir() string
+}
+
 // A Lab is a set of network namespaces (hosts) that one test builds. Make
 // one with [New]; everything in it is removed when the test ends.
 type Lab struct {
-	t      testing.TB
+	t      T
 	prefix string
 
 	mu       sync.Mutex
@@ -52,7 +67,7 @@ type Lab struct {
 // New skips the test with [SkipMessage] when the process is not root or
 // lacks CAP_SYS_ADMIN or CAP_NET_ADMIN, and with another message when it is
 // not on Linux or iproute2's ip command is not in PATH.
-func New(t testing.TB) *Lab {
+func New(t T) *Lab {
 	t.Helper()
 	if runtime.GOOS != "linux" {
 		t.Skipf("netlab: needs Linux network namespaces (GOOS is %s)", runtime.GOOS)
@@ -204,7 +219,7 @@ func (l *Lab) cleanup() {
 // sweepStale deletes namespaces left by labs of test binaries that are no
 // longer running (killed by a timeout, say: then no Cleanup ran). A
 // namespace whose maker is still running is left alone.
-func sweepStale(t testing.TB) {
+func sweepStale(t T) {
 	entries, err := os.ReadDir(netnsDir)
 	if err != nil {
 		return
