@@ -88,6 +88,14 @@ func configError(field, format string, args ...any) error {
 	return fmt.Errorf("%w: %s: %s", ErrConfig, field, fmt.Sprintf(format, args...))
 }
 
+// Validate checks every field of c as NewRouter does, without looking at
+// the host (the interface and the unicast source are checked by NewRouter).
+// An error wraps ErrConfig and names the field.
+func (c Config) Validate() error {
+	_, err := c.withDefaults()
+	return err
+}
+
 // withDefaults returns c with keepalived's defaults in place of zero
 // values, and checks every field. It does not look at the host: Router
 // checks the interface and the unicast source there.

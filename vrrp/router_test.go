@@ -405,8 +405,11 @@ func TestConfigRefused(t *testing.T) {
 			_, err := vrrp.NewRouterConn(c.cfg, lan.conn(src4), src4)
 			require.ErrorIs(t, err, vrrp.ErrConfig)
 			assert.True(t, strings.Contains(err.Error(), ": "+c.field+": "), "%q does not name %s", err, c.field)
+			assert.Equal(t, err, c.cfg.Validate(), "Validate disagrees with NewRouterConn")
 		})
 	}
+
+	require.NoError(t, routerConfig(100).Validate())
 
 	// The real constructor refuses a unicast source that is not an
 	// address of the interface.
