@@ -119,6 +119,7 @@ func exactlyOneMaster(t *testing.T, k *keepalived, r *vrrp.Router, wantKeepalive
 func TestKeepalivedInterop(t *testing.T) {
 	cases := []interop{
 		{name: "v2 multicast auth", version: vrrp.Version2, auth: "1111"},
+		{name: "v2 unicast auth", version: vrrp.Version2, auth: "1111", unicast: true}, // Tencent's HAVIP guide
 		{name: "v3 IPv4 multicast", version: vrrp.Version3},
 		{name: "v3 IPv4 unicast", version: vrrp.Version3, unicast: true},
 		{name: "v3 IPv6 multicast", version: vrrp.Version3, ipv6: true},
