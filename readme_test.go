@@ -38,3 +38,18 @@ func TestReadmeProgram(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "the README's program does not compile:\n%s", out)
 }
+
+// TestReadmeCommands: the commands the README promises exist, and CI runs
+// the test command the README gives users.
+func TestReadmeCommands(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	require.NoError(t, err)
+	ci, err := os.ReadFile(".ci/run")
+	require.NoError(t, err)
+	for _, cmd := range []string{"sudo go run ./examples/lab\n", "sudo bash .ci/run\n", "sudo go test -race ./...\n"} {
+		require.Contains(t, string(readme), cmd)
+	}
+	require.Contains(t, string(ci), "\ngo test -race ./...\n", ".ci/run does not run the README's test command")
+	_, err = os.Stat(filepath.Join("examples", "lab", "main.go"))
+	require.NoError(t, err)
+}
