@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -139,14 +138,8 @@ func (w *world) startHalb(n, peer *node, priority int) error {
 
 // transitions returns the transitions n's halb has reported.
 func (n *node) transitions() []vipcmd.Transition {
-	var out []vipcmd.Transition
-	for line := range strings.SplitSeq(n.proc.Output(), "\n") {
-		var t vipcmd.Transition
-		if strings.HasPrefix(line, "{") && json.Unmarshal([]byte(line), &t) == nil {
-			out = append(out, t)
-		}
-	}
-	return out
+	trs, _ := vipcmd.Transitions(n.proc.Output()) // halb writes only whole lines
+	return trs
 }
 
 // state returns n's last reported state ("" before the first).

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os/exec"
@@ -74,15 +73,9 @@ type node struct {
 
 // transitions parses the JSON lines vrrpd wrote so far.
 func (n *node) transitions(t *testing.T) []vipcmd.Transition {
-	var out []vipcmd.Transition
-	for _, line := range strings.Split(n.proc.Output(), "\n") {
-		if strings.HasPrefix(line, "{") {
-			var tr vipcmd.Transition
-			require.NoError(t, json.Unmarshal([]byte(line), &tr), "%q", line)
-			out = append(out, tr)
-		}
-	}
-	return out
+	trs, err := vipcmd.Transitions(n.proc.Output())
+	require.NoError(t, err)
+	return trs
 }
 
 // state returns the state of the last transition vrrpd reported.

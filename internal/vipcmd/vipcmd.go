@@ -181,6 +181,24 @@ type Transition struct {
 	Reason string `json:"reason"`
 }
 
+// Transitions reads the Transition lines from output, a command's standard
+// output (with or without its logs), in order. Lines that do not start with
+// '{' are skipped; one that does and is not a Transition is an error.
+func Transitions(output string) ([]Transition, error) {
+	var trs []Transition
+	for line := range strings.SplitSeq(output, "\n") {
+		if !strings.HasPrefix(line, "{") {
+			continue
+		}
+		var t Transition
+		if err := json.Unmarshal([]byte(line), &t); err != nil {
+			return trs, fmt.Errorf("transition line %q: %w", line, err)
+		}
+		trs = append(trs, t)
+	}
+	return trs, nil
+}
+
 // Serve runs r until ctx ends, c (if not nil) holding the addresses while r
 // is master, and writes each of r's transitions to stdout as a JSON
 // [Transition] line. When ctx ends a master hands over with priority 0;

@@ -2,6 +2,7 @@ package vipcmd
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -113,4 +114,16 @@ func TestExit(t *testing.T) {
 		}
 		assert.LessOrEqual(t, bytes.Count(out.Bytes(), []byte("\n")), 1)
 	}
+}
+
+func TestTransitions(t *testing.T) {
+	var out bytes.Buffer
+	out.WriteString("time=... level=INFO msg=start\n")
+	enc := Transition{Time: "2026-11-24T05:39:14.123456Z", VRID: 51, From: "BACKUP", To: "MASTER", Reason: "master-down"}
+	require.NoError(t, json.NewEncoder(&out).Encode(enc))
+	trs, err := Transitions(out.String())
+	require.NoError(t, err)
+	assert.Equal(t, []Transition{enc}, trs)
+	_, err = Transitions(out.String() + "{not json\n")
+	assert.Error(t, err)
 }
