@@ -23,15 +23,19 @@ func TestReadmeProgram(t *testing.T) {
 	root, err := filepath.Abs(".")
 	require.NoError(t, err)
 	dir := t.TempDir()
-	goMod := "module readme\n\ngo 1.26\n\nrequire github.com/vipkit/vipkit v0.0.0\n\nreplace github.com/vipkit/vipkit => " + root + "\n"
+	// This module's requirements, so that the build needs no module this
+	// module's own build did not (no lookups: GOPROXY=off below).
+	ownMod, err := os.ReadFile("go.mod")
+	require.NoError(t, err)
+	goMod := strings.Replace(string(ownMod), "module github.com/vipkit/vipkit\n", "module readme\n", 1) +
+		"\nrequire github.com/vipkit/vipkit v0.0.0\n\nreplace github.com/vipkit/vipkit => " + root + "\n"
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "go.mod"), []byte(goMod), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "main.go"), []byte(program), 0o644))
 	sum, err := os.ReadFile("go.sum")
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "go.sum"), sum, 0o644))
 
-	// The module cache has every dependency (this module's own build
-	// needed them); -mod=mod lets go fill in the requirements.
+	// -mod=mod lets go record the requirement on vipkit in go.sum.
 	cmd := exec.Command("go", "build", "-mod=mod", "-o", os.DevNull, ".")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off")

@@ -3,8 +3,6 @@ package main
 import (
 	"fmt"
 	"net/netip"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -22,10 +20,8 @@ import (
 // preempts it, and the client is served by the other backend; when the
 // master itself is stopped, the same happens through priority 0.
 func TestHAPairFailsOverOnBackendHealth(t *testing.T) {
+	bin := netlab.Build(t)
 	lab := netlab.New(t)
-	bin := filepath.Join(t.TempDir(), "halb")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	require.NoError(t, err, "%s", out)
 
 	sw := lab.Switch("sw")
 	hosts := map[string]*netlab.Host{}

@@ -63,15 +63,6 @@ func lookHAProxy(t *testing.T) string {
 	return path
 }
 
-// buildSidecar builds the command into a temporary directory.
-func buildSidecar(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "haproxy-sidecar")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	require.NoError(t, err, "%s", out)
-	return bin
-}
-
 // lbNode is a host with HAProxy and the sidecar beside it.
 type lbNode struct {
 	host    *netlab.Host
@@ -139,9 +130,8 @@ type sidecarLab struct {
 }
 
 func newSidecarLab(t *testing.T) *sidecarLab {
-	lab := netlab.New(t) // skips without root
-	l := &sidecarLab{haproxy: lookHAProxy(t)}
-	l.bin = buildSidecar(t)
+	l := &sidecarLab{haproxy: lookHAProxy(t), bin: netlab.Build(t)} // skips without root
+	lab := netlab.New(t)
 	sw := lab.Switch("sw")
 	for i := range l.lb {
 		h := lab.Host(fmt.Sprintf("lb%d", i+1))

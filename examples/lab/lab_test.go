@@ -39,22 +39,6 @@ func TestBadFlags(t *testing.T) {
 	assert.Contains(t, stderr.String(), "-mode")
 }
 
-// buildLab builds the command, or skips the test where it cannot build
-// namespaces.
-func buildLab(t *testing.T) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip(netlab.SkipMessage)
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("the lab needs iproute2's ip command")
-	}
-	bin := filepath.Join(t.TempDir(), "lab")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	require.NoError(t, err, "%s", out)
-	return bin
-}
-
 // leftovers returns the namespaces and processes a lab run by pid left.
 func leftovers(t *testing.T, bin string, pid int) []string {
 	t.Helper()
@@ -78,7 +62,7 @@ func leftovers(t *testing.T, bin string, pid int) []string {
 // TestLab runs the lab end to end in each mode, as the README tells users
 // to, and reads its JSON line.
 func TestLab(t *testing.T) {
-	bin := buildLab(t)
+	bin := netlab.Build(t)
 	for _, c := range []struct {
 		args       []string
 		mode       string
@@ -126,7 +110,7 @@ func TestLab(t *testing.T) {
 // TestLabInterrupted: Ctrl-C removes everything and says so in the JSON
 // line.
 func TestLabInterrupted(t *testing.T) {
-	bin := buildLab(t)
+	bin := netlab.Build(t)
 	cmd := exec.Command(bin, "-mode", "havip")
 	out, err := cmd.StdoutPipe()
 	require.NoError(t, err)
@@ -153,7 +137,7 @@ func TestLabInterrupted(t *testing.T) {
 // TestNeedsRoot: without root the lab says what it needs in one line.
 func TestNeedsRoot(t *testing.T) {
 	if os.Geteuid() == 0 {
-		bin := buildLab(t)
+		bin := netlab.Build(t)
 		for dir := filepath.Dir(bin); dir != os.TempDir(); dir = filepath.Dir(dir) {
 			require.NoError(t, os.Chmod(dir, 0o755)) // for nobody to run it
 		}

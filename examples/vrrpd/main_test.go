@@ -5,8 +5,6 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -52,15 +50,6 @@ func TestHelp(t *testing.T) {
 	assert.Equal(t, 0, run(context.Background(), []string{"-h"}, &stdout, &stderr))
 	assert.Contains(t, stderr.String(), "-advert-int")
 	assert.Contains(t, stderr.String(), "-checksum")
-}
-
-// buildVrrpd builds the command into a temporary directory.
-func buildVrrpd(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "vrrpd")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	require.NoError(t, err, "%s", out)
-	return bin
 }
 
 // node is a vrrpd process in a lab host.
@@ -134,7 +123,7 @@ func adverts(t *testing.T, path string, src netip.Addr) (times []time.Time, prio
 // and measures the handover against Skew_Time.
 func TestFailover(t *testing.T) {
 	netlab.New(t) // skips without root before the build
-	bin := buildVrrpd(t)
+	bin := netlab.Build(t)
 	for _, interval := range []time.Duration{100 * time.Millisecond, 10 * time.Millisecond} {
 		t.Run(interval.String(), func(t *testing.T) {
 			mdi := 3*interval + (256-100)*interval/256
@@ -210,7 +199,7 @@ func TestFailover(t *testing.T) {
 // Master_Down_Interval. Restarted, the killed node first removes the
 // address it left behind.
 func TestVIPFollowsMaster(t *testing.T) {
-	bin := buildVrrpd(t)
+	bin := netlab.Build(t)
 	lab := netlab.New(t)
 	sw := lab.Switch("sw")
 	var nodes []*node

@@ -105,7 +105,7 @@ func (w *vpcWorld) failover(t *testing.T, vip netip.Addr) time.Duration {
 // TestVPCHaVip: in HAVIP mode the SDN follows the new master's gratuitous
 // ARP, and the binder sees the HAVIP bound to it.
 func TestVPCHaVip(t *testing.T) {
-	bin := buildVrrpd(t)
+	bin := netlab.Build(t)
 	w := newVPC(t)
 	w.start(bin, w.a, w.b, vpcHaVip, "150", w.cloudFlags("havip", "ins-a")...)
 	w.a.waitState(t, "MASTER", 5*time.Second)
@@ -128,7 +128,7 @@ func TestVPCHaVip(t *testing.T) {
 // moves it through the API, through throttling and a running task, with a
 // simulated API latency.
 func TestVPCPrivateIPNeedsTheAPI(t *testing.T) {
-	bin := buildVrrpd(t)
+	bin := netlab.Build(t)
 	t.Run("announcing alone", func(t *testing.T) {
 		w := newVPC(t)
 		w.start(bin, w.a, w.b, vpcPrivate, "150")

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"runtime"
 	"strconv"
@@ -61,13 +62,11 @@ type Lab struct {
 	stoppers []func()
 }
 
-// New returns an empty lab whose hosts, processes and captures are removed
-// by t.Cleanup when the test ends, also when it fails or panics.
-//
-// New skips the test with [SkipMessage] when the process is not root or
-// lacks CAP_SYS_ADMIN or CAP_NET_ADMIN, and with another message when it is
-// not on Linux or iproute2's ip command is not in PATH.
-func New(t T) *Lab {
+// Require skips t as [New] does when the process may not build a lab: with
+// [SkipMessage] when it is not root or lacks CAP_SYS_ADMIN or CAP_NET_ADMIN,
+// with another message when it is not on Linux or iproute2's ip command is
+// not in PATH.
+func Require(t T) {
 	t.Helper()
 	if runtime.GOOS != "linux" {
 		t.Skipf("netlab: needs Linux network namespaces (GOOS is %s)", runtime.GOOS)
@@ -78,6 +77,41 @@ func New(t T) *Lab {
 	if _, err := exec.LookPath("ip"); err != nil {
 		t.Skip("netlab: needs iproute2's ip command in PATH to create network namespaces")
 	}
+}
+
+// Build builds the Go command in the current directory (the package of
+// the test calling it) into t.TempDir() and returns the binary's path, to
+// run with [Host.Start]. It first calls [Require], so a test that would
+// skip does not spend time building.
+func Build(t T) string {
+	t.Helper()
+	Require(t)
+	bin := filepath.Join(t.TempDir(), filepath.Base(mustGetwd(t)))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("netlab: go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func mustGetwd(t T) string {
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatalf("netlab: %v", err)
+	}
+	return dir
+}
+
+// New returns an empty lab whose hosts, processes and captures are removed
+// by t.Cleanup when the test ends, also when it fails or panics.
+//
+// New skips the test with [SkipMessage] when the process is not root or
+// lacks CAP_SYS_ADMIN or CAP_NET_ADMIN, and with another message when it is
+// not on Linux or iproute2's ip command is not in PATH.
+func New(t T) *Lab {
+	t.Helper()
+	Require(t)
 	var tag [2]byte
 	if _, err := rand.Read(tag[:]); err != nil {
 		t.Fatalf("netlab: random tag: %v", err)
