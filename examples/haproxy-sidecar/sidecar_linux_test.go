@@ -202,6 +202,7 @@ func (l *sidecarLab) failover(t *testing.T, kill func(*netlab.Process), mdi, max
 	time.Sleep(300 * time.Millisecond)
 	killed := time.Now()
 	kill(lb1.haproxy)
+	dead := time.Now() // kill returns once HAProxy has exited
 
 	fault := lb1.waitState(t, "FAULT", 5*time.Second)
 	assert.Equal(t, "fault", fault.Reason)
@@ -219,15 +220,14 @@ func (l *sidecarLab) failover(t *testing.T, kill func(*netlab.Process), mdi, max
 	probes := <-results
 
 	// The outage: from the last connection served before HAProxy was
-	// stopped to the first served after (through lb2: lb1's HAProxy is
-	// gone).
+	// stopped to the first served after it had exited (through lb2).
 	var lastOK, firstOK time.Time
 	for _, p := range probes {
 		ok := p.Server == l.be.Name()
 		if ok && p.At.Before(killed) {
 			lastOK = p.At
 		}
-		if ok && p.At.After(killed) && firstOK.IsZero() {
+		if ok && p.At.After(dead) && firstOK.IsZero() {
 			firstOK = p.At
 		}
 	}

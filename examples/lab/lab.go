@@ -229,6 +229,8 @@ func demo(ctx context.Context, r *runner, cfg config, out io.Writer, res *result
 	mdi := vrrp.NewMachine(vrrp.MachineConfig{Version: cfg.version, Priority: backupPriority,
 		AdvertInterval: cfg.advert, DownTimerAdverts: 3}).MasterDownInterval()
 	res.MasterDownMs = mdi.Round(time.Millisecond).Milliseconds()
+	// How long a node may take to become master, or the VIP to follow.
+	takeover := 2*mdi + 5*time.Second
 	where := map[string]string{
 		modeLAN:       "on one LAN (VRRP multicast, gratuitous ARP)",
 		modeHAVIP:     "in a simulated Tencent Cloud VPC; the VIP is an HAVIP, which the SDN gives to whoever announces it by gratuitous ARP",
@@ -237,10 +239,16 @@ func demo(ctx context.Context, r *runner, cfg config, out io.Writer, res *result
 	fmt.Fprintf(out, "lab: a client, two halb balancers (VRRPv%d, advert_int %v, VIP %v) and two backends, %s\n",
 		cfg.version, cfg.advert, labVIP, where)
 
-	w := build(r, cfg)
-	fmt.Fprintf(out, "lab: built namespaces %s-{%s}\n", w.lab.Prefix(), strings.Join(w.names(), ","))
+	var w *world
 	defer func() {
-		if err != nil && !errors.Is(err, errInterrupted) {
+		if p := recover(); p != nil { // the runner's Fatal: netlab could not go on
+			f, ok := p.(failure)
+			if !ok {
+				panic(p)
+			}
+			err = errors.New(f.msg)
+		}
+		if err != nil && !errors.Is(err, errInterrupted) && w != nil {
 			for _, n := range []*node{w.lb1, w.lb2} {
 				if n.proc != nil {
 					fmt.Fprintf(r.log, "--- %s's halb output:\n%s", n.name, n.proc.Output())
@@ -248,6 +256,8 @@ func demo(ctx context.Context, r *runner, cfg config, out io.Writer, res *result
 			}
 		}
 	}()
+	w = build(r, cfg)
+	fmt.Fprintf(out, "lab: built namespaces %s-{%s}\n", w.lab.Prefix(), strings.Join(w.names(), ","))
 	for _, be := range w.backends {
 		be.host.ServeName(backendPort)
 	}
@@ -260,7 +270,7 @@ func demo(ctx context.Context, r *runner, cfg config, out io.Writer, res *result
 	if err := w.startHalb(w.lb1, w.lb2, masterPriority); err != nil {
 		return err
 	}
-	if err := waitFor(ctx, 10*time.Second, "lb1 to become master", func() bool { return w.lb1.state() == "MASTER" }); err != nil {
+	if err := waitFor(ctx, takeover, "lb1 to become master", func() bool { return w.lb1.state() == "MASTER" }); err != nil {
 		return err
 	}
 	if err := w.startHalb(w.lb2, w.lb1, backupPriority); err != nil {
@@ -304,7 +314,7 @@ func demo(ctx context.Context, r *runner, cfg config, out io.Writer, res *result
 		return errors.New("lb1's halb did not die of SIGKILL")
 	}
 	dead := time.Now()
-	if err := waitFor(ctx, 10*time.Second, "lb2 to become master", func() bool { return w.lb2.state() == "MASTER" }); err != nil {
+	if err := waitFor(ctx, takeover, "lb2 to become master", func() bool { return w.lb2.state() == "MASTER" }); err != nil {
 		return err
 	}
 	if err := waitFor(ctx, 15*time.Second, "the VIP to reach lb2", func() bool { return w.holder() == w.lb2 }); err != nil {

@@ -7,7 +7,7 @@
 // gratuitous ARP, the cloud re-binding the address (in a simulated VPC),
 // and the first client connection served through the new master, with the
 // outage the client saw next to Master_Down_Interval. Then it removes
-// everything it made, also on Ctrl-C or failure.
+// everything it made, also on Ctrl-C, SIGTERM, SIGHUP or failure.
 //
 //	sudo go run ./examples/lab                    # a LAN, VRRP multicast
 //	sudo go run ./examples/lab -mode havip        # a Tencent Cloud HAVIP, simulated
@@ -24,7 +24,8 @@
 //
 //	{"mode":"lan","version":3,"advert_int_ms":100,"master_down_ms":361,"outage_ms":372,"ok":true}
 //
-// ok says the client was served through the new master. The exit status
+// ok says the client was served through the new master and everything
+// the lab made was removed. The exit status
 // is 0 when ok, 1 when not, 2 for bad flags or without the privileges:
 // the lab needs root (CAP_SYS_ADMIN and CAP_NET_ADMIN for namespaces,
 // CAP_NET_RAW for its packet sockets) and iproute2's ip command.
@@ -43,7 +44,6 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
-	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -57,7 +57,7 @@ import (
 const nodeCommand = "halb"
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	if len(os.Args) > 1 && os.Args[1] == nodeCommand {
 		os.Exit(lb.Run(ctx, os.Args[2:], os.Stdout, os.Stderr))
@@ -129,27 +129,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return vipcmd.Exit(stderr, "lab", err)
 	}
-	if runtime.GOOS != "linux" || os.Geteuid() != 0 {
-		fmt.Fprintln(stderr, "lab: needs root on Linux to build network namespaces (CAP_SYS_ADMIN, CAP_NET_ADMIN, CAP_NET_RAW): sudo go run ./examples/lab")
+	r := &runner{log: stderr}
+	if msg, missing := r.require(); missing {
+		fmt.Fprintf(stderr, "lab: %s; run it as root: sudo go run ./examples/lab\n", strings.TrimPrefix(msg, "netlab: "))
 		return 2
 	}
 	res := result{Mode: cfg.mode, Version: int(cfg.version), AdvertIntMs: cfg.advert.Milliseconds()}
-	r := &runner{log: stderr}
-	err = func() (err error) {
-		defer func() {
-			if p := recover(); p != nil {
-				f, ok := p.(failure)
-				if !ok {
-					r.cleanup()
-					panic(p)
-				}
-				err = errors.New(f.msg)
-			}
-		}()
-		return demo(ctx, r, cfg, stdout, &res)
+	defer func() {
+		if p := recover(); p != nil { // a bug: still remove what was built
+			r.cleanup()
+			panic(p)
+		}
 	}()
+	err = demo(ctx, r, cfg, stdout, &res)
 	fmt.Fprintln(stdout, "lab: removing the namespaces and processes")
 	r.cleanup()
+	if err == nil && r.failed {
+		err = errors.New("removing the lab failed (see above)")
+	}
 	res.OK = err == nil
 	if err != nil {
 		res.Error = err.Error()

@@ -4,30 +4,43 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/vipkit/vipkit/internal/netlab"
 )
 
 // runner is the lab's netlab.T: it keeps the cleanups to run when the lab
-// ends and turns a fatal failure into a panic of type failure, which run
-// recovers before it cleans up.
+// ends, remembers whether one of them failed, and turns a fatal failure or
+// a skip into a panic (of type failure or skip) that the lab recovers.
 type runner struct {
 	log      io.Writer
 	cleanups []func()
-	tmp      string
+	tmp      string // holds the directories TempDir makes
+	failed   bool   // Errorf was called
 }
 
-// failure is what runner's Fatal panics with.
-type failure struct{ msg string }
+// failure is what runner's Fatal panics with; skip what its Skip does.
+type (
+	failure struct{ msg string }
+	skip    struct{ msg string }
+)
 
-func (r *runner) Helper()                           {}
-func (r *runner) Cleanup(f func())                  { r.cleanups = append(r.cleanups, f) }
-func (r *runner) Errorf(format string, args ...any) { fmt.Fprintf(r.log, "lab: "+format+"\n", args...) }
-func (r *runner) Logf(format string, args ...any)   { fmt.Fprintf(r.log, "lab: "+format+"\n", args...) }
-func (r *runner) Fatal(args ...any)                 { panic(failure{fmt.Sprint(args...)}) }
-func (r *runner) Fatalf(format string, args ...any) { panic(failure{fmt.Sprintf(format, args...)}) }
-func (r *runner) Skip(args ...any)                  { r.Fatal(args...) }
-func (r *runner) Skipf(format string, args ...any)  { r.Fatalf(format, args...) }
+func (r *runner) Helper()                          {}
+func (r *runner) Cleanup(f func())                 { r.cleanups = append(r.cleanups, f) }
+func (r *runner) Logf(format string, args ...any)  { fmt.Fprintf(r.log, "lab: "+format+"\n", args...) }
+func (r *runner) Fatal(args ...any)                { panic(failure{fmt.Sprint(args...)}) }
+func (r *runner) Skip(args ...any)                 { panic(skip{fmt.Sprint(args...)}) }
+func (r *runner) Skipf(format string, args ...any) { panic(skip{fmt.Sprintf(format, args...)}) }
 
-// TempDir returns a directory that is removed when the lab ends.
+func (r *runner) Errorf(format string, args ...any) {
+	r.failed = true
+	r.Logf(format, args...)
+}
+
+func (r *runner) Fatalf(format string, args ...any) {
+	panic(failure{fmt.Sprintf(format, args...)})
+}
+
+// TempDir returns a new directory; all are removed when the lab ends.
 func (r *runner) TempDir() string {
 	if r.tmp == "" {
 		dir, err := os.MkdirTemp("", "vipkit-lab-")
@@ -36,11 +49,31 @@ func (r *runner) TempDir() string {
 		}
 		r.tmp = dir
 	}
-	return r.tmp
+	dir, err := os.MkdirTemp(r.tmp, "")
+	if err != nil {
+		r.Fatalf("temporary directory: %v", err)
+	}
+	return dir
+}
+
+// require returns netlab's message, and true, when the lab cannot be built
+// here: not Linux, not root, or no ip command.
+func (r *runner) require() (msg string, missing bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			s, ok := p.(skip)
+			if !ok {
+				panic(p)
+			}
+			msg, missing = s.msg, true
+		}
+	}()
+	netlab.Require(r)
+	return "", false
 }
 
 // cleanup runs the cleanups, newest first, as testing does, then removes
-// the temporary directory.
+// the temporary directories.
 func (r *runner) cleanup() {
 	for i := len(r.cleanups) - 1; i >= 0; i-- {
 		r.cleanups[i]()

@@ -122,7 +122,6 @@ func adverts(t *testing.T, path string, src netip.Addr) (times []time.Time, prio
 // backup's first, against Master_Down_Interval; then stops it (SIGTERM)
 // and measures the handover against Skew_Time.
 func TestFailover(t *testing.T) {
-	netlab.New(t) // skips without root before the build
 	bin := netlab.Build(t)
 	for _, interval := range []time.Duration{100 * time.Millisecond, 10 * time.Millisecond} {
 		t.Run(interval.String(), func(t *testing.T) {

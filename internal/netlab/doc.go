@@ -21,8 +21,8 @@
 // # Cleanup
 //
 // Everything a lab makes is removed by the Cleanup of the [T] given to
-// [New] (a *testing.T's) when the test ends, whether it passed, failed, called t.FailNow or panicked: first the
-// processes and captures are stopped (newest first, by PID: SIGTERM, or
+// [New] (a *testing.T's) when the test ends, whether it passed, failed,
+// called t.FailNow or panicked: first the processes and captures are stopped (newest first, by PID: SIGTERM, or
 // SIGINT for tcpdump, then SIGKILL after a grace period), then every
 // namespace is deleted, which deletes its interfaces too. Namespace names
 // carry the test binary's PID ("vk<pid>x<rand>-<name>", see [Lab.Prefix]),

@@ -46,7 +46,7 @@ type Flags struct {
 	checksum, src, cloud    string
 	vips                    prefixList
 	peers                   addrList
-	track                   stringList
+	track                   Strings
 }
 
 // AddFlags registers on fs the flags of a keepalived vrrp_instance:
@@ -278,8 +278,8 @@ func (l *prefixList) Set(s string) error {
 	return nil
 }
 
-// stringList is a repeatable string flag.
-type stringList []string
+// Strings is a repeatable string flag.
+type Strings []string
 
-func (l *stringList) String() string     { return strings.Join(*l, ",") }
-func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }
+func (l *Strings) String() string     { return strings.Join(*l, ",") }
+func (l *Strings) Set(s string) error { *l = append(*l, s); return nil }

@@ -17,7 +17,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"strings"
 	"sync"
 	"time"
 
@@ -29,17 +28,11 @@ import (
 type options struct {
 	vipcmd.Options
 	listen   string
-	backends stringList
+	backends vipcmd.Strings
 	health   time.Duration
 	weight   int
 	drain    time.Duration
 }
-
-// stringList is a repeatable string flag.
-type stringList []string
-
-func (l *stringList) String() string     { return strings.Join(*l, ",") }
-func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }
 
 func parse(args []string, usage io.Writer) (options, error) {
 	fs := flag.NewFlagSet("halb", flag.ContinueOnError)
@@ -50,7 +43,7 @@ func parse(args []string, usage io.Writer) (options, error) {
 	fs.IntVar(&o.weight, "weight", 60, "priority lost while no backend is healthy (1..253)")
 	fs.DurationVar(&o.drain, "drain", 10*time.Second, "how long connections may finish after SIGTERM")
 	flags := vipcmd.AddFlags(fs)
-	if err := vipcmd.Parse(fs, args, "halb -listen ADDR -backend HOST:PORT -interface IF -vrid N -vip PREFIX [flags]", usage); err != nil {
+	if err := vipcmd.Parse(fs, args, "halb -listen ADDR -backend HOST:PORT -interface IF -vrid N -vip PREFIX [flags] (-priority 1..254: its priority moves)", usage); err != nil {
 		return o, err
 	}
 	var err error
@@ -105,22 +98,32 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return vipcmd.Exit(stderr, "halb", err)
 	}
-	client, err := o.NewClient(ctx, log)
-	var ln net.Listener
-	if err == nil {
-		ln, err = net.Listen("tcp", o.listen)
-	}
+	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
 		r.Close()
 		return vipcmd.Exit(stderr, "halb", err)
 	}
+	client, err := o.NewClient(ctx, log)
+	if err != nil {
+		ln.Close()
+		r.Close()
+		return vipcmd.Exit(stderr, "halb", err)
+	}
 
+	// A balancer that cannot accept stops the router too: a master
+	// without a listener would hold the address for nothing.
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
 	var wg sync.WaitGroup
 	checking, stopChecking := context.WithCancel(context.Background())
 	defer stopChecking()
 	wg.Go(func() { bal.checkHealth(checking) })
 	serveErr := make(chan error, 1)
-	wg.Go(func() { serveErr <- bal.serve(ctx, ln, o.drain) })
+	wg.Go(func() {
+		err := bal.serve(ctx, ln, o.drain)
+		stop()
+		serveErr <- err
+	})
 	err = vipcmd.Serve(ctx, r, client, stdout) // hands over with priority 0 when ctx ends
 	stopChecking()
 	wg.Wait()
