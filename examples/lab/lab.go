@@ -261,11 +261,11 @@ func demo(ctx context.Context, r *runner, cfg config, out io.Writer, res *result
 	for _, be := range w.backends {
 		be.host.ServeName(backendPort)
 	}
-	watch, err := watch(w.lb2.iface)
+	wire, err := watch(w.lb2.iface)
 	if err != nil {
 		return fmt.Errorf("watching lb2's interface: %w", err)
 	}
-	r.Cleanup(watch.Close)
+	r.Cleanup(wire.Close)
 
 	if err := w.startHalb(w.lb1, w.lb2, masterPriority); err != nil {
 		return err
@@ -325,7 +325,7 @@ func demo(ctx context.Context, r *runner, cfg config, out io.Writer, res *result
 	}
 	close(stop)
 	stopped = true
-	tl := w.timeline(killed, dead, <-probes, watch.seen())
+	tl := w.timeline(killed, dead, <-probes, wire.seen())
 	tl.print(out, killed)
 	if tl.detection != 0 {
 		fmt.Fprintf(out, "lab: lb2 took over %.1f ms after lb1's last advertisement; Master_Down_Interval is %.1f ms\n", ms(tl.detection), ms(mdi))
