@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/netip"
 	"os"
 	"slices"
@@ -176,24 +175,6 @@ func (w *world) holder() *node {
 	return nil
 }
 
-// dial connects from the client to the VIP once and returns the name of
-// the backend that answered.
-func (w *world) dial() (string, error) {
-	var name string
-	err := w.client.host.Do(func() error {
-		c, err := net.DialTimeout("tcp", netip.AddrPortFrom(labVIP, servicePort).String(), 200*time.Millisecond)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(time.Second))
-		b, err := io.ReadAll(c)
-		name = string(b)
-		return err
-	})
-	return name, err
-}
-
 // short turns a host's namespace name into its lab name.
 func (w *world) short(ns string) string { return strings.TrimPrefix(ns, w.lab.Prefix()+"-") }
 
@@ -280,7 +261,7 @@ func demo(ctx context.Context, r *runner, cfg config, out io.Writer, res *result
 		return err
 	}
 	if err := waitFor(ctx, 10*time.Second, "the client to be served through the VIP", func() bool {
-		_, err := w.dial()
+		_, err := w.client.host.AskName(netip.AddrPortFrom(labVIP, servicePort), time.Second)
 		return err == nil
 	}); err != nil {
 		return err

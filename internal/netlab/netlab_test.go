@@ -449,3 +449,33 @@ func TestSweepStale(t *testing.T) {
 	assert.NotContains(t, list, stale)
 	assert.Contains(t, list, live)
 }
+
+// TestServeName: a client reaches the server's name with AskName and
+// ConnectLoop; after stop, both fail.
+func TestServeName(t *testing.T) {
+	t.Parallel()
+	lab := netlab.New(t)
+	a, b := lab.Host("a"), lab.Host("b")
+	ea, eb := lab.Link(a, b)
+	ea.AddAddr(pfx("192.0.2.1/24"))
+	eb.AddAddr(pfx("192.0.2.2/24"))
+	stop := b.ServeName(8080)
+	dst := netip.AddrPortFrom(addr("192.0.2.2"), 8080)
+
+	name, err := a.AskName(dst, time.Second)
+	require.NoError(t, err)
+	assert.Equal(t, b.Name(), name)
+	done := make(chan struct{})
+	probes := a.ConnectLoop(dst, done)
+	time.Sleep(50 * time.Millisecond)
+	close(done)
+	got := <-probes
+	require.NotEmpty(t, got)
+	for _, p := range got {
+		assert.Equal(t, b.Name(), p.Server)
+	}
+
+	stop()
+	_, err = a.AskName(dst, time.Second)
+	assert.Error(t, err, "answered after stop")
+}

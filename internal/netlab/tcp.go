@@ -56,11 +56,8 @@ func (h *Host) ConnectLoop(dst netip.AddrPort, stop <-chan struct{}) <-chan []Pr
 				case <-time.After(5 * time.Millisecond):
 				}
 				p := Probe{At: time.Now()}
-				if c, err := net.DialTimeout("tcp", dst.String(), 50*time.Millisecond); err == nil {
-					c.SetDeadline(time.Now().Add(50 * time.Millisecond))
-					b, _ := io.ReadAll(c)
-					c.Close()
-					p.Server = string(b)
+				if name, err := askName(dst, 50*time.Millisecond); err == nil {
+					p.Server = name
 				}
 				probes = append(probes, p)
 			}
@@ -68,4 +65,28 @@ func (h *Host) ConnectLoop(dst netip.AddrPort, stop <-chan struct{}) <-chan []Pr
 		out <- probes
 	}()
 	return out
+}
+
+// AskName connects from h to dst, where a server answers with a name and
+// closes (as [Host.ServeName] does), and returns the name. timeout bounds
+// the connection and, again, the answer.
+func (h *Host) AskName(dst netip.AddrPort, timeout time.Duration) (string, error) {
+	var name string
+	err := h.Do(func() (err error) {
+		name, err = askName(dst, timeout)
+		return err
+	})
+	return name, err
+}
+
+// askName is AskName in the calling thread's namespace.
+func askName(dst netip.AddrPort, timeout time.Duration) (string, error) {
+	c, err := net.DialTimeout("tcp", dst.String(), timeout)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(timeout))
+	b, err := io.ReadAll(c)
+	return string(b), err
 }

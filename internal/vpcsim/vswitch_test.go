@@ -88,19 +88,7 @@ func responder(t *testing.T, h *netlab.Host, name string, addrs ...netip.Addr) {
 
 // whoTCP connects from h to ip and returns what the responder there says.
 func whoTCP(h *netlab.Host, ip netip.Addr) (string, error) {
-	var out string
-	err := h.Do(func() error {
-		c, err := net.DialTimeout("tcp4", netip.AddrPortFrom(ip, tcpPort).String(), time.Second)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(time.Second))
-		b, err := io.ReadAll(c)
-		out = string(b)
-		return err
-	})
-	return out, err
+	return h.AskName(netip.AddrPortFrom(ip, tcpPort), time.Second)
 }
 
 // whoUDP asks the responder at ip by UDP from h.
