@@ -46,12 +46,8 @@ func TestHAPairFailsOverOnBackendHealth(t *testing.T) {
 
 	vip := netip.AddrPortFrom(netip.MustParseAddr("192.0.2.100"), 80)
 	served := func() string {
-		stop := make(chan struct{})
-		res := hosts["cli"].ConnectLoop(vip, stop)
-		time.Sleep(100 * time.Millisecond)
-		close(stop)
-		probes := <-res
-		return probes[len(probes)-1].Server
+		name, _ := hosts["cli"].AskName(vip, time.Second)
+		return name
 	}
 	require.Eventually(t, func() bool { return served() == hosts["be1"].Name() }, 5*time.Second, 10*time.Millisecond)
 

@@ -160,18 +160,11 @@ func (l *sidecarLab) startSidecar(i, priority int, extra []string) {
 	n.sidecar = n.host.Start(append(args, extra...)...)
 }
 
-// served connects to VIP:80 from the client for a moment and returns the
-// name the last connection got, "" if it failed.
+// served connects to VIP:80 from the client once and returns the name the
+// backend answered, "" if the connection failed.
 func (l *sidecarLab) served() string {
-	stop := make(chan struct{})
-	res := l.client.ConnectLoop(netip.AddrPortFrom(vip.Addr(), 80), stop)
-	time.Sleep(100 * time.Millisecond)
-	close(stop)
-	probes := <-res
-	if len(probes) == 0 {
-		return ""
-	}
-	return probes[len(probes)-1].Server
+	name, _ := l.client.AskName(netip.AddrPortFrom(vip.Addr(), 80), time.Second)
+	return name
 }
 
 // failover runs the scenario both check modes share, with the sidecars
