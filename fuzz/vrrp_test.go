@@ -8,7 +8,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/vipkit/vipkit/internal/pcapio"
+	"github.com/vipkit/vipkit/internal/testkit/pcapio"
 	"github.com/vipkit/vipkit/vrrp"
 )
 

@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/vipkit/vipkit/internal/pcapio"
+	"github.com/vipkit/vipkit/internal/testkit/pcapio"
 	"github.com/vipkit/vipkit/vrrp"
 )
 

@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/vipkit/vipkit/internal/netlab"
+	"github.com/vipkit/vipkit/internal/testkit/netlab"
 	"github.com/vipkit/vipkit/vrrp"
 )
 

@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/net/ipv4"
 
-	"github.com/vipkit/vipkit/internal/netlab"
+	"github.com/vipkit/vipkit/internal/testkit/netlab"
 	"github.com/vipkit/vipkit/vrrp"
 )
 

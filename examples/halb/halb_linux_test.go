@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/vipkit/vipkit/internal/netlab"
+	"github.com/vipkit/vipkit/internal/testkit/netlab"
 )
 
 // TestHAPairFailsOverOnBackendHealth runs two halb on a LAN, each with a

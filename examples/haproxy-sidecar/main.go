@@ -86,7 +86,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/vipkit/vipkit/internal/vipcmd"
+	"github.com/vipkit/vipkit/examples/internal/vipcmd"
 	"github.com/vipkit/vipkit/vrrp"
 )
 

@@ -16,8 +16,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/vipkit/vipkit/internal/netlab"
-	"github.com/vipkit/vipkit/internal/vipcmd"
+	"github.com/vipkit/vipkit/examples/internal/vipcmd"
+	"github.com/vipkit/vipkit/internal/testkit/netlab"
 )
 
 // The lab: a switch, two HAProxy nodes, the backend they both forward to,

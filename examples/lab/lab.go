@@ -15,9 +15,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/vipkit/vipkit/internal/netlab"
-	"github.com/vipkit/vipkit/internal/vipcmd"
-	"github.com/vipkit/vipkit/internal/vpcsim"
+	"github.com/vipkit/vipkit/examples/internal/vipcmd"
+	"github.com/vipkit/vipkit/internal/testkit/netlab"
+	"github.com/vipkit/vipkit/internal/testkit/vpcsim"
 	"github.com/vipkit/vipkit/vrrp"
 )
 

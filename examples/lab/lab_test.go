@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/vipkit/vipkit/internal/netlab"
+	"github.com/vipkit/vipkit/internal/testkit/netlab"
 )
 
 func TestBadFlags(t *testing.T) {

@@ -49,7 +49,7 @@ import (
 	"time"
 
 	"github.com/vipkit/vipkit/examples/halb/lb"
-	"github.com/vipkit/vipkit/internal/vipcmd"
+	"github.com/vipkit/vipkit/examples/internal/vipcmd"
 	"github.com/vipkit/vipkit/vrrp"
 )
 

@@ -5,7 +5,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/vipkit/vipkit/internal/netlab"
+	"github.com/vipkit/vipkit/internal/testkit/netlab"
 )
 
 // runner is the lab's netlab.T: it keeps the cleanups to run when the lab

@@ -12,7 +12,7 @@ import (
 	"github.com/mdlayher/packet"
 
 	"github.com/vipkit/vipkit/garp"
-	"github.com/vipkit/vipkit/internal/netlab"
+	"github.com/vipkit/vipkit/internal/testkit/netlab"
 )
 
 // ipProtoVRRP is VRRP's IPv4 protocol number (RFC 5798 §5.1.1.4).

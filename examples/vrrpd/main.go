@@ -32,8 +32,8 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/vipkit/vipkit/examples/internal/vipcmd"
 	"github.com/vipkit/vipkit/havip"
-	"github.com/vipkit/vipkit/internal/vipcmd"
 	"github.com/vipkit/vipkit/vrrp"
 )
 

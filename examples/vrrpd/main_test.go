@@ -13,9 +13,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/vipkit/vipkit/internal/netlab"
-	"github.com/vipkit/vipkit/internal/pcapio"
-	"github.com/vipkit/vipkit/internal/vipcmd"
+	"github.com/vipkit/vipkit/examples/internal/vipcmd"
+	"github.com/vipkit/vipkit/internal/testkit/netlab"
+	"github.com/vipkit/vipkit/internal/testkit/pcapio"
 	"github.com/vipkit/vipkit/vrrp"
 )
 

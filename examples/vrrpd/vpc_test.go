@@ -9,8 +9,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/vipkit/vipkit/internal/netlab"
-	"github.com/vipkit/vipkit/internal/vpcsim"
+	"github.com/vipkit/vipkit/internal/testkit/netlab"
+	"github.com/vipkit/vipkit/internal/testkit/vpcsim"
 )
 
 // vpcWorld is a simulated Tencent Cloud VPC: instances a (192.0.2.1) and b

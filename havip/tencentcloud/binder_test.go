@@ -15,7 +15,7 @@ import (
 
 	"github.com/vipkit/vipkit/havip"
 	"github.com/vipkit/vipkit/havip/tencentcloud"
-	"github.com/vipkit/vipkit/internal/vpcsim"
+	"github.com/vipkit/vipkit/internal/testkit/vpcsim"
 )
 
 const (

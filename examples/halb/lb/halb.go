@@ -20,7 +20,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/vipkit/vipkit/internal/vipcmd"
+	"github.com/vipkit/vipkit/examples/internal/vipcmd"
 	"github.com/vipkit/vipkit/vrrp"
 )
 

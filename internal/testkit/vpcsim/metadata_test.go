@@ -15,7 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common"
 
-	"github.com/vipkit/vipkit/internal/vpcsim"
+	"github.com/vipkit/vipkit/internal/testkit/vpcsim"
 )
 
 func get(t *testing.T, base, path string) (int, string) {

@@ -20,7 +20,7 @@ import (
 	"github.com/mdlayher/packet"
 
 	"github.com/vipkit/vipkit/garp"
-	"github.com/vipkit/vipkit/internal/netlab"
+	"github.com/vipkit/vipkit/internal/testkit/netlab"
 )
 
 // Addresses of the services a [VSwitch] runs, on its loopback interface.

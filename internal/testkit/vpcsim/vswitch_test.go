@@ -20,8 +20,8 @@ import (
 	vpc "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/vpc/v20170312"
 
 	"github.com/vipkit/vipkit/garp"
-	"github.com/vipkit/vipkit/internal/netlab"
-	"github.com/vipkit/vipkit/internal/vpcsim"
+	"github.com/vipkit/vipkit/internal/testkit/netlab"
+	"github.com/vipkit/vipkit/internal/testkit/vpcsim"
 )
 
 const (
