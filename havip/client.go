@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,7 +28,13 @@ type Client struct {
 		Status
 	}
 
-	running atomic.Bool
+	running  atomic.Bool
+	closed   chan struct{} // closed by Close
+	closeRun sync.Once
+	finished chan struct{} // closed when the Host and Announcer are released
+	released sync.Once
+
+	added map[netip.Addr]bool // owned by Run: the addresses it put on the interface
 
 	mu          sync.Mutex // guards what follows
 	master      bool       // what we were told
@@ -75,16 +82,17 @@ func New(cfg Config) (*Client, error) {
 }
 
 // NewWith is New over an injected Host and Announcer, which the Client
-// owns from then on and closes when Run returns.
+// owns from then on and closes when Run returns, or on Close.
 func NewWith(cfg Config, host Host, ann Announcer) (*Client, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	if err := cfg.checkSubnets(host); err != nil {
+	if err := cfg.checkAddresses(host); err != nil {
 		return nil, err
 	}
 	c := &Client{cfg: cfg, host: host, ann: ann, wake: make(chan struct{}, 1),
+		closed: make(chan struct{}), finished: make(chan struct{}), added: map[netip.Addr]bool{},
 		log: cfg.Logger.With("interface", cfg.Interface)}
 	for _, p := range cfg.Addresses {
 		c.vips = append(c.vips, p.Addr())
@@ -141,19 +149,65 @@ func (c *Client) Status() Status {
 	return c.stats.Status
 }
 
-// ErrRunning is returned by Run when the client runs already.
-var ErrRunning = errors.New("havip: Client.Run called twice")
+// Errors of Run.
+var (
+	ErrRunning = errors.New("havip: Client.Run called twice")
+	ErrClosed  = errors.New("havip: Client closed")
+)
 
-// Run owns the addresses as SetMaster says until ctx ends, then removes
-// them and closes the Host and Announcer. It first removes addresses an
-// earlier run left on the interface.
-func (c *Client) Run(ctx context.Context) error {
-	if !c.running.CompareAndSwap(false, true) {
-		return ErrRunning
+// Close stops the client as the end of Run's context does (a master
+// removes the addresses it added), waits for Run to return, and releases
+// the Host and the Announcer; on a client that never ran it only releases
+// them. A closed client cannot run. Close is idempotent.
+func (c *Client) Close() error {
+	c.closeRun.Do(func() { close(c.closed) })
+	if c.running.CompareAndSwap(false, true) {
+		c.release() // Run never started, and now never will
 	}
-	defer c.host.Close()
-	defer c.ann.Close()
-	c.removeAll("left over from an earlier run")
+	<-c.finished
+	return nil
+}
+
+// release closes the Host and the Announcer, once.
+func (c *Client) release() {
+	c.released.Do(func() {
+		c.ann.Close()
+		c.host.Close()
+		close(c.finished)
+	})
+}
+
+// Run owns the addresses as SetMaster says until ctx ends or Close is
+// called, then removes those it added and closes the Host and Announcer.
+// It first removes addresses an earlier run left on the interface, unless
+// they are the interface's own (Config.Owner). A Client runs once.
+func (c *Client) Run(ctx context.Context) error {
+	select {
+	case <-c.closed:
+		return ErrClosed
+	default:
+	}
+	if !c.running.CompareAndSwap(false, true) {
+		select {
+		case <-c.closed:
+			return ErrClosed
+		default:
+			return ErrRunning
+		}
+	}
+	defer c.release()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-c.closed:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	if !c.cfg.Owner {
+		c.removeStale()
+	}
 
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -188,7 +242,7 @@ func (c *Client) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			if master {
 				term.end()
-				c.removeAll("stopping")
+				c.removeAdded("stopping")
 				c.setMaster(false)
 			}
 			return nil
@@ -234,7 +288,7 @@ func (c *Client) Run(ctx context.Context) error {
 			term.end() // cancels any claim in flight; bursts are over
 			delay.Stop()
 			refresh.Stop()
-			c.removeAll("no longer master")
+			c.removeAdded("no longer master")
 			c.setMaster(false)
 		}
 		if master && removed {
@@ -273,51 +327,76 @@ func (c *Client) setMaster(m bool) {
 	c.log.Info("havip", "master", m, "addresses", c.cfg.Addresses)
 }
 
-// addAll adds every address to the interface and reports whether all
-// went on.
+// addAll adds every address that is not on the interface and reports
+// whether all are there now. An address that was there already is not
+// the client's to remove later (keepalived's rule for an address it did
+// not set).
 func (c *Client) addAll() bool {
-	ok := true
-	for _, p := range c.cfg.Addresses {
-		if err := c.host.Add(p); err != nil {
+	return c.addMissing(func(p netip.Prefix, err error) {
+		if err != nil {
 			c.log.Error("adding virtual address", "address", p, "err", err)
-			ok = false
 		}
-	}
-	return ok
-}
-
-// removeAll removes every address from the interface.
-func (c *Client) removeAll(why string) {
-	for _, p := range c.cfg.Addresses {
-		if err := c.host.Remove(p); err != nil {
-			c.log.Error("removing virtual address", "address", p, "why", why, "err", err)
-		}
-	}
+	})
 }
 
 // readd adds back the addresses someone removed while we are master.
 func (c *Client) readd() {
-	own, err := c.host.Addresses()
-	if err != nil {
-		c.log.Error("checking virtual addresses", "err", err)
-		return
-	}
-	for _, p := range c.cfg.Addresses {
-		present := false
-		for _, o := range own {
-			present = present || o.Addr() == p.Addr()
-		}
-		if present {
-			continue
-		}
-		if err := c.host.Add(p); err != nil {
+	c.addMissing(func(p netip.Prefix, err error) {
+		if err != nil {
 			c.log.Error("adding back virtual address", "address", p, "err", err)
-			continue
+			return
 		}
 		c.log.Warn("virtual address was removed while master; added back", "address", p)
 		c.stats.Lock()
 		c.stats.Readded++
 		c.stats.Unlock()
+	})
+}
+
+// addMissing adds each address that is not on the interface, reporting
+// each attempt to done, and reports whether all are there now.
+func (c *Client) addMissing(done func(p netip.Prefix, err error)) bool {
+	own, err := c.host.Addresses()
+	if err != nil {
+		c.log.Error("checking virtual addresses", "err", err)
+		return false
+	}
+	ok := true
+	for _, p := range c.cfg.Addresses {
+		if slices.ContainsFunc(own, func(o netip.Prefix) bool { return o.Addr() == p.Addr() }) {
+			continue
+		}
+		err := c.host.Add(p)
+		if err == nil {
+			c.added[p.Addr()] = true
+		}
+		ok = ok && err == nil
+		done(p, err)
+	}
+	return ok
+}
+
+// removeStale removes every address from the interface: at start, what
+// a crashed earlier run left there.
+func (c *Client) removeStale() {
+	for _, p := range c.cfg.Addresses {
+		if err := c.host.Remove(p); err != nil {
+			c.log.Error("removing virtual address", "address", p, "why", "left over from an earlier run", "err", err)
+		}
+	}
+}
+
+// removeAdded removes the addresses the client added.
+func (c *Client) removeAdded(why string) {
+	for _, p := range c.cfg.Addresses {
+		if !c.added[p.Addr()] {
+			continue
+		}
+		if err := c.host.Remove(p); err != nil {
+			c.log.Error("removing virtual address", "address", p, "why", why, "err", err)
+			continue
+		}
+		delete(c.added, p.Addr())
 	}
 }
 

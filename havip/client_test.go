@@ -91,6 +91,12 @@ func (h *fakeHost) WatchRemoved(ctx context.Context, removed func(netip.Prefix))
 	}
 }
 
+func (h *fakeHost) isClosed() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.closed
+}
+
 func (h *fakeHost) Close() error {
 	h.mu.Lock()
 	h.closed = true
@@ -152,7 +158,8 @@ func start(t *testing.T, cfg havip.Config, host *fakeHost, ann *fakeAnnouncer) *
 func TestRhythm(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		host, ann := newFakeHost(hostNet...), &fakeAnnouncer{}
-		c := start(t, config(&havip.TencentAnnounce), host, ann)
+		rhythm := havip.Announce{Repeat: 5, Delay: time.Second, Refresh: 5 * time.Second, RefreshRepeat: 1}
+		c := start(t, config(&rhythm), host, ann)
 		assert.False(t, host.has(vip))
 
 		t0 := time.Now()
@@ -357,15 +364,113 @@ func TestConfigRefused(t *testing.T) {
 		"Addresses[0]":           {Interface: "eth0", Addresses: []netip.Prefix{netip.MustParsePrefix("224.0.0.18/32")}},
 		"Announce.Repeat":        {Interface: "eth0", Addresses: []netip.Prefix{vip}, Announce: &havip.Announce{}},
 		"Announce.RefreshRepeat": {Interface: "eth0", Addresses: []netip.Prefix{vip}, Announce: &havip.Announce{Repeat: 1, Refresh: time.Second}},
-		"Addresses[1]":           {Interface: "eth0", Addresses: []netip.Prefix{vip, netip.MustParsePrefix("198.51.100.7/32")}},
-		"Label":                  {Interface: "eth0", Addresses: []netip.Prefix{vip}, Label: "eth0:a-very-long-label"},
+		"Addresses[1]": {Interface: "eth0", Addresses: []netip.Prefix{vip, netip.MustParsePrefix("198.51.100.7/32")},
+			Binder: subnetBinder{}},
+		"Label":            {Interface: "eth0", Addresses: []netip.Prefix{vip}, Label: "eth0:a-very-long-label"},
+		"Announce.Delay":   {Interface: "eth0", Addresses: []netip.Prefix{vip}, Announce: &havip.Announce{Repeat: 1, Delay: -time.Second}},
+		"ReassertInterval": {Interface: "eth0", Addresses: []netip.Prefix{vip}, ReassertInterval: -time.Second},
 	}
 	for field, cfg := range cases {
 		_, err := havip.NewWith(cfg, newFakeHost(hostNet...), &fakeAnnouncer{})
 		require.ErrorIs(t, err, havip.ErrConfig, field)
 		assert.Contains(t, err.Error(), ": "+field+": ", field)
+		var ce *havip.ConfigError
+		require.ErrorAs(t, err, &ce, field)
+		assert.Equal(t, field, ce.Field)
+		assert.NotEmpty(t, ce.Reason)
 	}
-	// The subnet message says why.
-	_, err := havip.NewWith(cases["Addresses[1]"], newFakeHost(hostNet...), &fakeAnnouncer{})
-	assert.ErrorContains(t, err, "outside every subnet of eth0")
+	// The Binder's reason is the reason, and it was given the host's own
+	// addresses, not the virtual ones.
+	_, err := havip.NewWith(cases["Addresses[1]"], newFakeHost(append(hostNet, vip)...), &fakeAnnouncer{})
+	assert.ErrorContains(t, err, "198.51.100.7 is outside every subnet of eth0 [192.0.2.0/24 2001:db8::/64]")
+	// Without an AddressChecker, an address outside the interface's
+	// subnets is accepted, as keepalived accepts it (a /32 routed to the
+	// node, say).
+	_, err = havip.NewWith(havip.Config{Interface: "eth0", Addresses: []netip.Prefix{netip.MustParsePrefix("198.51.100.7/32")}},
+		newFakeHost(hostNet...), &fakeAnnouncer{})
+	assert.NoError(t, err)
+}
+
+// subnetBinder is a Binder of a cloud whose addresses belong to one subnet.
+type subnetBinder struct{}
+
+func (subnetBinder) Claim(context.Context, []netip.Addr) error { return nil }
+
+func (subnetBinder) CheckAddress(vip netip.Addr, iface string, own []netip.Prefix) error {
+	var subnets []netip.Prefix
+	for _, p := range own {
+		if p.Masked().Contains(vip) {
+			return nil
+		}
+		subnets = append(subnets, p.Masked())
+	}
+	return fmt.Errorf("%v is outside every subnet of %s %v", vip, iface, subnets)
+}
+
+// TestOwner: the address owner's addresses are the interface's own; the
+// client announces them while master and leaves them on the interface at
+// start and when it stops being master.
+func TestOwner(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		own := netip.MustParsePrefix("192.0.2.1/24")
+		host, ann := newFakeHost(own), &fakeAnnouncer{}
+		cfg := havip.Config{Interface: "eth0", Addresses: []netip.Prefix{own}, Owner: true, Logger: slog.New(slog.DiscardHandler)}
+		c := start(t, cfg, host, ann)
+		assert.True(t, host.has(own), "the owner's address was removed at start")
+		c.SetMaster(true)
+		synctest.Wait()
+		require.NotEmpty(t, ann.list(), "the owner did not announce")
+		assert.Equal(t, []netip.Addr{own.Addr()}, ann.list()[0].addrs)
+		c.SetMaster(false)
+		synctest.Wait()
+		assert.True(t, host.has(own), "the owner's address was removed on leaving master")
+	})
+}
+
+// TestNotOursNotRemoved: an address that was on the interface when the
+// client became master was not added by it, and stays when it stops
+// being master (keepalived's rule); one it added goes.
+func TestNotOursNotRemoved(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		host := newFakeHost(hostNet...)
+		c := start(t, config(nil), host, &fakeAnnouncer{})
+		host.Add(vip6) // someone else's, after the clean-up at start
+		c.SetMaster(true)
+		synctest.Wait()
+		assert.True(t, host.has(vip))
+		c.SetMaster(false)
+		synctest.Wait()
+		assert.False(t, host.has(vip), "the address the client added stayed")
+		assert.True(t, host.has(vip6), "an address the client did not add was removed")
+	})
+}
+
+// TestClose: Close releases the Host and the Announcer of a client that
+// never ran, is idempotent, and a closed client does not run; Close on a
+// running client stops it and removes its addresses.
+func TestClose(t *testing.T) {
+	host := newFakeHost(hostNet...)
+	c, err := havip.NewWith(config(nil), host, &fakeAnnouncer{})
+	require.NoError(t, err)
+	require.NoError(t, c.Close())
+	require.NoError(t, c.Close())
+	assert.True(t, host.isClosed())
+	assert.ErrorIs(t, c.Run(context.Background()), havip.ErrClosed)
+
+	synctest.Test(t, func(t *testing.T) {
+		host := newFakeHost(hostNet...)
+		c, err := havip.NewWith(config(nil), host, &fakeAnnouncer{})
+		require.NoError(t, err)
+		done := make(chan error, 1)
+		go func() { done <- c.Run(context.Background()) }()
+		c.SetMaster(true)
+		synctest.Wait()
+		require.True(t, host.has(vip))
+		require.NoError(t, c.Close())
+		require.NoError(t, <-done)
+		assert.False(t, host.has(vip), "Close left the address")
+		assert.True(t, host.isClosed())
+		require.NoError(t, c.Close())
+		assert.ErrorIs(t, c.Run(context.Background()), havip.ErrClosed)
+	})
 }

@@ -25,7 +25,6 @@ func ExampleClient_Follow() {
 	c, err := havip.New(havip.Config{
 		Interface: "eth0",
 		Addresses: []netip.Prefix{netip.MustParsePrefix("192.0.2.100/24")},
-		Announce:  &havip.TencentAnnounce,
 	})
 	if err != nil {
 		log.Fatal(err)

@@ -13,11 +13,20 @@
 // them and cancels any claim in flight. At start it removes addresses a
 // crashed earlier run left behind.
 //
-// In a cloud VPC (see ../shared/HAVIP.md in the project) an HAVIP is a
-// floating private IP that the SDN re-binds to whichever server of its
-// subnet announces it by ARP, so announcing is enough; an ordinary private
-// IP ignores ARP and moves only through the cloud's API, which a Binder
-// (havip/tencentcloud) calls, off the announcement path.
+// On a LAN announcing is enough: switches and neighbours learn the new
+// owner from the gratuitous ARP. In a cloud VPC the network is software
+// (an SDN) that decides itself where an address is delivered. Some clouds
+// offer a floating address that their SDN re-binds to whichever server of
+// its subnet announces it by ARP (Tencent Cloud's HAVIP), so announcing is
+// enough there too; an ordinary private IP ignores ARP and moves only
+// through the cloud's API. A [Binder] (havip/tencentcloud is one) calls
+// that API off the announcement path, and carries its cloud's rules: a
+// Binder that is also an [AddressChecker] refuses, at construction, an
+// address its cloud could never deliver here.
+//
+// The address owner of RFC 5798 (priority 255, the virtual address is the
+// interface's own) is Config.Owner: its addresses are announced while
+// master and left on the interface when it stops.
 package havip
 
 import (
@@ -70,6 +79,15 @@ type Binder interface {
 	Claim(ctx context.Context, addrs []netip.Addr) error
 }
 
+// An AddressChecker is a Binder with rules of its cloud about the addresses
+// it can claim, as "an HAVIP belongs to one subnet". NewWith calls
+// CheckAddress for each configured address with the interface's own
+// addresses, the virtual ones aside, and refuses the configuration with the
+// error as the reason.
+type AddressChecker interface {
+	CheckAddress(vip netip.Addr, iface string, own []netip.Prefix) error
+}
+
 // ErrNotBound is wrapped by a Binder's error when the cloud does not yet
 // deliver the addresses to this node although they were announced, as
 // when an HAVIP's SDN missed the gratuitous ARP.
@@ -98,22 +116,22 @@ type Announce struct {
 // five more after 5 s, no refresh.
 var KeepalivedAnnounce = Announce{Repeat: 5, Delay: 5 * time.Second, RefreshRepeat: 1}
 
-// TencentAnnounce is the rhythm of Tencent Cloud's keepalived guide for an
-// HAVIP (garp_master_delay 1, garp_master_refresh 5): the platform
-// rate-limits gratuitous ARP per NIC, and a refresh re-binds the HAVIP
-// should the SDN have missed a burst.
-var TencentAnnounce = Announce{Repeat: 5, Delay: time.Second, Refresh: 5 * time.Second, RefreshRepeat: 1}
-
 // Config describes the addresses a Client owns while master.
 type Config struct {
 	// Interface is the interface that carries the addresses.
 	Interface string
 	// Addresses are the virtual addresses, each with the prefix length it
 	// gets on the interface (/32 or /128 for a bare address in keepalived).
-	// Each must lie in a subnet of the interface: an HAVIP is
-	// subnet-specific, and a neighbour outside the subnet would not hear
-	// the announcement.
+	// IPv6 link-local addresses are refused: they cannot be announced by
+	// an unsolicited neighbour advertisement to the whole link.
 	Addresses []netip.Prefix
+	// Owner says that the addresses are the interface's own: this node is
+	// the address owner of RFC 5798 §1 (priority 255). The client then
+	// leaves them on the interface at start and whenever it stops being
+	// master, as keepalived does for an address it did not add; it still
+	// announces them while master, and adds any that is missing (removing
+	// only those it added).
+	Owner bool
 	// Label labels the IPv4 addresses on the interface (keepalived's
 	// label), e.g. "eth0:vip"; empty means none.
 	Label string
@@ -128,16 +146,31 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// ErrConfig is wrapped by every error about a bad Config; the message
-// names the field.
+// ErrConfig is wrapped by every error about a bad Config: a *ConfigError.
 var ErrConfig = errors.New("havip: invalid config")
 
-func configError(field, format string, args ...any) error {
-	return fmt.Errorf("%w: %s: %s", ErrConfig, field, fmt.Sprintf(format, args...))
+// A ConfigError is a Config field that New or NewWith refused. It wraps
+// ErrConfig; a program reads Field with errors.As to say what was wrong in
+// its own words.
+type ConfigError struct {
+	// Field is the field's path as it is spelled in Go: "Addresses[1]",
+	// "Announce.Repeat".
+	Field string
+	// Reason says what is wrong with the value, naming it.
+	Reason string
 }
 
-// withDefaults fills in defaults and checks every field but the subnets,
-// which need the host.
+func (e *ConfigError) Error() string { return ErrConfig.Error() + ": " + e.Field + ": " + e.Reason }
+
+// Unwrap returns ErrConfig.
+func (e *ConfigError) Unwrap() error { return ErrConfig }
+
+func configError(field, format string, args ...any) error {
+	return &ConfigError{Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
+// withDefaults fills in defaults and checks every field but those that
+// need the host (the interface, and a Binder's AddressChecker).
 func (c Config) withDefaults() (Config, error) {
 	if c.Announce == nil {
 		a := KeepalivedAnnounce
@@ -160,12 +193,16 @@ func (c Config) withDefaults() (Config, error) {
 		return c, configError("Addresses", "none")
 	case a.Repeat < 1:
 		return c, configError("Announce.Repeat", "%d; at least 1", a.Repeat)
-	case a.Interval < 0 || a.Delay < 0 || a.Refresh < 0:
-		return c, configError("Announce", "negative Interval, Delay or Refresh")
+	case a.Interval < 0:
+		return c, configError("Announce.Interval", "%v is negative", a.Interval)
+	case a.Delay < 0:
+		return c, configError("Announce.Delay", "%v is negative", a.Delay)
+	case a.Refresh < 0:
+		return c, configError("Announce.Refresh", "%v is negative", a.Refresh)
 	case a.Refresh > 0 && a.RefreshRepeat < 1:
 		return c, configError("Announce.RefreshRepeat", "%d; at least 1 with Refresh", a.RefreshRepeat)
 	case c.ReassertInterval < 0:
-		return c, configError("ReassertInterval", "negative")
+		return c, configError("ReassertInterval", "%v is negative", c.ReassertInterval)
 	case len(c.Label) > 15:
 		return c, configError("Label", "%q is longer than the 15 bytes Linux allows", c.Label)
 	}
@@ -179,26 +216,27 @@ func (c Config) withDefaults() (Config, error) {
 	return c, nil
 }
 
-// checkSubnets refuses an address outside every subnet of the interface,
-// among the host's own addresses (the virtual ones aside).
-func (c *Config) checkSubnets(host Host) error {
-	own, err := host.Addresses()
+// checkAddresses asks the Binder, if it is an AddressChecker, whether its
+// cloud can deliver each address here, given the host's own addresses (the
+// virtual ones aside).
+func (c *Config) checkAddresses(host Host) error {
+	checker, ok := c.Binder.(AddressChecker)
+	if !ok {
+		return nil
+	}
+	all, err := host.Addresses()
 	if err != nil {
 		return err
 	}
-	for i, vip := range c.Addresses {
-		in := false
-		var subnets []netip.Prefix
-		for _, p := range own {
-			if c.isVirtual(p.Addr()) || p.Addr().IsLinkLocalUnicast() {
-				continue
-			}
-			subnets = append(subnets, p.Masked())
-			in = in || p.Masked().Contains(vip.Addr())
+	var own []netip.Prefix
+	for _, p := range all {
+		if !c.isVirtual(p.Addr()) {
+			own = append(own, p)
 		}
-		if !in {
-			return configError(fmt.Sprintf("Addresses[%d]", i), "%v is outside every subnet of %s %v: an HAVIP belongs to one subnet, and only a server in it can claim it",
-				vip.Addr(), c.Interface, subnets)
+	}
+	for i, vip := range c.Addresses {
+		if err := checker.CheckAddress(vip.Addr(), c.Interface, own); err != nil {
+			return configError(fmt.Sprintf("Addresses[%d]", i), "%v", err)
 		}
 	}
 	return nil

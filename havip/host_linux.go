@@ -11,6 +11,8 @@ import (
 	"github.com/jsimonetti/rtnetlink/v2"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/vipkit/vipkit/internal/netmon"
 )
 
 // netlinkHost is the Host of one interface, through rtnetlink, in the
@@ -28,7 +30,7 @@ type netlinkHost struct {
 // name, e.g. "eth0:vip"). Adding and removing addresses needs
 // CAP_NET_ADMIN.
 func OpenHost(name, label string) (Host, error) {
-	ifi, err := net.InterfaceByName(name)
+	ifi, err := netmon.InterfaceByName(name)
 	if err != nil {
 		return nil, configError("Interface", "%v", err)
 	}

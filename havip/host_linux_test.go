@@ -65,15 +65,52 @@ func TestNetlinkHost(t *testing.T) {
 	require.NoError(t, <-done)
 }
 
-func TestNewRefusesAddressOutsideSubnets(t *testing.T) {
+// TestOwnerOnHost: the address owner's virtual addresses are the
+// interface's own. New accepts them, and the client leaves them on the
+// interface at start, when it stops being master and when it stops.
+func TestOwnerOnHost(t *testing.T) {
+	lab := netlab.New(t)
+	h := lab.Host("h")
+	ifc, _ := lab.Link(h, lab.Host("p"))
+	own := []netip.Prefix{netip.MustParsePrefix("192.0.2.1/24"), netip.MustParsePrefix("2001:db8::1/64")}
+	for _, p := range own {
+		ifc.AddAddr(p)
+	}
+	var c *havip.Client
+	require.NoError(t, h.Do(func() error {
+		var err error
+		c, err = havip.New(havip.Config{Interface: "eth0", Addresses: own, Owner: true,
+			Announce: &havip.Announce{Repeat: 1}, Logger: slog.New(slog.DiscardHandler)})
+		return err
+	}))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- c.Run(ctx) }()
+	addrs := func() string { return h.MustRun("ip", "addr", "show", "dev", "eth0") }
+	c.SetMaster(true)
+	require.Eventually(t, func() bool { return c.Status().Master }, 2*time.Second, 10*time.Millisecond)
+	c.SetMaster(false)
+	require.Eventually(t, func() bool { return !c.Status().Master }, 2*time.Second, 10*time.Millisecond)
+	cancel()
+	require.NoError(t, <-done)
+	for _, p := range own {
+		assert.Contains(t, addrs(), p.String(), "the owner's own address went")
+	}
+}
+
+// TestNewAcceptsAddressOutsideSubnets: on a plain interface (no cloud
+// Binder with a subnet rule) a virtual address need not lie in a subnet of
+// the interface, as in keepalived: a /32 routed to the node, say.
+func TestNewAcceptsAddressOutsideSubnets(t *testing.T) {
 	lab := netlab.New(t)
 	h := lab.Host("h")
 	ifc, _ := lab.Link(h, lab.Host("p"))
 	ifc.AddAddr(netip.MustParsePrefix("192.0.2.1/24"))
-	err := h.Do(func() error {
-		_, err := havip.New(havip.Config{Interface: "eth0", Addresses: []netip.Prefix{netip.MustParsePrefix("198.51.100.100/32")}})
+	require.NoError(t, h.Do(func() error {
+		c, err := havip.New(havip.Config{Interface: "eth0", Addresses: []netip.Prefix{netip.MustParsePrefix("198.51.100.100/32")}})
+		if err == nil {
+			err = c.Close()
+		}
 		return err
-	})
-	require.ErrorIs(t, err, havip.ErrConfig)
-	assert.ErrorContains(t, err, "198.51.100.100 is outside every subnet of eth0 [192.0.2.0/24]")
+	}))
 }

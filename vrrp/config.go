@@ -80,12 +80,29 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// ErrConfig is wrapped by every error about a bad Config; the message
-// names the field.
+// ErrConfig is wrapped by every error about a bad Config: a *ConfigError.
 var ErrConfig = errors.New("vrrp: invalid config")
 
+// A ConfigError is a Config field that Validate or NewRouter refused. It
+// wraps ErrConfig, so a program tells a bad configuration from a failure
+// of the host with errors.Is, and reads Field with errors.As to say what
+// was wrong in its own words (a flag's name, a file's line).
+type ConfigError struct {
+	// Field is the field's path as it is spelled in Go: "AdvertInterval",
+	// "VirtualAddresses[1]", "Checks[0]".
+	Field string
+	// Reason says what is wrong with the value, naming it: "5ms; VRRPv3
+	// takes centiseconds from 10 ms to 40.95 s (RFC 5798 §5.2.7)".
+	Reason string
+}
+
+func (e *ConfigError) Error() string { return ErrConfig.Error() + ": " + e.Field + ": " + e.Reason }
+
+// Unwrap returns ErrConfig.
+func (e *ConfigError) Unwrap() error { return ErrConfig }
+
 func configError(field, format string, args ...any) error {
-	return fmt.Errorf("%w: %s: %s", ErrConfig, field, fmt.Sprintf(format, args...))
+	return &ConfigError{Field: field, Reason: fmt.Sprintf(format, args...)}
 }
 
 // Validate checks every field of c as NewRouter does, without looking at

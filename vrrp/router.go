@@ -3,7 +3,6 @@ package vrrp
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -11,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/vipkit/vipkit/internal/netmon"
 )
 
 // A Router is one virtual router: one VRID on one interface in one address
@@ -71,7 +72,7 @@ func NewRouter(cfg Config) (*Router, error) {
 	if err != nil {
 		return nil, err
 	}
-	ifi, err := net.InterfaceByName(cfg.Interface)
+	ifi, err := netmon.InterfaceByName(cfg.Interface)
 	if err != nil {
 		return nil, configError("Interface", "%v", err)
 	}
@@ -232,7 +233,7 @@ func (r *Router) LastMaster() MasterInfo {
 // master advertises the new priority at once.
 func (r *Router) SetPriority(p uint8) error {
 	if p == 0 || p == 255 && r.cfg.Priority != 255 {
-		return fmt.Errorf("%w: priority %d: 1..254, 255 only for the configured owner", ErrConfig, p)
+		return configError("Priority", "%d: 1..254 at run time, 255 only for the configured owner", p)
 	}
 	r.mu.Lock()
 	r.health.base = p

@@ -117,8 +117,15 @@ func redacted(s string) string {
 	return "(redacted)"
 }
 
+// Announce is the announcement rhythm of Tencent Cloud's keepalived guide
+// for an HAVIP (garp_master_delay 1, garp_master_refresh 5), for
+// havip.Config.Announce: the platform rate-limits gratuitous ARP per
+// network interface, and a refresh re-binds the HAVIP should the SDN have
+// missed a burst.
+var Announce = havip.Announce{Repeat: 5, Delay: time.Second, Refresh: 5 * time.Second, RefreshRepeat: 1}
+
 // A Binder claims addresses for this node from Tencent Cloud's VPC. It
-// implements havip.Binder.
+// implements havip.Binder and havip.AddressChecker.
 type Binder struct {
 	cfg      Config
 	api      *vpc.Client
@@ -129,7 +136,29 @@ type Binder struct {
 	log      *slog.Logger
 }
 
-var _ havip.Binder = (*Binder)(nil)
+var (
+	_ havip.Binder         = (*Binder)(nil)
+	_ havip.AddressChecker = (*Binder)(nil)
+)
+
+// CheckAddress refuses a vip outside every subnet of the interface, own
+// being the interface's addresses (the virtual ones aside): an HAVIP
+// belongs to one subnet of the VPC, and so does a private IP, and only a
+// network interface in that subnet can take it.
+func (b *Binder) CheckAddress(vip netip.Addr, iface string, own []netip.Prefix) error {
+	var subnets []netip.Prefix
+	for _, p := range own {
+		if p.Addr().IsLinkLocalUnicast() {
+			continue
+		}
+		if p.Masked().Contains(vip) {
+			return nil
+		}
+		subnets = append(subnets, p.Masked())
+	}
+	return fmt.Errorf("%v is outside every subnet of %s %v: an HAVIP or private IP belongs to one subnet, and only a server in it can claim it",
+		vip, iface, subnets)
+}
 
 // New makes a Binder: it finds the keys, the region and this node's
 // network interface (metadata service, DescribeNetworkInterfaces). It

@@ -105,7 +105,7 @@ func Parse(fs *flag.FlagSet, args []string, usage string, w io.Writer) error {
 // Options checks the parsed flags and returns the options they give. The
 // router's own fields are checked by vrrp.NewRouter, the addresses by
 // havip.New. With -tencentcloud, the announcement rhythm defaults to
-// havip.TencentAnnounce unless a -garp- flag was given.
+// tencentcloud.Announce unless a -garp- flag was given.
 func (f *Flags) Options() (Options, error) {
 	var o Options // returned on error
 	cfg := &f.opts.Router
@@ -146,7 +146,7 @@ func (f *Flags) Options() (Options, error) {
 	garpSet := false
 	f.fs.Visit(func(fl *flag.Flag) { garpSet = garpSet || strings.HasPrefix(fl.Name, "garp-") })
 	if f.opts.Cloud.Mode != 0 && !garpSet {
-		f.opts.Announce = havip.TencentAnnounce
+		f.opts.Announce = tencentcloud.Announce
 	}
 	cfg.VirtualAddresses = nil
 	for _, p := range f.vips {

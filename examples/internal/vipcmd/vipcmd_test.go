@@ -57,7 +57,7 @@ func TestTencentRhythm(t *testing.T) {
 	assert.Equal(t, havip.KeepalivedAnnounce, o.Announce)
 	o, err = parse(append(base, "-tencentcloud", "havip")...)
 	require.NoError(t, err)
-	assert.Equal(t, havip.TencentAnnounce, o.Announce)
+	assert.Equal(t, tencentcloud.Announce, o.Announce)
 	assert.Equal(t, tencentcloud.ModeHAVIP, o.Cloud.Mode)
 	o, err = parse(append(base, "-tencentcloud", "private-ip", "-garp-master-delay", "2s")...)
 	require.NoError(t, err)
