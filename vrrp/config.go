@@ -144,12 +144,12 @@ func (c Config) withDefaults() (Config, error) {
 		return c, configError("Interface", "empty")
 	case c.VRID == 0:
 		return c, configError("VRID", "0; a virtual router ID is 1..255 (RFC 5798 §5.2.3)")
-	case c.Version != Version2 && c.Version != Version3:
-		return c, configError("Version", "%d; vipkit speaks 2 and 3", c.Version)
-	case c.DownTimerAdverts < 1 || c.DownTimerAdverts > 255:
-		return c, configError("DownTimerAdverts", "%d; 1..255", c.DownTimerAdverts)
-	case c.PreemptDelay < 0:
-		return c, configError("PreemptDelay", "%v is negative", c.PreemptDelay)
+	}
+	// What the state machine needs, checked as NewMachine checks it.
+	if err := c.machineConfig(netip.Addr{}).validate(); err != nil {
+		return c, err
+	}
+	switch {
 	case c.Checksum != ChecksumPseudoHeader && c.Checksum != ChecksumMessageOnly:
 		return c, configError("Checksum", "%v; choose one form to send", c.Checksum)
 	case c.AcceptChecksums&^(ChecksumPseudoHeader|ChecksumMessageOnly) != 0:
@@ -161,20 +161,11 @@ func (c Config) withDefaults() (Config, error) {
 	case c.UnicastMinTTL != 0 && c.UnicastMaxTTL != 0 && c.UnicastMinTTL > c.UnicastMaxTTL:
 		return c, configError("UnicastMinTTL", "%d is above UnicastMaxTTL %d", c.UnicastMinTTL, c.UnicastMaxTTL)
 	}
-	if c.Version == Version2 {
-		if c.AdvertInterval%time.Second != 0 || c.AdvertInterval < time.Second || c.AdvertInterval > 255*time.Second {
-			return c, configError("AdvertInterval", "%v; VRRPv2 takes whole seconds from 1 s to 255 s (RFC 3768 §5.3.7)", c.AdvertInterval)
-		}
-		if len(c.AuthPass) > authDataLen {
-			return c, configError("AuthPass", "%d bytes; at most %d", len(c.AuthPass), authDataLen)
-		}
-	} else {
-		if c.AdvertInterval%(10*time.Millisecond) != 0 || c.AdvertInterval < 10*time.Millisecond || c.AdvertInterval > 4095*10*time.Millisecond {
-			return c, configError("AdvertInterval", "%v; VRRPv3 takes centiseconds from 10 ms to 40.95 s (RFC 5798 §5.2.7)", c.AdvertInterval)
-		}
-		if c.AuthPass != "" {
-			return c, configError("AuthPass", "VRRPv3 has no authentication (RFC 5798 §9)")
-		}
+	switch {
+	case c.Version == Version2 && len(c.AuthPass) > authDataLen:
+		return c, configError("AuthPass", "%d bytes; at most %d", len(c.AuthPass), authDataLen)
+	case c.Version == Version3 && c.AuthPass != "":
+		return c, configError("AuthPass", "VRRPv3 has no authentication (RFC 5798 §9)")
 	}
 
 	ipv6 := c.VirtualAddresses[0].Is6()
@@ -219,6 +210,19 @@ func (c Config) withDefaults() (Config, error) {
 	return c, nil
 }
 
+// checkInterval refuses an advertisement interval that version v cannot
+// carry.
+func checkInterval(v Version, d time.Duration) error {
+	if v == Version2 {
+		if d%time.Second != 0 || d < time.Second || d > 255*time.Second {
+			return configError("AdvertInterval", "%v; VRRPv2 takes whole seconds from 1 s to 255 s (RFC 3768 §5.3.7)", d)
+		}
+	} else if d%(10*time.Millisecond) != 0 || d < 10*time.Millisecond || d > 4095*10*time.Millisecond {
+		return configError("AdvertInterval", "%v; VRRPv3 takes centiseconds from 10 ms to 40.95 s (RFC 5798 §5.2.7)", d)
+	}
+	return nil
+}
+
 // checkAddr reports whether a, the value of field, can be a router's or
 // a virtual address of a router of the family ipv6 says.
 func checkAddr(field string, a netip.Addr, ipv6 bool) error {
@@ -238,6 +242,20 @@ func checkAddr(field string, a netip.Addr, ipv6 bool) error {
 		return nil
 	}
 	return configError(field, "%v: %s", a, why)
+}
+
+// machineConfig is what c's state machine needs, primary being the
+// router's primary address.
+func (c *Config) machineConfig(primary netip.Addr) MachineConfig {
+	return MachineConfig{
+		Version:          c.Version,
+		Priority:         c.Priority,
+		AdvertInterval:   c.AdvertInterval,
+		Preempt:          !c.NoPreempt,
+		PreemptDelay:     c.PreemptDelay,
+		DownTimerAdverts: c.DownTimerAdverts,
+		Primary:          primary,
+	}
 }
 
 // ipv6 reports whether c is an IPv6 virtual router.

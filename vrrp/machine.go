@@ -95,7 +95,8 @@ type Actions struct {
 }
 
 // MachineConfig is what the state machine needs to know of a virtual
-// router. See Config for what each field means.
+// router. See Config for what each field means; zero values are not
+// defaulted, except DownTimerAdverts (0 means 3).
 type MachineConfig struct {
 	Version          Version
 	Priority         uint8
@@ -128,13 +129,37 @@ type Machine struct {
 	fault               bool
 }
 
-// NewMachine returns a Machine in state Initialize. cfg must be valid;
-// Config's validation (NewRouter) ensures it.
-func NewMachine(cfg MachineConfig) *Machine {
+// NewMachine returns a Machine in state Initialize. A bad field is
+// refused with a *ConfigError naming it, as Config's are: the version,
+// the priority (1..255), the interval (the version's range, as
+// Config.AdvertInterval), DownTimerAdverts (1..255), PreemptDelay (not
+// negative) and Primary (a unicast address).
+func NewMachine(cfg MachineConfig) (*Machine, error) {
 	if cfg.DownTimerAdverts == 0 {
 		cfg.DownTimerAdverts = 3
 	}
-	return &Machine{cfg: cfg, state: Initialize, priority: cfg.Priority, masterAdverInterval: cfg.AdvertInterval}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if err := checkAddr("Primary", cfg.Primary, cfg.Primary.Is6()); err != nil {
+		return nil, err
+	}
+	return &Machine{cfg: cfg, state: Initialize, priority: cfg.Priority, masterAdverInterval: cfg.AdvertInterval}, nil
+}
+
+// validate checks every field but Primary.
+func (c MachineConfig) validate() error {
+	switch {
+	case c.Version != Version2 && c.Version != Version3:
+		return configError("Version", "%d; vipkit speaks 2 and 3", c.Version)
+	case c.Priority == 0:
+		return configError("Priority", "0; 1..255 (0 is a master stepping down, RFC 5798 §5.2.4)")
+	case c.DownTimerAdverts < 1 || c.DownTimerAdverts > 255:
+		return configError("DownTimerAdverts", "%d; 1..255", c.DownTimerAdverts)
+	case c.PreemptDelay < 0:
+		return configError("PreemptDelay", "%v is negative", c.PreemptDelay)
+	}
+	return checkInterval(c.Version, c.AdvertInterval)
 }
 
 // State returns the current state.

@@ -36,7 +36,8 @@ func ms(n int) time.Duration { return time.Duration(n) * time.Millisecond }
 // run feeds steps to a machine made from cfg and checks each outcome.
 func run(t *testing.T, cfg vrrp.MachineConfig, steps []step) {
 	t.Helper()
-	m := vrrp.NewMachine(cfg)
+	m, err := vrrp.NewMachine(cfg)
+	require.NoError(t, err)
 	require.Equal(t, vrrp.Initialize, m.State())
 	for i, s := range steps {
 		now := t0.Add(s.at)
@@ -257,18 +258,49 @@ func TestMachineIntervals(t *testing.T) {
 		{254, ms(100), 2 * ms(100) / 256, 3*ms(100) + 2*ms(100)/256},
 		{100, ms(40950), 156 * ms(40950) / 256, 3*ms(40950) + 156*ms(40950)/256},
 	} {
-		m := vrrp.NewMachine(vrrp.MachineConfig{Version: vrrp.Version3, Priority: c.prio, AdvertInterval: c.interval, Primary: self})
+		m, err := vrrp.NewMachine(vrrp.MachineConfig{Version: vrrp.Version3, Priority: c.prio, AdvertInterval: c.interval, Primary: self})
+		require.NoError(t, err)
 		assert.Equal(t, c.skew, m.SkewTime(), "priority %d interval %v", c.prio, c.interval)
 		assert.Equal(t, c.mdown, m.MasterDownInterval(), "priority %d interval %v", c.prio, c.interval)
 	}
 }
 
 func TestMachinePriorityClamps(t *testing.T) {
-	m := vrrp.NewMachine(cfg3(100, true))
+	m, err := vrrp.NewMachine(cfg3(100, true))
+	require.NoError(t, err)
 	m.SetPriority(0)
 	assert.Equal(t, uint8(1), m.Priority(), "priority 0 is reserved for stepping down")
 	m.SetPriority(254)
 	assert.Equal(t, uint8(254), m.Priority())
+}
+
+// TestMachineConfigRefused: NewMachine refuses what would make the machine
+// misbehave (an AdvertInterval of 0 busy-looped), naming the field.
+func TestMachineConfigRefused(t *testing.T) {
+	good := cfg3(100, true)
+	for field, change := range map[string]func(*vrrp.MachineConfig){
+		"Version":          func(c *vrrp.MachineConfig) { c.Version = 4 },
+		"Priority":         func(c *vrrp.MachineConfig) { c.Priority = 0 },
+		"AdvertInterval":   func(c *vrrp.MachineConfig) { c.AdvertInterval = 0 },
+		"DownTimerAdverts": func(c *vrrp.MachineConfig) { c.DownTimerAdverts = -1 },
+		"PreemptDelay":     func(c *vrrp.MachineConfig) { c.PreemptDelay = -time.Second },
+		"Primary":          func(c *vrrp.MachineConfig) { c.Primary = netip.Addr{} },
+	} {
+		cfg := good
+		change(&cfg)
+		m, err := vrrp.NewMachine(cfg)
+		assert.Nil(t, m, field)
+		var ce *vrrp.ConfigError
+		require.ErrorAs(t, err, &ce, field)
+		assert.Equal(t, field, ce.Field)
+		assert.ErrorIs(t, err, vrrp.ErrConfig)
+	}
+	v2 := good
+	v2.Version, v2.AdvertInterval = vrrp.Version2, 100*time.Millisecond
+	_, err := vrrp.NewMachine(v2)
+	assert.ErrorContains(t, err, "AdvertInterval: 100ms; VRRPv2 takes whole seconds")
+	_, err = vrrp.NewMachine(good)
+	assert.NoError(t, err)
 }
 
 func TestStateAndReasonStrings(t *testing.T) {

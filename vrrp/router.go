@@ -132,15 +132,6 @@ func newRouter(cfg Config, src netip.Addr, key muxKey, open func() (Conn, error)
 		wake:     make(chan struct{}, 1),
 		stop:     make(chan struct{}),
 		finished: make(chan struct{}),
-		machine: NewMachine(MachineConfig{
-			Version:          cfg.Version,
-			Priority:         cfg.Priority,
-			AdvertInterval:   cfg.AdvertInterval,
-			Preempt:          !cfg.NoPreempt,
-			PreemptDelay:     cfg.PreemptDelay,
-			DownTimerAdverts: cfg.DownTimerAdverts,
-			Primary:          src,
-		}),
 		advert: Advertisement{
 			Version:   cfg.Version,
 			Type:      TypeAdvertisement,
@@ -163,6 +154,10 @@ func newRouter(cfg Config, src netip.Addr, key muxKey, open func() (Conn, error)
 	if cfg.AuthPass != "" {
 		r.advert.AuthType = AuthSimple
 		copy(r.advert.AuthData[:], cfg.AuthPass)
+	}
+	var err error
+	if r.machine, err = NewMachine(cfg.machineConfig(src)); err != nil {
+		return nil, err
 	}
 	r.state.Store(uint32(Initialize))
 	m, detach, err := attach(key, cfg.VRID, r.in, open)
@@ -211,8 +206,16 @@ func sourceAddress(cfg *Config, ifi *net.Interface) (netip.Addr, error) {
 	return netip.Addr{}, configError("Interface", "%s has no %s address to send advertisements from", ifi.Name, kind)
 }
 
-// Config returns the router's configuration, with defaults filled in.
-func (r *Router) Config() Config { return r.cfg }
+// Config returns a copy of the router's configuration, with defaults
+// filled in: changing its slices changes nothing in the router.
+func (r *Router) Config() Config {
+	c := r.cfg
+	c.VirtualAddresses = slices.Clone(c.VirtualAddresses)
+	c.UnicastPeers = slices.Clone(c.UnicastPeers)
+	c.TrackInterfaces = slices.Clone(c.TrackInterfaces)
+	c.Checks = slices.Clone(c.Checks)
+	return c
+}
 
 // Source returns the address the router sends advertisements from.
 func (r *Router) Source() netip.Addr { return r.src }
@@ -249,23 +252,25 @@ func (r *Router) poke() {
 	}
 }
 
-// Close stops the router as the end of Run's context does, waits for Run
-// to return, and releases the router's share of the socket. A router that
-// is closed cannot run.
+// Close stops the router as the end of Run's context does (a master sends
+// priority 0), waits for Run to return, and releases the router's share of
+// the socket; a router that never ran is released at once. Close never
+// waits on user code: neither on subscribers nor on Checks. It is
+// idempotent and safe from any goroutine. A closed router cannot run.
 func (r *Router) Close() error {
 	r.stopOnce.Do(func() { close(r.stop) })
 	if r.running.CompareAndSwap(false, true) {
 		r.release() // Run never started, and now never will
-	} else {
-		<-r.finished
 	}
+	<-r.finished
 	return nil
 }
 
 // release gives back the socket and the link watch and ends the
-// subscriptions once they have delivered every event.
+// subscriptions once they have delivered every event. Then Close returns.
 func (r *Router) release() {
 	r.released.Do(func() {
+		defer close(r.finished)
 		r.detach()
 		if r.links != nil {
 			r.links.close()
@@ -300,16 +305,15 @@ func (r *Router) Run(ctx context.Context) error {
 			return ErrRunning
 		}
 	}
-	defer close(r.finished)
 	defer r.release()
 	r.log.Info("vrrp router starting", "version", r.cfg.Version, "priority", r.cfg.Priority,
 		"interval", r.cfg.AdvertInterval, "source", r.src, "destinations", r.dsts)
 
 	trackCtx, stopTrackers := context.WithCancel(ctx)
-	var trackers sync.WaitGroup
-	defer trackers.Wait()
+	var linkWatch sync.WaitGroup
+	defer linkWatch.Wait()
 	defer stopTrackers()
-	r.startTrackers(trackCtx, &trackers)
+	r.startTrackers(trackCtx, &linkWatch)
 
 	r.applyHealth(time.Now())
 	r.do(time.Now(), r.machine.Start(time.Now()))
@@ -348,8 +352,9 @@ func (r *Router) shutdown() {
 	r.log.Info("vrrp router stopped")
 }
 
-// startTrackers starts the link watch and the health checks, which run
-// until ctx ends and report to r.health.
+// startTrackers starts the link watch, which wg waits for, and the health
+// checks, which nothing waits for: a Check that ignores its context must
+// not hold up Close. They run until ctx ends and report to r.health.
 func (r *Router) startTrackers(ctx context.Context, wg *sync.WaitGroup) {
 	if r.links != nil {
 		wg.Go(func() {
@@ -366,7 +371,7 @@ func (r *Router) startTrackers(ctx context.Context, wg *sync.WaitGroup) {
 		})
 	}
 	for i, c := range r.cfg.Checks {
-		wg.Go(func() {
+		go func() {
 			runCheck(ctx, c, func(down bool) {
 				r.mu.Lock()
 				r.health.checkDown[i] = down
@@ -374,7 +379,7 @@ func (r *Router) startTrackers(ctx context.Context, wg *sync.WaitGroup) {
 				r.log.Info("check changed", "check", c.Name, "up", !down, "weight", c.Weight)
 				r.poke()
 			})
-		})
+		}()
 	}
 }
 

@@ -333,6 +333,78 @@ func TestRouterClose(t *testing.T) {
 	assert.Zero(t, c.Stats().AdvertsSent)
 }
 
+// TestRouterCloseIdempotent: Close can be called again, and from several
+// goroutines, on a router that never ran, one that Close stopped, one
+// whose Run found it closed, and one whose context stopped it; none
+// blocks.
+func TestRouterCloseIdempotent(t *testing.T) {
+	var lan fakeNet
+	newRouter := func() *vrrp.Router {
+		r, err := vrrp.NewRouterConn(routerConfig(100), lan.conn(src4), src4)
+		require.NoError(t, err)
+		return r
+	}
+	closeAll := func(r *vrrp.Router) {
+		var wg sync.WaitGroup
+		for range 3 {
+			wg.Go(func() { assert.NoError(t, r.Close()) })
+		}
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatal("Close blocked")
+		}
+	}
+
+	never := newRouter()
+	closeAll(never)
+	closeAll(never)
+
+	refused := newRouter()
+	closeAll(refused)
+	require.ErrorIs(t, refused.Run(context.Background()), vrrp.ErrClosed)
+	closeAll(refused)
+
+	stopped := newRouter()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	require.NoError(t, stopped.Run(ctx))
+	closeAll(stopped)
+	assert.ErrorIs(t, stopped.Run(context.Background()), vrrp.ErrClosed)
+}
+
+// TestRouterCloseIgnoresStuckCheck: a Check that ignores its context does
+// not hold up Close, which still hands over with priority 0.
+func TestRouterCloseIgnoresStuckCheck(t *testing.T) {
+	var lan fakeNet
+	stuck, release := make(chan struct{}), make(chan struct{})
+	defer close(release)
+	cfg := routerConfig(200)
+	cfg.Checks = []vrrp.Check{{Name: "stuck", Interval: time.Millisecond, Weight: -10, Run: func(context.Context) error {
+		select {
+		case stuck <- struct{}{}:
+		default:
+		}
+		<-release
+		return nil
+	}}}
+	r, err := vrrp.NewRouterConn(cfg, lan.conn(src4), src4)
+	require.NoError(t, err)
+	go r.Run(context.Background())
+	<-stuck
+	waitState(t, r, vrrp.Master, time.Second)
+	closed := make(chan struct{})
+	go func() { r.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close waited for a Check that ignores its context")
+	}
+	assert.Equal(t, uint64(1), r.Stats().PriorityZeroSent)
+}
+
 // TestRouterKeepsItsConfig changes the caller's slices after NewRouter:
 // the router advertises what it was given.
 func TestRouterKeepsItsConfig(t *testing.T) {
@@ -342,6 +414,9 @@ func TestRouterKeepsItsConfig(t *testing.T) {
 	r, err := vrrp.NewRouterConn(cfg, lan.conn(src4), src4)
 	require.NoError(t, err)
 	cfg.VirtualAddresses[0] = vip4.Next()
+	assert.Equal(t, []netip.Addr{vip4}, r.Config().VirtualAddresses)
+	// Nor does a change to what Config returned.
+	r.Config().VirtualAddresses[0] = vip4.Next()
 	assert.Equal(t, []netip.Addr{vip4}, r.Config().VirtualAddresses)
 
 	listener := lan.conn(netip.MustParseAddr("192.0.2.9"))
@@ -406,6 +481,10 @@ func TestConfigRefused(t *testing.T) {
 			require.ErrorIs(t, err, vrrp.ErrConfig)
 			assert.True(t, strings.Contains(err.Error(), ": "+c.field+": "), "%q does not name %s", err, c.field)
 			assert.Equal(t, err, c.cfg.Validate(), "Validate disagrees with NewRouterConn")
+			var ce *vrrp.ConfigError
+			require.ErrorAs(t, err, &ce)
+			assert.Equal(t, c.field, ce.Field)
+			assert.Equal(t, "vrrp: invalid config: "+ce.Field+": "+ce.Reason, err.Error())
 		})
 	}
 

@@ -14,8 +14,9 @@ type Check struct {
 	// Name names the check in logs and errors.
 	Name string
 	// Run performs the check; a nil error is success. Its context ends at
-	// Timeout, and it must return then: Router.Run waits for it when it
-	// stops. It never runs while the router's state is locked.
+	// Timeout or when the router stops, and it should return then; the
+	// router does not wait for it to stop. It never runs while the
+	// router's state is locked.
 	Run func(ctx context.Context) error
 	// Interval between checks; 0 means 1 s.
 	Interval time.Duration

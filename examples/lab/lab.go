@@ -207,8 +207,12 @@ func waitFor(ctx context.Context, timeout time.Duration, what string, cond func(
 
 // demo builds the lab, runs the failover and fills in res.
 func demo(ctx context.Context, r *runner, cfg config, out io.Writer, res *result) (err error) {
-	mdi := vrrp.NewMachine(vrrp.MachineConfig{Version: cfg.version, Priority: backupPriority,
-		AdvertInterval: cfg.advert, DownTimerAdverts: 3}).MasterDownInterval()
+	backup, err := vrrp.NewMachine(vrrp.MachineConfig{Version: cfg.version, Priority: backupPriority,
+		AdvertInterval: cfg.advert, DownTimerAdverts: 3, Primary: netip.MustParseAddr("192.0.2.2")})
+	if err != nil {
+		return err
+	}
+	mdi := backup.MasterDownInterval()
 	res.MasterDownMs = mdi.Round(time.Millisecond).Milliseconds()
 	// How long a node may take to become master, or the VIP to follow.
 	takeover := 2*mdi + 5*time.Second
