@@ -123,7 +123,7 @@ func TestVPCHaVip(t *testing.T) {
 	t.Logf("VPC HAVIP outage %v (Master_Down_Interval 360.9 ms)", outage.Round(time.Millisecond))
 }
 
-// TestVPCPrivateIPNeedsTheAPI shows the failure HAVIP.md describes:
+// TestVPCPrivateIPNeedsTheAPI shows why clouds have HAVIPs:
 // announcing an ordinary private IP moves nothing; then the Tencent binder
 // moves it through the API, through throttling and a running task, with a
 // simulated API latency.
