@@ -17,5 +17,15 @@
 //
 // The data flows one way: received advertisements drive the vrrp state
 // machine, its transitions reach havip in order, and havip uses garp and a
-// cloud binder to make the network agree.
+// cloud binder to make the network agree. [github.com/vipkit/vipkit/havip/tencentcloud]
+// is the binder for Tencent Cloud's VPC.
+//
+// The repository has three floors. The library above rests on a little
+// internal plumbing (the Internet checksum, the rtnetlink monitor). The
+// example programs in examples/ (vrrpd, halb, haproxy-sidecar and the
+// one-command lab) are built on the library and share their
+// keepalived-style flags in examples/internal/vipcmd. Beside both,
+// internal/testkit holds what the tests and the lab build their networks
+// with: network namespaces (netlab), a simulated Tencent Cloud VPC (vpcsim)
+// and capture files (pcapio); the library never imports it.
 package vipkit
