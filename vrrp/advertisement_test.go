@@ -266,7 +266,7 @@ func TestDecodeMalformed(t *testing.T) {
 	}
 }
 
-// TestDecodeIgnoresReserved checks RFC 5798 §5.2.7: the reserved bits of
+// TestDecodeIgnoresReserved checks RFC 5798 §5.2.6: the reserved bits of
 // a VRRPv3 message are ignored on receipt.
 func TestDecodeIgnoresReserved(t *testing.T) {
 	a := v3(vip4)

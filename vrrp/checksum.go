@@ -20,9 +20,9 @@ import (
 type ChecksumForm uint8
 
 const (
-	// ChecksumPseudoHeader covers the message and the IP pseudo-header, as
-	// RFC 5798 §5.2.8 specifies for IPv4 too. keepalived 2.2 and FRR send
-	// this by default.
+	// ChecksumPseudoHeader covers the message and the IP pseudo-header.
+	// RFC 5798 §5.2.8 names only IPv6's pseudo-header (RFC 2460); keepalived
+	// 2.2 and FRR read it as covering IPv4's too, and send this by default.
 	ChecksumPseudoHeader ChecksumForm = 1 << iota
 	// ChecksumMessageOnly covers the message alone, as VRRPv2 does. RFC 9568
 	// §5.2.8 specifies it for VRRPv3 over IPv4; keepalived sends it with
