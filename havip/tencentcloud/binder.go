@@ -1,14 +1,21 @@
 // Package tencentcloud is the havip Binder for Tencent Cloud VPC.
 //
-// In HAVIP mode the VPC re-binds the HAVIP to whichever server of its
-// subnet announces it with a gratuitous ARP (havip does that); the Binder
-// then checks with DescribeHaVips that the HAVIP is bound to this node's
-// network interface within a deadline, and asks havip to announce again
-// if not.
+// A Tencent Cloud VPC delivers each private address to the one network
+// interface it is bound to, not to whoever answers ARP for it, and re-binds
+// an address in one of two ways. An HAVIP (high-availability virtual IP) is a
+// floating private IP: the VPC's SDN re-binds it to whichever server of its
+// subnet announces it with a gratuitous ARP. An ordinary private IP ignores
+// ARP: it moves only through the API (MigratePrivateIpAddress, or
+// AssignPrivateIpAddresses when no interface holds it). Both belong to one
+// subnet, and only a server of that subnet can take them.
 //
-// In private-IP mode the address is an ordinary private IP, which the VPC
-// moves only through its API, as ../shared/HAVIP.md explains: the Binder
-// migrates it to this node's interface (MigratePrivateIpAddress, then
+// In HAVIP mode (ModeHAVIP) havip's announcement moves the address; the
+// Binder then checks with DescribeHaVips that the HAVIP is bound to this
+// node's network interface within a deadline, and asks havip to announce
+// again if not.
+//
+// In private-IP mode (ModePrivateIP) the Binder moves the address itself:
+// it migrates it to this node's interface (MigratePrivateIpAddress, then
 // DescribeVpcTaskResult until the task ends), or assigns it when nobody
 // holds it (AssignPrivateIpAddresses). Throttling, a concurrent task on
 // the address and internal errors are retried with backoff; other errors
@@ -21,19 +28,22 @@
 // MAC), its network interface from DescribeNetworkInterfaces; the keys
 // from the configuration, the environment (TENCENTCLOUD_SECRET_ID,
 // TENCENTCLOUD_SECRET_KEY) or the instance's CAM role, whose temporary
-// keys are refreshed before they expire. Keys never appear in logs or
-// errors.
+// keys are refreshed before they expire. Secret keys and tokens never
+// appear in logs or errors, nor when a Binder or a Config is printed (fmt,
+// slog).
 package tencentcloud
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -79,7 +89,8 @@ type Config struct {
 	Endpoint, Scheme string
 	// SecretID and SecretKey; empty means TENCENTCLOUD_SECRET_ID and
 	// TENCENTCLOUD_SECRET_KEY from the environment, else the instance's
-	// CAM role. Config's String and LogValue hide the key.
+	// CAM role. fmt and slog print a Config with the key hidden;
+	// encoding/json, which encodes rather than prints, does not hide it.
 	SecretID, SecretKey string
 	// Metadata is the metadata service.
 	Metadata Metadata
@@ -100,12 +111,15 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// String describes c with the secret key hidden, so that printing a Config
-// with %v or %+v cannot leak it.
+// String describes c with the secret key hidden.
 func (c Config) String() string {
 	return fmt.Sprintf("tencentcloud.Config{Mode: %v, Region: %q, Endpoint: %q, SecretID: %q, SecretKey: %s, InstanceID: %q, NetworkInterfaceID: %q}",
 		c.Mode, c.Region, c.Endpoint, c.SecretID, redacted(c.SecretKey), c.InstanceID, c.NetworkInterfaceID)
 }
+
+// Format prints String for every verb (%v, %+v, %#v, %s, %q, ...), so that
+// no verb makes fmt print the fields, the key among them.
+func (c Config) Format(f fmt.State, verb rune) { formatString(f, verb, c.String()) }
 
 // LogValue is String for slog.
 func (c Config) LogValue() slog.Value { return slog.StringValue(c.String()) }
@@ -117,6 +131,18 @@ func redacted(s string) string {
 	return "(redacted)"
 }
 
+// formatString prints s, the String of the value being formatted, as verb
+// and its flags say (%q quotes it, %x is its hex), but %#v as is: fmt then
+// never falls back to printing the value's fields, which it does for a
+// Stringer with %#v, %d and the other verbs that are not for strings.
+func formatString(f fmt.State, verb rune, s string) {
+	if verb == 'v' && f.Flag('#') {
+		io.WriteString(f, s)
+		return
+	}
+	fmt.Fprintf(f, fmt.FormatString(f, verb), s)
+}
+
 // Announce is the announcement rhythm of Tencent Cloud's keepalived guide
 // for an HAVIP (garp_master_delay 1, garp_master_refresh 5), for
 // havip.Config.Announce: the platform rate-limits gratuitous ARP per
@@ -126,8 +152,14 @@ var Announce = havip.Announce{Repeat: 5, Delay: time.Second, Refresh: 5 * time.S
 
 // A Binder claims addresses for this node from Tencent Cloud's VPC. It
 // implements havip.Binder and havip.AddressChecker.
+//
+// Printed (fmt, slog), a Binder shows its mode, region, instance, network
+// interface, VPC and SecretId, never a secret: it keeps none itself (the
+// SDK client holds the keys), and its String, Format and LogValue, which
+// have value receivers so that a Binder prints as a *Binder does, render
+// the fields that are safe to show.
 type Binder struct {
-	cfg      Config
+	cfg      Config // SecretKey cleared; SecretID that of fixed keys
 	api      *vpc.Client
 	role     *roleCredential // nil with fixed keys
 	instance string
@@ -141,10 +173,27 @@ var (
 	_ havip.AddressChecker = (*Binder)(nil)
 )
 
+// String describes b: its mode, region, instance, network interface and
+// VPC, and the keys it signs with (the SecretId, or the CAM role's).
+func (b Binder) String() string {
+	keys := fmt.Sprintf("SecretID %q", b.cfg.SecretID)
+	if b.role != nil {
+		keys = "CAM role"
+	}
+	return fmt.Sprintf("tencentcloud.Binder{Mode: %v, Region: %q, Instance: %q, ENI: %q, VPC: %q, Keys: %s}",
+		b.cfg.Mode, b.cfg.Region, b.instance, b.eni, b.vpcID, keys)
+}
+
+// Format prints String for every verb, as Config's Format does.
+func (b Binder) Format(f fmt.State, verb rune) { formatString(f, verb, b.String()) }
+
+// LogValue is String for slog.
+func (b Binder) LogValue() slog.Value { return slog.StringValue(b.String()) }
+
 // CheckAddress refuses a vip outside every subnet of the interface, own
-// being the interface's addresses (the virtual ones aside): an HAVIP
-// belongs to one subnet of the VPC, and so does a private IP, and only a
-// network interface in that subnet can take it.
+// being the interface's addresses (the virtual ones aside; link-local ones
+// are ignored): an HAVIP belongs to one subnet of the VPC, and so does a
+// private IP, and only a network interface in that subnet can take it.
 func (b *Binder) CheckAddress(vip netip.Addr, iface string, own []netip.Prefix) error {
 	var subnets []netip.Prefix
 	for _, p := range own {
@@ -154,7 +203,9 @@ func (b *Binder) CheckAddress(vip netip.Addr, iface string, own []netip.Prefix) 
 		if p.Masked().Contains(vip) {
 			return nil
 		}
-		subnets = append(subnets, p.Masked())
+		if !slices.Contains(subnets, p.Masked()) {
+			subnets = append(subnets, p.Masked())
+		}
 	}
 	return fmt.Errorf("%v is outside every subnet of %s %v: an HAVIP or private IP belongs to one subnet, and only a server in it can claim it",
 		vip, iface, subnets)
@@ -183,13 +234,19 @@ func New(ctx context.Context, cfg Config) (*Binder, error) {
 		cfg.Logger = slog.Default()
 	}
 	b := &Binder{instance: cfg.InstanceID, eni: cfg.NetworkInterfaceID,
-		log: cfg.Logger.With("cloud", "tencentcloud", "mode", cfg.Mode)}
+		log: cfg.Logger.With("cloud", "tencentcloud", "mode", cfg.Mode.String())}
 
 	cred, err := credential(ctx, &cfg)
 	if err != nil {
 		return nil, err
 	}
 	b.role, _ = cred.(*roleCredential)
+	// The SDK client holds the keys from now on; the Binder keeps only the
+	// SecretId of fixed keys, for String.
+	cfg.SecretID, cfg.SecretKey = "", ""
+	if b.role == nil {
+		cfg.SecretID = cred.GetSecretId()
+	}
 	if cfg.Region == "" {
 		if cfg.Region, err = cfg.Metadata.Region(ctx); err != nil {
 			return nil, err

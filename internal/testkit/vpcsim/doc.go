@@ -23,9 +23,21 @@
 //     every subnet, answers every ARP request with its own MAC (proxy ARP)
 //     and routes each address to the port of the ENI the Cloud says holds
 //     it. It moves an HAVIP to the ENI that announces it with a gratuitous
-//     ARP, as the real SDN does (see ../../../shared/HAVIP.md in the
-//     project), and moves an ordinary private IP only when the API
-//     migrates it.
+//     ARP, and moves an ordinary private IP only when the API migrates it,
+//     as the real SDN does (see below).
+//
+// # HAVIPs and private IPs
+//
+// In a Tencent Cloud VPC the SDN, not ARP, decides where an address is
+// delivered: to the ENI it is bound to, whatever other servers answer. An
+// HAVIP (high-availability virtual IP) is a floating private IP that the
+// SDN re-binds to whichever server of its subnet announces it with a
+// gratuitous ARP, so keepalived-style failover works with it unchanged. An
+// ordinary private IP ignores ARP: it moves only through the API
+// (MigratePrivateIpAddress from one ENI to another, or
+// AssignPrivateIpAddresses to an ENI when nobody holds it), so a server
+// that merely announces it receives nothing. Both belong to one subnet,
+// and only an ENI of that subnet can take them.
 //
 // # What is simulated and what is not
 //

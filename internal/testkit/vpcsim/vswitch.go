@@ -51,8 +51,10 @@ const APIPort = 8080
 // ENI's MAC) for an HAVIP makes the Cloud bind the HAVIP to that ENI
 // ([Cloud.BindHaVip]), which refuses an ENI of another subnet; the route
 // follows ([Cloud.OnMove]). Gratuitous ARP for an ordinary private IP is
-// ignored: it moves only through the API (MigratePrivateIpAddress), as on
-// Tencent Cloud (see HAVIP.md in the project's shared notes).
+// ignored: it moves only through the API (MigratePrivateIpAddress, or
+// AssignPrivateIpAddresses when nobody holds it), as on Tencent Cloud,
+// whose SDN re-binds only an HAVIP, a floating private IP, to the server
+// of its subnet that announces it.
 //
 // A VSwitch is removed with its lab: its controller, sockets and servers
 // are stopped when the lab's processes are (it keeps a small sentinel
