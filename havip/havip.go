@@ -221,8 +221,8 @@ func (c Config) withDefaults() (Config, error) {
 // virtual ones aside).
 func (c *Config) checkAddresses(host Host) error {
 	checker, ok := c.Binder.(AddressChecker)
-	if !ok {
-		return nil
+	if !ok || c.Owner {
+		return nil // an owner's addresses are the interface's own: delivered here already
 	}
 	all, err := host.Addresses()
 	if err != nil {
