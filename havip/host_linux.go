@@ -6,10 +6,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"time"
 
 	"github.com/jsimonetti/rtnetlink/v2"
-	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 
 	"github.com/vipkit/vipkit/internal/netmon"
@@ -18,10 +16,10 @@ import (
 // netlinkHost is the Host of one interface, through rtnetlink, in the
 // network namespace it was opened in.
 type netlinkHost struct {
-	ifi    *net.Interface
-	label  string
-	conn   *rtnetlink.Conn // requests
-	events *rtnetlink.Conn // address events (RTMGRP_IPV4_IFADDR, RTMGRP_IPV6_IFADDR)
+	ifi   *net.Interface
+	label string
+	conn  *rtnetlink.Conn // adds and removes
+	mon   *netmon.Monitor // lists, and follows address events
 }
 
 // OpenHost opens the Host of the named interface in the calling thread's
@@ -38,12 +36,12 @@ func OpenHost(name, label string) (Host, error) {
 	if err != nil {
 		return nil, fmt.Errorf("havip: rtnetlink: %w", err)
 	}
-	events, err := rtnetlink.Dial(&netlink.Config{Groups: unix.RTMGRP_IPV4_IFADDR | unix.RTMGRP_IPV6_IFADDR})
+	mon, err := netmon.Open(netmon.AddrEvents)
 	if err != nil {
 		conn.Close()
-		return nil, fmt.Errorf("havip: rtnetlink address events: %w", err)
+		return nil, fmt.Errorf("havip: %w", err)
 	}
-	return &netlinkHost{ifi: ifi, label: label, conn: conn, events: events}, nil
+	return &netlinkHost{ifi: ifi, label: label, conn: conn, mon: mon}, nil
 }
 
 func (h *netlinkHost) Interface() *net.Interface { return h.ifi }
@@ -93,69 +91,33 @@ func (h *netlinkHost) Remove(p netip.Prefix) error {
 }
 
 func (h *netlinkHost) Addresses() ([]netip.Prefix, error) {
-	msgs, err := h.conn.Address.List()
+	addrs, err := h.mon.Addrs()
 	if err != nil {
-		return nil, fmt.Errorf("havip: listing addresses of %s: %w", h.ifi.Name, err)
+		return nil, fmt.Errorf("havip: %s: %w", h.ifi.Name, err)
 	}
 	var out []netip.Prefix
-	for _, m := range msgs {
-		if int(m.Index) != h.ifi.Index || m.Attributes == nil {
-			continue
-		}
-		if a, ok := localAddr(m.Attributes); ok {
-			out = append(out, netip.PrefixFrom(a, int(m.PrefixLength)))
+	for _, a := range addrs {
+		if a.Index == h.ifi.Index {
+			out = append(out, a.Prefix)
 		}
 	}
 	return out, nil
 }
 
 // WatchRemoved calls removed for every address deleted from the interface
-// until ctx ends. Lost events (ENOBUFS) are reported as a removal of the
-// zero Prefix, so the caller checks everything.
+// until ctx ends. Lost events are reported as a removal of the zero
+// Prefix, so the caller checks everything.
 func (h *netlinkHost) WatchRemoved(ctx context.Context, removed func(netip.Prefix)) {
-	stop := context.AfterFunc(ctx, func() { h.events.Close() })
-	defer stop()
-	for ctx.Err() == nil {
-		_, raw, err := h.events.Receive()
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			if errors.Is(err, unix.ENOBUFS) {
-				removed(netip.Prefix{})
-			} else {
-				time.Sleep(100 * time.Millisecond)
-			}
-			continue
+	h.mon.Run(ctx, func(e netmon.Event) {
+		switch {
+		case e.Type == netmon.Lost:
+			removed(netip.Prefix{})
+		case e.Type == netmon.DelAddr && e.Addr.Index == h.ifi.Index:
+			removed(e.Addr.Prefix)
 		}
-		for _, m := range raw {
-			if m.Header.Type != unix.RTM_DELADDR {
-				continue
-			}
-			var am rtnetlink.AddressMessage
-			if am.UnmarshalBinary(m.Data) != nil || int(am.Index) != h.ifi.Index || am.Attributes == nil {
-				continue
-			}
-			if a, ok := localAddr(am.Attributes); ok {
-				removed(netip.PrefixFrom(a, int(am.PrefixLength)))
-			}
-		}
-	}
-}
-
-// localAddr is the interface's own address of an address message: IFA_LOCAL
-// for IPv4 (IFA_ADDRESS is the peer on point-to-point links), IFA_ADDRESS
-// for IPv6.
-func localAddr(a *rtnetlink.AddressAttributes) (netip.Addr, bool) {
-	ip := a.Address
-	if a.Local != nil {
-		ip = a.Local
-	}
-	addr, ok := netip.AddrFromSlice(ip)
-	return addr.Unmap(), ok
+	})
 }
 
 func (h *netlinkHost) Close() error {
-	h.events.Close()
-	return h.conn.Close()
+	return errors.Join(h.mon.Close(), h.conn.Close())
 }

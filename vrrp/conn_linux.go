@@ -43,9 +43,9 @@ func OpenConn(ifi *net.Interface, ipv6 bool) (Conn, error) {
 		return nil, err
 	}
 	if ipv6 {
-		return openIPv6(c, ifi)
+		return openFamily(c, ifi, inet6(c))
 	}
-	return openIPv4(c, ifi)
+	return openFamily(c, ifi, inet4(c))
 }
 
 func bindToDevice(c net.PacketConn, name string) error {
@@ -69,57 +69,114 @@ func bindToDevice(c net.PacketConn, name string) error {
 	return nil
 }
 
+// A cmsg is the control message type of x/net's PacketConn of a family.
+type cmsg interface {
+	*ipv4.ControlMessage | *ipv6.ControlMessage
+}
+
+// A packetConn is x/net's ipv4.PacketConn or ipv6.PacketConn: what the
+// two share.
+type packetConn[CM cmsg] interface {
+	ReadFrom(b []byte) (n int, cm CM, src net.Addr, err error)
+	WriteTo(b []byte, cm CM, dst net.Addr) (n int, err error)
+	SetMulticastInterface(ifi *net.Interface) error
+	SetMulticastLoopback(on bool) error
+	JoinGroup(ifi *net.Interface, group net.Addr) error
+}
+
+// A family is what differs between the IPv4 and the IPv6 socket.
+type family[CM cmsg] struct {
+	p     packetConn[CM]
+	group netip.Addr
+	hops  string // what the family calls the TTL
+	// control asks for the control messages that received reads.
+	control func() error
+	// setTTL and setMulticastTTL set the TTL (hop limit) of unicast and
+	// of multicast.
+	setTTL, setMulticastTTL func(int) error
+	// zoned says that link-local destinations take a zone (IPv6).
+	zoned bool
+	// received tells the interface, destination and TTL (hop limit) of
+	// a received message.
+	received func(cm CM) (ifindex int, dst net.IP, hops int)
+	// outgoing returns the control message of a message sent.
+	outgoing func(src netip.Addr, ifindex int) CM
+}
+
+// inet4 is IPv4 over c.
+func inet4(c net.PacketConn) family[*ipv4.ControlMessage] {
+	p := ipv4.NewPacketConn(c)
+	return family[*ipv4.ControlMessage]{p: p, group: MulticastGroupIPv4, hops: "TTL",
+		control: func() error { return p.SetControlMessage(ipv4.FlagTTL|ipv4.FlagDst|ipv4.FlagInterface, true) },
+		setTTL:  p.SetTTL, setMulticastTTL: p.SetMulticastTTL,
+		received: func(cm *ipv4.ControlMessage) (int, net.IP, int) { return cm.IfIndex, cm.Dst, cm.TTL },
+		outgoing: func(src netip.Addr, ifindex int) *ipv4.ControlMessage {
+			return &ipv4.ControlMessage{Src: src.AsSlice(), IfIndex: ifindex}
+		},
+	}
+}
+
+// inet6 is IPv6 over c.
+func inet6(c net.PacketConn) family[*ipv6.ControlMessage] {
+	p := ipv6.NewPacketConn(c)
+	return family[*ipv6.ControlMessage]{p: p, group: MulticastGroupIPv6, hops: "hop limit",
+		control: func() error { return p.SetControlMessage(ipv6.FlagHopLimit|ipv6.FlagDst|ipv6.FlagInterface, true) },
+		setTTL:  p.SetHopLimit, setMulticastTTL: p.SetMulticastHopLimit,
+		zoned:    true,
+		received: func(cm *ipv6.ControlMessage) (int, net.IP, int) { return cm.IfIndex, cm.Dst, cm.HopLimit },
+		outgoing: func(src netip.Addr, ifindex int) *ipv6.ControlMessage {
+			return &ipv6.ControlMessage{Src: src.AsSlice(), IfIndex: ifindex, HopLimit: TTL}
+		},
+	}
+}
+
 // A sockopt is one step of setting a socket up.
 type sockopt struct {
 	what string
 	set  func() error
 }
 
-// setup applies steps to c in order, closing c at the first failure.
-func setup(c net.PacketConn, ifi *net.Interface, steps []sockopt) error {
-	for _, s := range steps {
-		if err := s.set(); err != nil {
-			c.Close()
-			return fmt.Errorf("vrrp: %s on %s: %w", s.what, ifi.Name, err)
-		}
-	}
-	return nil
-}
-
-type conn4 struct {
+// A rawConn is the raw VRRP socket of one interface and family.
+type rawConn[CM cmsg] struct {
 	c   net.PacketConn
-	p   *ipv4.PacketConn
+	f   family[CM]
 	ifi *net.Interface
 }
 
-func openIPv4(c net.PacketConn, ifi *net.Interface) (Conn, error) {
-	p := ipv4.NewPacketConn(c)
-	err := setup(c, ifi, []sockopt{
-		{"control messages", func() error { return p.SetControlMessage(ipv4.FlagTTL|ipv4.FlagDst|ipv4.FlagInterface, true) }},
-		{"multicast interface", func() error { return p.SetMulticastInterface(ifi) }},
-		{"multicast TTL", func() error { return p.SetMulticastTTL(TTL) }},
-		{"TTL", func() error { return p.SetTTL(TTL) }},
-		{"multicast loopback", func() error { return p.SetMulticastLoopback(false) }},
-		{"join " + MulticastGroupIPv4.String(), func() error {
-			return p.JoinGroup(ifi, &net.IPAddr{IP: MulticastGroupIPv4.AsSlice()})
-		}},
-	})
-	if err != nil {
-		return nil, err
+// openFamily sets c up for ifi as f says, closing c at the first failure.
+func openFamily[CM cmsg](c net.PacketConn, ifi *net.Interface, f family[CM]) (Conn, error) {
+	steps := []sockopt{
+		{"control messages", f.control},
+		{"multicast interface", func() error { return f.p.SetMulticastInterface(ifi) }},
+		{"multicast " + f.hops, func() error { return f.setMulticastTTL(TTL) }},
+		{f.hops, func() error { return f.setTTL(TTL) }},
+		{"multicast loopback", func() error { return f.p.SetMulticastLoopback(false) }},
+		{"join " + f.group.String(), func() error { return f.p.JoinGroup(ifi, &net.IPAddr{IP: f.group.AsSlice()}) }},
 	}
-	return &conn4{c: c, p: p, ifi: ifi}, nil
+	for _, s := range steps {
+		if err := s.set(); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("vrrp: %s on %s: %w", s.what, ifi.Name, err)
+		}
+	}
+	return &rawConn[CM]{c: c, f: f, ifi: ifi}, nil
 }
 
-func (c *conn4) ReadFrom(b []byte) (int, PacketInfo, error) {
+// ReadFrom skips the messages of other interfaces.
+func (c *rawConn[CM]) ReadFrom(b []byte) (int, PacketInfo, error) {
 	for {
-		n, cm, from, err := c.p.ReadFrom(b)
+		n, cm, from, err := c.f.p.ReadFrom(b)
 		if err != nil {
 			return 0, PacketInfo{}, err
 		}
-		if cm == nil || cm.IfIndex != c.ifi.Index {
+		if cm == nil {
 			continue
 		}
-		return n, PacketInfo{Src: ipAddr(from), Dst: ipFrom(cm.Dst), TTL: uint8(cm.TTL)}, nil
+		ifindex, dst, hops := c.f.received(cm)
+		if ifindex != c.ifi.Index {
+			continue
+		}
+		return n, PacketInfo{Src: ipAddr(from), Dst: ipFrom(dst), TTL: uint8(hops)}, nil
 	}
 }
 
@@ -137,63 +194,15 @@ func ipFrom(ip net.IP) netip.Addr {
 	return a.Unmap()
 }
 
-func (c *conn4) WriteTo(b []byte, src, dst netip.Addr) error {
-	cm := &ipv4.ControlMessage{Src: src.AsSlice(), IfIndex: c.ifi.Index}
-	_, err := c.p.WriteTo(b, cm, &net.IPAddr{IP: dst.AsSlice()})
-	return err
-}
-
-func (c *conn4) Close() error { return c.c.Close() }
-
-type conn6 struct {
-	c   net.PacketConn
-	p   *ipv6.PacketConn
-	ifi *net.Interface
-}
-
-func openIPv6(c net.PacketConn, ifi *net.Interface) (Conn, error) {
-	p := ipv6.NewPacketConn(c)
-	err := setup(c, ifi, []sockopt{
-		{"control messages", func() error {
-			return p.SetControlMessage(ipv6.FlagHopLimit|ipv6.FlagDst|ipv6.FlagInterface, true)
-		}},
-		{"multicast interface", func() error { return p.SetMulticastInterface(ifi) }},
-		{"multicast hop limit", func() error { return p.SetMulticastHopLimit(TTL) }},
-		{"hop limit", func() error { return p.SetHopLimit(TTL) }},
-		{"multicast loopback", func() error { return p.SetMulticastLoopback(false) }},
-		{"join " + MulticastGroupIPv6.String(), func() error {
-			return p.JoinGroup(ifi, &net.IPAddr{IP: MulticastGroupIPv6.AsSlice()})
-		}},
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &conn6{c: c, p: p, ifi: ifi}, nil
-}
-
-func (c *conn6) ReadFrom(b []byte) (int, PacketInfo, error) {
-	for {
-		n, cm, from, err := c.p.ReadFrom(b)
-		if err != nil {
-			return 0, PacketInfo{}, err
-		}
-		if cm == nil || cm.IfIndex != c.ifi.Index {
-			continue
-		}
-		return n, PacketInfo{Src: ipAddr(from), Dst: ipFrom(cm.Dst), TTL: uint8(cm.HopLimit)}, nil
-	}
-}
-
-func (c *conn6) WriteTo(b []byte, src, dst netip.Addr) error {
-	cm := &ipv6.ControlMessage{Src: src.AsSlice(), IfIndex: c.ifi.Index, HopLimit: TTL}
+func (c *rawConn[CM]) WriteTo(b []byte, src, dst netip.Addr) error {
+	to := &net.IPAddr{IP: dst.AsSlice()}
 	// The zone is the interface index, not its name: a name would be
 	// looked up in the namespace of whatever thread runs this.
-	zone := ""
-	if dst.IsLinkLocalUnicast() || dst.IsLinkLocalMulticast() {
-		zone = strconv.Itoa(c.ifi.Index)
+	if c.f.zoned && (dst.IsLinkLocalUnicast() || dst.IsLinkLocalMulticast()) {
+		to.Zone = strconv.Itoa(c.ifi.Index)
 	}
-	_, err := c.p.WriteTo(b, cm, &net.IPAddr{IP: dst.AsSlice(), Zone: zone})
+	_, err := c.f.p.WriteTo(b, c.f.outgoing(src, c.ifi.Index), to)
 	return err
 }
 
-func (c *conn6) Close() error { return c.c.Close() }
+func (c *rawConn[CM]) Close() error { return c.c.Close() }

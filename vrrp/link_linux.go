@@ -2,65 +2,54 @@ package vrrp
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"time"
 
-	"github.com/jsimonetti/rtnetlink/v2"
-	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/vipkit/vipkit/internal/netmon"
 )
 
 // A linkWatch follows the state of interfaces through rtnetlink link
-// events (RTMGRP_LINK), in the network namespace it was opened in.
+// events, in the network namespace it was opened in.
 type linkWatch struct {
-	events *rtnetlink.Conn // subscribed to link events
-	query  *rtnetlink.Conn // lists links again after lost events
-	names  map[uint32]string
-	up     map[string]bool // the state when opened
+	mon   *netmon.Monitor
+	names map[int]string  // by index, when opened
+	up    map[string]bool // the state when opened
 }
 
 // openLinkWatch subscribes to link events of the calling thread's network
 // namespace and reads the current state of the named interfaces. A name
 // that is not an interface is an ErrConfig error naming TrackInterfaces.
 func openLinkWatch(names []string) (*linkWatch, error) {
-	events, err := rtnetlink.Dial(&netlink.Config{Groups: unix.RTMGRP_LINK})
+	mon, err := netmon.Open(netmon.LinkEvents)
 	if err != nil {
-		return nil, fmt.Errorf("vrrp: link events (rtnetlink): %w", err)
+		return nil, fmt.Errorf("vrrp: %w", err)
 	}
-	query, err := rtnetlink.Dial(nil)
-	if err != nil {
-		events.Close()
-		return nil, fmt.Errorf("vrrp: links (rtnetlink): %w", err)
-	}
-	w := &linkWatch{events: events, query: query, names: map[uint32]string{}}
+	w := &linkWatch{mon: mon, names: map[int]string{}, up: map[string]bool{}}
 	links, err := w.list()
-	if err == nil {
-		w.up = map[string]bool{}
-		for _, name := range names {
-			found := false
-			for _, l := range links {
-				if l.Attributes != nil && l.Attributes.Name == name {
-					w.names[l.Index], w.up[name], found = name, linkUp(l.Flags), true
-				}
-			}
-			if !found {
-				err = configError("TrackInterfaces", "no interface %q", name)
-				break
-			}
-		}
-	}
 	if err != nil {
 		w.close()
 		return nil, err
 	}
+	byName := map[string]netmon.Link{}
+	for _, l := range links {
+		byName[l.Name] = l
+	}
+	for _, name := range names {
+		l, ok := byName[name]
+		if !ok {
+			w.close()
+			return nil, configError("TrackInterfaces", "no interface %q", name)
+		}
+		w.names[l.Index], w.up[name] = name, linkUp(l.Flags)
+	}
 	return w, nil
 }
 
-func (w *linkWatch) list() ([]rtnetlink.LinkMessage, error) {
-	links, err := w.query.Link.List()
+func (w *linkWatch) list() ([]netmon.Link, error) {
+	links, err := w.mon.Links()
 	if err != nil {
-		return nil, fmt.Errorf("vrrp: listing links (rtnetlink): %w", err)
+		return nil, fmt.Errorf("vrrp: %w", err)
 	}
 	return links, nil
 }
@@ -74,47 +63,31 @@ func linkUp(flags uint32) bool {
 	return flags&unix.IFF_UP != 0 && flags&unix.IFF_RUNNING != 0
 }
 
-// run reports every change of a tracked interface until ctx ends. When the
-// kernel drops events (ENOBUFS) it lists the links again; other errors are
-// retried after a pause, so tracking never silently stops.
+// run reports every change of a tracked interface until ctx ends. When
+// events were lost it lists the links again, and reports each tracked
+// interface (down if it is gone); the monitor retries errors itself, so
+// tracking never silently stops.
 func (w *linkWatch) run(ctx context.Context, report func(name string, up bool)) {
-	stop := context.AfterFunc(ctx, func() { w.events.Close() })
-	defer stop()
-	for ctx.Err() == nil {
-		_, raw, err := w.events.Receive()
-		if err != nil {
-			if ctx.Err() != nil {
-				return
+	w.mon.Run(ctx, func(e netmon.Event) {
+		switch e.Type {
+		case netmon.Lost:
+			links, err := w.list()
+			if err != nil {
+				return // the next event, or loss, tells again
 			}
-			if errors.Is(err, unix.ENOBUFS) {
-				if links, err := w.list(); err == nil {
-					for _, l := range links {
-						if name, ok := w.names[l.Index]; ok {
-							report(name, linkUp(l.Flags))
-						}
-					}
-				}
-			} else {
-				time.Sleep(100 * time.Millisecond)
+			up := map[int]bool{}
+			for _, l := range links {
+				up[l.Index] = linkUp(l.Flags)
 			}
-			continue
-		}
-		for _, m := range raw {
-			if m.Header.Type != unix.RTM_NEWLINK && m.Header.Type != unix.RTM_DELLINK {
-				continue
+			for index, name := range w.names {
+				report(name, up[index]) // down if gone
 			}
-			var l rtnetlink.LinkMessage
-			if l.UnmarshalBinary(m.Data) != nil {
-				continue
-			}
-			if name, ok := w.names[l.Index]; ok {
-				report(name, m.Header.Type == unix.RTM_NEWLINK && linkUp(l.Flags))
+		case netmon.NewLink, netmon.DelLink:
+			if name, ok := w.names[e.Link.Index]; ok {
+				report(name, e.Type == netmon.NewLink && linkUp(e.Link.Flags))
 			}
 		}
-	}
+	})
 }
 
-func (w *linkWatch) close() {
-	w.events.Close()
-	w.query.Close()
-}
+func (w *linkWatch) close() { w.mon.Close() }

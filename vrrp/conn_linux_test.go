@@ -1,0 +1,128 @@
+package vrrp_test
+
+import (
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/vipkit/vipkit/internal/testkit/netlab"
+	"github.com/vipkit/vipkit/vrrp"
+)
+
+// A connRead is one ReadFrom of a Conn.
+type connRead struct {
+	msg  string
+	info vrrp.PacketInfo
+}
+
+// openConn opens the raw socket of ifc in its host, closed when the test
+// ends, and returns what it reads.
+func openConn(t *testing.T, ifc *netlab.Iface, ipv6 bool) (vrrp.Conn, <-chan connRead) {
+	t.Helper()
+	ifi := ifc.Interface()
+	var c vrrp.Conn
+	require.NoError(t, ifc.Host().Do(func() error {
+		var err error
+		c, err = vrrp.OpenConn(ifi, ipv6)
+		return err
+	}))
+	reads := make(chan connRead, 16)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		b := make([]byte, 1500)
+		for {
+			n, info, err := c.ReadFrom(b)
+			if err != nil {
+				return
+			}
+			reads <- connRead{string(b[:n]), info}
+		}
+	}()
+	t.Cleanup(func() {
+		c.Close()
+		<-done
+	})
+	return c, reads
+}
+
+// linkLocal returns the IPv6 link-local address of ifc.
+func linkLocal(t *testing.T, ifc *netlab.Iface) netip.Addr {
+	t.Helper()
+	ifi := ifc.Interface()
+	var ll netip.Addr
+	require.NoError(t, ifc.Host().Do(func() error {
+		addrs, err := ifi.Addrs()
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok {
+				if ip, _ := netip.AddrFromSlice(ipn.IP); ip.Is6() && ip.IsLinkLocalUnicast() {
+					ll = ip
+				}
+			}
+		}
+		return err
+	}))
+	require.True(t, ll.IsValid(), "no link-local address on %v", ifc)
+	return ll
+}
+
+// TestOpenConn sends over the raw sockets of both families between two
+// hosts, b having a second interface to a third host: multicast to the
+// group and unicast (to a link-local address in IPv6, which takes the
+// interface's zone) arrive with TTL (hop limit) 255 and their source and
+// destination; the socket of b's eth0 hears nothing of b's other
+// interface, though b has joined the group there too, and a sender does not
+// hear its own multicast.
+func TestOpenConn(t *testing.T) {
+	lab := netlab.New(t)
+	a, b, c := lab.Host("a"), lab.Host("b"), lab.Host("c")
+	aEth, bEth0 := lab.Link(a, b)
+	cEth, bEth1 := lab.Link(c, b)
+	aEth.AddAddr(netip.MustParsePrefix("192.0.2.1/24"))
+	bEth0.AddAddr(netip.MustParsePrefix("192.0.2.2/24"))
+	cEth.AddAddr(netip.MustParsePrefix("198.51.100.3/24"))
+	bEth1.AddAddr(netip.MustParsePrefix("198.51.100.2/24"))
+
+	for _, tc := range []struct {
+		name              string
+		ipv6              bool
+		group, aSrc, bDst netip.Addr // b's eth0 address: unicast destination
+		cSrc              netip.Addr
+	}{
+		{"IPv4", false, vrrp.MulticastGroupIPv4, netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2"),
+			netip.MustParseAddr("198.51.100.3")},
+		{"IPv6", true, vrrp.MulticastGroupIPv6, linkLocal(t, aEth), linkLocal(t, bEth0), linkLocal(t, cEth)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			aConn, aReads := openConn(t, aEth, tc.ipv6)
+			cConn, _ := openConn(t, cEth, tc.ipv6)
+			_, bReads := openConn(t, bEth0, tc.ipv6)
+			openConn(t, bEth1, tc.ipv6) // b's eth1 joins the group too
+
+			// From b's other interface: not for eth0's socket.
+			require.NoError(t, cConn.WriteTo([]byte("other interface"), tc.cSrc, tc.group))
+			time.Sleep(50 * time.Millisecond)
+			for _, dst := range []netip.Addr{tc.group, tc.bDst} {
+				require.NoError(t, aConn.WriteTo([]byte("to "+dst.String()), tc.aSrc, dst))
+				select {
+				case r := <-bReads:
+					assert.Equal(t, "to "+dst.String(), r.msg)
+					assert.Equal(t, vrrp.PacketInfo{Src: tc.aSrc, Dst: dst, TTL: 255}, r.info)
+				case <-time.After(5 * time.Second):
+					t.Fatalf("nothing received from %v to %v", tc.aSrc, dst)
+				}
+			}
+			select {
+			case r := <-bReads:
+				t.Errorf("b's eth0 read %q from %v", r.msg, r.info.Src)
+			case r := <-aReads:
+				t.Errorf("a read %q from %v: its own multicast looped back", r.msg, r.info.Src)
+			case <-time.After(100 * time.Millisecond):
+			}
+		})
+	}
+}
