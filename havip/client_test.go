@@ -378,6 +378,11 @@ func TestConfigRefused(t *testing.T) {
 		require.ErrorAs(t, err, &ce, field)
 		assert.Equal(t, field, ce.Field)
 		assert.NotEmpty(t, ce.Reason)
+		if cfg.Binder == nil { // the Binder's rule needs the host
+			assert.Equal(t, err, cfg.Validate(), "Validate disagrees with NewWith: %s", field)
+		} else {
+			assert.NoError(t, cfg.Validate(), field)
+		}
 	}
 	// The Binder's reason is the reason, and it was given the host's own
 	// addresses, not the virtual ones.

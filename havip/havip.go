@@ -169,6 +169,14 @@ func configError(field, format string, args ...any) error {
 	return &ConfigError{Field: field, Reason: fmt.Sprintf(format, args...)}
 }
 
+// Validate checks every field of c as New does, without the host: the
+// interface, and the addresses against a Binder's AddressChecker, are
+// checked by New and NewWith. An error is a *ConfigError.
+func (c Config) Validate() error {
+	_, err := c.withDefaults()
+	return err
+}
+
 // withDefaults fills in defaults and checks every field but those that
 // need the host (the interface, and a Binder's AddressChecker).
 func (c Config) withDefaults() (Config, error) {

@@ -197,11 +197,11 @@ func sourceAddress(cfg *Config, ifi *net.Interface) (netip.Addr, error) {
 			return a, nil
 		}
 	}
-	kind := "an IPv4"
+	kind := "IPv4"
 	if wantLinkLocal {
-		kind = "a link-local IPv6"
+		kind = "link-local IPv6"
 	} else if cfg.ipv6() {
-		kind = "a global IPv6"
+		kind = "global IPv6"
 	}
 	return netip.Addr{}, configError("Interface", "%s has no %s address to send advertisements from", ifi.Name, kind)
 }

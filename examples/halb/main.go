@@ -9,10 +9,12 @@
 //		-interface eth0 -vrid 51 -priority 150 -vip 192.0.2.100/24
 //
 // It takes vrrpd's VRRP and garp flags too (-peer, -src, -nopreempt,
-// -version, -tencentcloud, ...; see -h). It writes a JSON line per VRRP
-// transition on standard output and logs on standard error. On SIGTERM or
-// SIGINT it hands over (priority 0), stops accepting and drains the
-// connections in flight. A bad flag is a one-line error and exit status 2.
+// -version, -tencentcloud, ...; see -h), but its -priority is 1..254:
+// -weight moves it, and an address owner's 255 never moves. It writes a
+// JSON line per VRRP transition on standard output and logs on standard
+// error. On SIGTERM or SIGINT it hands over (priority 0), stops accepting
+// and drains the connections in flight. A bad flag is a one-line error
+// that names the flag, and exit status 2.
 // It needs CAP_NET_RAW and CAP_NET_ADMIN.
 //
 // The program is in package [github.com/vipkit/vipkit/examples/halb/lb].

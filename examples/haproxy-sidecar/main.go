@@ -69,9 +69,9 @@
 //	{"time":"2026-11-24T05:39:14.123456Z","vrid":51,"from":"BACKUP","to":"MASTER","reason":"master-down"}
 //
 // and logs to standard error. On SIGTERM or SIGINT it steps down (a master
-// sends priority 0) and exits 0. A bad flag is a one-line error and exit
-// status 2. It needs CAP_NET_RAW for the raw sockets and CAP_NET_ADMIN for
-// the address.
+// sends priority 0) and exits 0. A bad flag is a one-line error that
+// names the flag, and exit status 2. It needs CAP_NET_RAW for the raw
+// sockets and CAP_NET_ADMIN for the address.
 package main
 
 import (
@@ -87,11 +87,13 @@ import (
 	"time"
 
 	"github.com/vipkit/vipkit/examples/internal/vipcmd"
-	"github.com/vipkit/vipkit/vrrp"
 )
 
 // prog is the command's name in errors.
 const prog = "haproxy-sidecar"
+
+// about is the first line of -h.
+const about = prog + " does keepalived's job beside HAProxy: it runs a VRRP virtual router that checks the local HAProxy, and while master it holds the virtual address."
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
@@ -119,7 +121,8 @@ func parse(args []string, usage io.Writer) (options, error) {
 	fs.IntVar(&c.rise, "check-rise", 1, "successes in a row that make HAProxy up (vrrp_script rise)")
 	fs.IntVar(&c.fall, "check-fall", 1, "failures in a row that make HAProxy down (vrrp_script fall)")
 	fs.IntVar(&c.weight, "check-weight", 0, "-253..253: priority added while HAProxy is up (positive) or down (negative); 0 means FAULT while it is down (vrrp_script weight)")
-	if err := vipcmd.Parse(fs, args, prog+" -interface IF -vrid N -vip PREFIX (-haproxy-url URL | -haproxy-socket PATH) [flags]", usage); err != nil {
+	flags.SetBy("Checks", "-check-*") // the track_script
+	if err := vipcmd.ParseAbout(fs, args, about, prog+" -interface IF -vrid N -vip PREFIX (-haproxy-url URL | -haproxy-socket PATH) [flags]", usage); err != nil {
 		return o, err
 	}
 	var err error
@@ -133,8 +136,10 @@ func parse(args []string, usage io.Writer) (options, error) {
 		return o, vipcmd.Usagef("-check-interval %v: need a positive duration", c.interval)
 	case c.timeout < 0:
 		return o, vipcmd.Usagef("-check-timeout %v: need a positive duration, or 0 for -check-interval", c.timeout)
-	case c.rise < 1 || c.fall < 1:
-		return o, vipcmd.Usagef("-check-rise %d, -check-fall %d: need 1 or more", c.rise, c.fall)
+	case c.rise < 1:
+		return o, vipcmd.Usagef("-check-rise %d: need 1 or more", c.rise)
+	case c.fall < 1:
+		return o, vipcmd.Usagef("-check-fall %d: need 1 or more", c.fall)
 	case c.weight < -253 || c.weight > 253:
 		return o, vipcmd.Usagef("-check-weight %d: need -253..253", c.weight)
 	case c.weight != 0 && o.Router.Priority == 255:
@@ -143,7 +148,7 @@ func parse(args []string, usage io.Writer) (options, error) {
 	if c.url != "" {
 		u, err := url.Parse(c.url)
 		if err != nil {
-			return o, vipcmd.Usagef("-haproxy-url: %v", err)
+			return o, vipcmd.Usagef("-haproxy-url %s: %v", c.url, errors.Unwrap(err))
 		}
 		if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
 			return o, vipcmd.Usagef("-haproxy-url %q: need http://HOST[:PORT]/PATH or https://...", c.url)
@@ -164,7 +169,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	o.Router.Logger = logger
 	o.Router.Checks = append(o.Router.Checks, o.check.check(logger))
-	r, err := vrrp.NewRouter(o.Router)
+	r, err := o.NewRouter()
 	if err != nil {
 		return vipcmd.Exit(stderr, prog, err)
 	}

@@ -10,9 +10,11 @@
 //
 // and logs to standard error. On SIGTERM or SIGINT it steps down (a master
 // sends priority 0, so a backup takes over after Skew_Time) and exits 0.
-// A bad flag is a one-line error and exit status 2.
+// A bad flag is a one-line error that names the flag, and exit status 2.
 //
-// With -no-vip it runs the election only.
+// With -no-vip it runs the election only. With -priority 255 it is the
+// address owner: the addresses are the interface's own, it becomes master
+// at once, and they stay on the interface when it stops.
 //
 //	vrrpd -interface eth0 -vrid 51 -priority 150 -vip 192.0.2.100/24
 //	vrrpd -interface eth0 -vrid 51 -src 192.0.2.1 -peer 192.0.2.2 -nopreempt -vip 192.0.2.100/24 \
@@ -43,6 +45,9 @@ func main() {
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// about is the first line of -h.
+const about = "vrrpd runs one VRRP virtual router, as a keepalived vrrp_instance does: while master it holds the virtual addresses on the interface and announces them."
+
 // options are what the command line asks for.
 type options struct {
 	vipcmd.Options
@@ -56,7 +61,7 @@ func parse(args []string, usage io.Writer) (options, error) {
 	flags := vipcmd.AddFlags(fs)
 	var opts options
 	fs.BoolVar(&opts.noVIP, "no-vip", false, "run the election only: do not hold or announce the addresses")
-	if err := vipcmd.Parse(fs, args, "vrrpd -interface IF -vrid N -vip PREFIX [flags]", usage); err != nil {
+	if err := vipcmd.ParseAbout(fs, args, about, "vrrpd -interface IF -vrid N -vip PREFIX [flags]", usage); err != nil {
 		return opts, err
 	}
 	var err error
@@ -82,7 +87,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		logger := slog.New(slog.NewTextHandler(stderr, nil))
 		opts.Router.Logger = logger
-		r, err = vrrp.NewRouter(opts.Router)
+		r, err = opts.NewRouter()
 		if err == nil && !opts.noVIP {
 			if c, err = opts.NewClient(ctx, logger); err != nil {
 				r.Close()

@@ -268,3 +268,44 @@ func TestVIPFollowsMaster(t *testing.T) {
 		return !strings.Contains(a.host.MustRun("ip", "-4", "addr", "show", "dev", "eth0"), "192.0.2.100")
 	}, 2*time.Second, 10*time.Millisecond, "the stale address stayed after restart")
 }
+
+// TestAddressOwner runs vrrpd as the address owner: -priority 255 with a
+// virtual address that is eth0's own, bare or with eth0's prefix length.
+// It becomes master at once (reason owner; not after Master_Down_Interval,
+// 3.6 s at the default -advert-int), adds no host prefix of the address,
+// and on SIGTERM exits 0 and leaves the address on eth0.
+func TestAddressOwner(t *testing.T) {
+	bin := netlab.Build(t)
+	for _, vip := range []string{"2001:db8::1", "2001:db8::1/64", "192.0.2.1/24"} {
+		own := netip.MustParsePrefix(map[bool]string{true: "2001:db8::1/64", false: "192.0.2.1/24"}[strings.Contains(vip, ":")])
+		t.Run(vip, func(t *testing.T) {
+			lab := netlab.New(t)
+			h := lab.Host("owner")
+			eth0, _ := lab.Link(h, lab.Host("peer"))
+			eth0.AddAddr(own)
+			family := "-4"
+			if own.Addr().Is6() {
+				family = "-6"
+			}
+			addrs := func() string { return h.MustRun("ip", family, "addr", "show", "dev", eth0.Name()) }
+			if own.Addr().Is6() { // advertisements go from the link-local address
+				require.Eventually(t, func() bool { return strings.Contains(addrs(), "fe80::") }, 5*time.Second, 10*time.Millisecond)
+			}
+			n := &node{host: h, iface: eth0}
+			n.proc = h.Start(bin, "-interface", eth0.Name(), "-vrid", "1", "-priority", "255", "-vip", vip)
+			n.waitState(t, "MASTER", 2*time.Second)
+			trs := n.transitions(t)
+			require.NotEmpty(t, trs)
+			assert.Equal(t, []string{"INIT", "MASTER", "owner"}, []string{trs[0].From, trs[0].To, trs[0].Reason})
+			time.Sleep(200 * time.Millisecond) // the client follows the router
+			hostPrefix := fmt.Sprintf("%v/%d", own.Addr(), own.Addr().BitLen())
+			assert.Contains(t, addrs(), own.String())
+			assert.NotContains(t, addrs(), hostPrefix, "the owner added its own address again")
+
+			require.NoError(t, n.proc.Signal(syscall.SIGTERM))
+			require.NoError(t, n.proc.Wait(), "vrrpd did not exit 0 on SIGTERM:\n%s", n.proc.Output())
+			assert.Equal(t, "INIT", n.state(t))
+			assert.Contains(t, addrs(), own.String(), "the owner removed the interface's own address:\n%s", n.proc.Output())
+		})
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"net/netip"
+	"os/exec"
 	"syscall"
 	"testing"
 	"time"
@@ -185,4 +186,23 @@ func TestVPCPrivateIPNeedsTheAPI(t *testing.T) {
 		assert.Len(t, w.cloud.CallsOf("MigratePrivateIpAddress"), 1, "a fatal error was retried")
 		assert.NotContains(t, w.b.proc.Output(), "vipkit-secret")
 	})
+}
+
+// TestVPCVIPOutsideTheSubnet: with -tencentcloud a virtual address outside
+// every subnet of the interface is a bad flag, named as the user typed it
+// (an HAVIP or private IP belongs to one subnet); without, it is accepted,
+// as keepalived does.
+func TestVPCVIPOutsideTheSubnet(t *testing.T) {
+	bin := netlab.Build(t)
+	w := newVPC(t)
+	args := []string{bin, "-interface", w.a.iface.Name(), "-vrid", "51", "-advert-int", "100ms", "-src", w.a.addr.String(),
+		"-peer", w.b.addr.String(), "-vip", vpcHaVip.String() + "/24", "-vip", "203.0.113.5"}
+	p := w.a.host.Start(append(args, w.cloudFlags("havip", "ins-a")...)...)
+	var exit *exec.ExitError
+	require.ErrorAs(t, p.Wait(), &exit, "%s", p.Output())
+	assert.Equal(t, 2, exit.ExitCode())
+	assert.Regexp(t, `(?m)^vrrpd: -vip 203\.0\.113\.5 is outside every subnet of `+w.a.iface.Name()+` \[192\.0\.2\.0/24\]: .*\n\z`, p.Output())
+
+	w.a.proc = w.a.host.Start(args...)
+	w.a.waitState(t, "MASTER", 5*time.Second)
 }

@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -34,6 +35,9 @@ type options struct {
 	drain    time.Duration
 }
 
+// about is the first line of -h.
+const about = "halb is a highly available TCP load balancer: it spreads connections over healthy backends, and with a peer over VRRP it holds the virtual address while master."
+
 func parse(args []string, usage io.Writer) (options, error) {
 	fs := flag.NewFlagSet("halb", flag.ContinueOnError)
 	var o options
@@ -43,7 +47,9 @@ func parse(args []string, usage io.Writer) (options, error) {
 	fs.IntVar(&o.weight, "weight", 60, "priority lost while no backend is healthy (1..253)")
 	fs.DurationVar(&o.drain, "drain", 10*time.Second, "how long connections may finish after SIGTERM")
 	flags := vipcmd.AddFlags(fs)
-	if err := vipcmd.Parse(fs, args, "halb -listen ADDR -backend HOST:PORT -interface IF -vrid N -vip PREFIX [flags] (-priority 1..254: its priority moves)", usage); err != nil {
+	flags.MovingPriority("-weight")
+	flags.SetBy("Checks", "-weight/-health-interval") // the backends' check
+	if err := vipcmd.ParseAbout(fs, args, about, "halb -listen ADDR -backend HOST:PORT -interface IF -vrid N -vip PREFIX [flags]", usage); err != nil {
 		return o, err
 	}
 	var err error
@@ -55,19 +61,34 @@ func parse(args []string, usage io.Writer) (options, error) {
 		return o, vipcmd.Usagef("-listen is required")
 	case len(o.backends) == 0:
 		return o, vipcmd.Usagef("at least one -backend is required")
-	case o.Router.Priority == 255:
-		return o, vipcmd.Usagef("-priority 255: an address owner cannot lose priority; need 1..254")
 	case o.weight < 1 || o.weight > 253:
 		return o, vipcmd.Usagef("-weight %d: need 1..253", o.weight)
-	case o.health <= 0 || o.drain < 0:
-		return o, vipcmd.Usagef("-health-interval must be positive and -drain not negative")
+	case o.health <= 0:
+		return o, vipcmd.Usagef("-health-interval %v: need a positive duration", o.health)
+	case o.drain < 0:
+		return o, vipcmd.Usagef("-drain %v: need a duration of 0 or more", o.drain)
+	}
+	if err := hostPort("-listen", o.listen); err != nil {
+		return o, err
 	}
 	for _, be := range o.backends {
-		if _, _, err := net.SplitHostPort(be); err != nil {
-			return o, vipcmd.Usagef("-backend %q: %v", be, err)
+		if err := hostPort("-backend", be); err != nil {
+			return o, err
 		}
 	}
 	return o, nil
+}
+
+// hostPort refuses s, the value of the flag name, unless it is HOST:PORT.
+func hostPort(name, s string) error {
+	if _, _, err := net.SplitHostPort(s); err != nil {
+		var ae *net.AddrError
+		if errors.As(err, &ae) {
+			err = errors.New(ae.Err)
+		}
+		return vipcmd.Usagef("%s %s: %v", name, s, err)
+	}
+	return nil
 }
 
 // Run runs halb with the command-line arguments args until ctx ends: it
@@ -94,14 +115,18 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return nil
 		}})
 	o.Router.Logger = log
-	r, err := vrrp.NewRouter(o.Router)
+	r, err := o.NewRouter()
 	if err != nil {
 		return vipcmd.Exit(stderr, "halb", err)
 	}
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
 		r.Close()
-		return vipcmd.Exit(stderr, "halb", err)
+		var op *net.OpError
+		if errors.As(err, &op) {
+			err = op.Err // "bind: address already in use"
+		}
+		return vipcmd.Exit(stderr, "halb", fmt.Errorf("-listen %s: %w", o.listen, err))
 	}
 	client, err := o.NewClient(ctx, log)
 	if err != nil {

@@ -1,6 +1,8 @@
 // Package vipcmd is what the example commands share: flags for one
 // keepalived vrrp_instance, the vrrp.Router and havip.Client they describe,
 // and the loop that runs the two and reports transitions as JSON lines.
+// Errors about the configuration are said in the words of the command
+// line: the flag as the user typed it, not the Go field it sets.
 package vipcmd
 
 import (
@@ -12,6 +14,8 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -23,6 +27,9 @@ import (
 
 // UsageError is a bad command line; [Exit] turns it into exit status 2.
 type UsageError struct{ error }
+
+// Unwrap returns the error that says what is wrong.
+func (e UsageError) Unwrap() error { return e.error }
 
 // Usagef returns a UsageError.
 func Usagef(format string, args ...any) error { return UsageError{fmt.Errorf(format, args...)} }
@@ -36,6 +43,8 @@ type Options struct {
 	Announce havip.Announce
 	// Cloud, when its Mode is set, claims the addresses from Tencent Cloud.
 	Cloud tencentcloud.Config
+
+	flags *Flags // for errors in the flags' words; nil in Options made by hand
 }
 
 // Flags are the vrrp_instance flags registered on a flag.FlagSet.
@@ -43,10 +52,12 @@ type Flags struct {
 	fs                      *flag.FlagSet
 	opts                    Options
 	vrid, priority, version uint
+	maxPriority             uint // 255, or 254 with MovingPriority
 	checksum, src, cloud    string
-	vips                    prefixList
-	peers                   addrList
+	vips                    list[netip.Prefix]
+	peers                   list[netip.Addr]
 	track                   Strings
+	setBy                   map[string]string // the program's own: config field → flag
 }
 
 // AddFlags registers on fs the flags of a keepalived vrrp_instance:
@@ -55,11 +66,12 @@ type Flags struct {
 // garp_master_* settings as -garp-*, and -tencentcloud with its endpoint
 // flags. Call [Flags.Options] after fs.Parse.
 func AddFlags(fs *flag.FlagSet) *Flags {
-	f := &Flags{fs: fs, opts: Options{Announce: havip.KeepalivedAnnounce}}
+	f := &Flags{fs: fs, opts: Options{Announce: havip.KeepalivedAnnounce}, maxPriority: 255, setBy: map[string]string{},
+		vips: list[netip.Prefix]{parse: parsePrefix}, peers: list[netip.Addr]{parse: parseAddr}}
 	cfg, garp, cloud := &f.opts.Router, &f.opts.Announce, &f.opts.Cloud
 	fs.StringVar(&cfg.Interface, "interface", "", "interface to run on (required; keepalived interface)")
 	fs.UintVar(&f.vrid, "vrid", 0, "virtual router ID, 1..255 (required; virtual_router_id)")
-	fs.UintVar(&f.priority, "priority", 100, "priority, 1..255 (255: address owner)")
+	fs.UintVar(&f.priority, "priority", 100, "priority, 1..255 (255: address owner, the addresses are the interface's own)")
 	fs.UintVar(&f.version, "version", 3, "VRRP version, 2 or 3 (keepalived's default is 2)")
 	fs.StringVar(&f.checksum, "checksum", "rfc5798", "VRRPv3 IPv4 checksum: rfc5798 (with pseudo-header) or rfc9568 (without; keepalived v3_checksum_as_v2)")
 	fs.DurationVar(&cfg.AdvertInterval, "advert-int", time.Second, "advertisement interval (advert_int)")
@@ -83,18 +95,41 @@ func AddFlags(fs *flag.FlagSet) *Flags {
 	return f
 }
 
+// MovingPriority is for a program whose checks move its priority: its
+// -priority is 1..254, as the address owner's 255 never moves. by names
+// what moves it ("-weight").
+func (f *Flags) MovingPriority(by string) {
+	f.maxPriority = 254
+	f.fs.Lookup("priority").Usage = "priority, 1..254 (" + by + " moves it, and an address owner's 255 would never move)"
+}
+
+// SetBy says that the program sets field, a field of vrrp.Config that no
+// flag of AddFlags sets (as "Checks"), from its own flag, written as the
+// user types it ("-weight", or "-check-*" for a family): an error about
+// the field then names the flag.
+func (f *Flags) SetBy(field, flag string) { f.setBy[field] = flag }
+
 // Parse parses args with fs. For -h it writes usage, then fs's defaults,
 // to w and returns flag.ErrHelp; any other failure, and a positional
-// argument, is a UsageError.
+// argument, is a UsageError that names the flag.
 func Parse(fs *flag.FlagSet, args []string, usage string, w io.Writer) error {
+	return ParseAbout(fs, args, "", usage, w)
+}
+
+// ParseAbout is [Parse] for a program whose -h starts with about, one
+// sentence saying what the program does.
+func ParseAbout(fs *flag.FlagSet, args []string, about, usage string, w io.Writer) error {
 	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
 		fs.SetOutput(w)
+		if about != "" {
+			fmt.Fprintln(w, about)
+		}
 		fmt.Fprintln(w, "usage:", usage)
 		fs.PrintDefaults()
 		return err
 	} else if err != nil {
-		return UsageError{err}
+		return UsageError{badValue(fs, err)}
 	}
 	if fs.NArg() > 0 {
 		return Usagef("unexpected argument %q", fs.Arg(0))
@@ -102,20 +137,61 @@ func Parse(fs *flag.FlagSet, args []string, usage string, w io.Writer) error {
 	return nil
 }
 
-// Options checks the parsed flags and returns the options they give. The
-// router's own fields are checked by vrrp.NewRouter, the addresses by
-// havip.New. With -tencentcloud, the announcement rhythm defaults to
-// tencentcloud.Announce unless a -garp- flag was given.
+// invalidValue is the flag package's error for a value its flag refused.
+var invalidValue = regexp.MustCompile(`^invalid (?:boolean )?value ("(?:[^"\\]|\\.)*") for (?:flag )?-(\S+): (.*)$`)
+
+// badValue rewrites the flag package's error for a refused value as
+// "-name value: reason", with a reason in words for its bare "parse error".
+func badValue(fs *flag.FlagSet, err error) error {
+	m := invalidValue.FindStringSubmatch(err.Error())
+	if m == nil {
+		return err
+	}
+	fl := fs.Lookup(m[2])
+	value, qerr := strconv.Unquote(m[1])
+	if fl == nil || qerr != nil {
+		return err
+	}
+	reason := m[3]
+	if g, ok := fl.Value.(flag.Getter); ok && reason == "parse error" {
+		switch g.Get().(type) {
+		case time.Duration:
+			reason = "not a duration: a number with a unit, as 1s or 100ms"
+		case bool:
+			reason = "not true or false"
+		case int, int64:
+			reason = "not an integer"
+		case uint, uint64:
+			reason = "not a number of 0 or more"
+		}
+	}
+	return fmt.Errorf("-%s %s: %s", fl.Name, show(value), reason)
+}
+
+// Options checks the parsed flags and returns the options they give:
+// every check that needs no host, the router's (vrrp.Config.Validate) and
+// the addresses' (havip) included, so that a bad flag is refused before
+// anything is opened. The interface, the unicast source and a cloud's rule
+// for the addresses are checked by [Options.NewRouter] and
+// [Options.NewClient]. With -tencentcloud, the announcement rhythm
+// defaults to tencentcloud.Announce unless a -garp- flag was given.
 func (f *Flags) Options() (Options, error) {
 	var o Options // returned on error
 	cfg := &f.opts.Router
-	if f.vrid == 0 || f.vrid > 255 {
+	given := map[string]bool{}
+	f.fs.Visit(func(fl *flag.Flag) { given[fl.Name] = true })
+	switch {
+	case cfg.Interface == "":
+		return o, Usagef("-interface is required")
+	case !given["vrid"]:
+		return o, Usagef("-vrid is required: the virtual router ID, 1..255")
+	case f.vrid == 0 || f.vrid > 255:
 		return o, Usagef("-vrid %d: need 1..255", f.vrid)
-	}
-	if f.priority == 0 || f.priority > 255 {
-		return o, Usagef("-priority %d: need 1..255", f.priority)
-	}
-	if f.version != 2 && f.version != 3 {
+	case len(f.vips.values) == 0:
+		return o, Usagef("-vip is required: at least one virtual address")
+	case f.priority == 0 || f.priority > f.maxPriority:
+		return o, Usagef("-priority %d: need 1..%d", f.priority, f.maxPriority)
+	case f.version != 2 && f.version != 3:
 		return o, Usagef("-version %d: need 2 or 3", f.version)
 	}
 	cfg.VRID, cfg.Priority, cfg.Version = uint8(f.vrid), uint8(f.priority), vrrp.Version(f.version)
@@ -125,12 +201,12 @@ func (f *Flags) Options() (Options, error) {
 	case "rfc9568":
 		cfg.Checksum = vrrp.ChecksumMessageOnly
 	default:
-		return o, Usagef("-checksum %q: need rfc5798 or rfc9568", f.checksum)
+		return o, Usagef("-checksum %s: need rfc5798 or rfc9568", show(f.checksum))
 	}
 	if f.src != "" {
-		a, err := netip.ParseAddr(f.src)
+		a, err := parseAddr(f.src)
 		if err != nil {
-			return o, Usagef("-src: %v", err)
+			return o, Usagef("-src %s: %v", show(f.src), err)
 		}
 		cfg.UnicastSource = a
 	}
@@ -141,26 +217,45 @@ func (f *Flags) Options() (Options, error) {
 	case "private-ip":
 		f.opts.Cloud.Mode = tencentcloud.ModePrivateIP
 	default:
-		return o, Usagef("-tencentcloud %q: need havip or private-ip", f.cloud)
+		return o, Usagef("-tencentcloud %s: need havip or private-ip", show(f.cloud))
 	}
 	garpSet := false
-	f.fs.Visit(func(fl *flag.Flag) { garpSet = garpSet || strings.HasPrefix(fl.Name, "garp-") })
+	for name := range given {
+		garpSet = garpSet || strings.HasPrefix(name, "garp-")
+	}
 	if f.opts.Cloud.Mode != 0 && !garpSet {
 		f.opts.Announce = tencentcloud.Announce
 	}
 	cfg.VirtualAddresses = nil
-	for _, p := range f.vips {
+	for _, p := range f.vips.values {
 		cfg.VirtualAddresses = append(cfg.VirtualAddresses, p.Addr())
 	}
-	cfg.UnicastPeers, cfg.TrackInterfaces = f.peers, f.track
-	f.opts.VIPs = f.vips
+	cfg.UnicastPeers, cfg.TrackInterfaces = f.peers.values, f.track
+	f.opts.VIPs = f.vips.values
+	f.opts.flags = f
+	if err := cfg.Validate(); err != nil {
+		return o, f.inFlags(err)
+	}
+	if err := f.opts.clientConfig(nil).Validate(); err != nil {
+		return o, f.inFlags(err)
+	}
 	return f.opts, nil
 }
 
-// NewClient returns the havip client that holds o's addresses, with the
-// Tencent Cloud binder when o.Cloud.Mode is set.
+// NewRouter returns the router o.Router describes, with what the program
+// added to it (Checks, Logger). An error about a field names the flag
+// that set it.
+func (o Options) NewRouter() (*vrrp.Router, error) {
+	r, err := vrrp.NewRouter(o.Router)
+	return r, o.flags.inFlags(err)
+}
+
+// NewClient returns the havip client that holds o's addresses, as the
+// address owner when the priority is 255, with the Tencent Cloud binder
+// when o.Cloud.Mode is set. An error about a field names the flag that
+// set it.
 func (o Options) NewClient(ctx context.Context, logger *slog.Logger) (*havip.Client, error) {
-	cfg := havip.Config{Interface: o.Router.Interface, Addresses: o.VIPs, Announce: &o.Announce, Logger: logger}
+	cfg := o.clientConfig(logger)
 	if o.Cloud.Mode != 0 {
 		o.Cloud.Logger = logger
 		b, err := tencentcloud.New(ctx, o.Cloud)
@@ -169,7 +264,13 @@ func (o Options) NewClient(ctx context.Context, logger *slog.Logger) (*havip.Cli
 		}
 		cfg.Binder = b
 	}
-	return havip.New(cfg)
+	c, err := havip.New(cfg)
+	return c, o.flags.inFlags(err)
+}
+
+func (o *Options) clientConfig(logger *slog.Logger) havip.Config {
+	return havip.Config{Interface: o.Router.Interface, Addresses: o.VIPs, Owner: o.Router.Priority == 255,
+		Announce: &o.Announce, Logger: logger}
 }
 
 // Transition is the JSON line [Serve] writes for each state transition.
@@ -246,40 +347,236 @@ func Exit(stderr io.Writer, prog string, err error) int {
 	return 1
 }
 
-// addrList is a repeatable flag of addresses.
-type addrList []netip.Addr
+// flagOf names the flag that sets each field of vrrp.Config and
+// havip.Config that AddFlags's flags set, by the field's Go path without
+// an index.
+var flagOf = map[string]string{
+	"Interface":              "-interface",
+	"VRID":                   "-vrid",
+	"Priority":               "-priority",
+	"Version":                "-version",
+	"Checksum":               "-checksum",
+	"AdvertInterval":         "-advert-int",
+	"VirtualAddresses":       "-vip",
+	"Addresses":              "-vip",
+	"UnicastSource":          "-src",
+	"UnicastPeers":           "-peer",
+	"PreemptDelay":           "-preempt-delay",
+	"AuthPass":               "-auth-pass",
+	"TrackInterfaces":        "-track-interface",
+	"Announce.Repeat":        "-garp-master-repeat",
+	"Announce.Interval":      "-garp-interval",
+	"Announce.Delay":         "-garp-master-delay",
+	"Announce.Refresh":       "-garp-master-refresh",
+	"Announce.RefreshRepeat": "-garp-master-refresh-repeat",
+}
 
-func (l *addrList) String() string { return fmt.Sprint(*l) }
+// flagFor returns the flag that sets field (without an index), or "".
+func (f *Flags) flagFor(field string) string {
+	if fl, ok := f.setBy[field]; ok {
+		return fl
+	}
+	return flagOf[field]
+}
 
-func (l *addrList) Set(s string) error {
+// A flagError is a vrrp or havip ConfigError said in the words of the
+// command line.
+type flagError struct {
+	msg string
+	err error // the ConfigError
+}
+
+func (e *flagError) Error() string { return e.msg }
+func (e *flagError) Unwrap() error { return e.err }
+
+// inFlags returns err, when it is a vrrp or havip ConfigError, as a
+// UsageError that names the flag behind the field instead of the field:
+// "-advert-int 5ms: VRRPv3 takes centiseconds ...". It still wraps the
+// ConfigError. Any other error, and any error when f is nil, is returned
+// as it is.
+func (f *Flags) inFlags(err error) error {
+	var field, reason string
+	var ve *vrrp.ConfigError
+	var he *havip.ConfigError
+	switch {
+	case f == nil || err == nil:
+		return err
+	case errors.As(err, &ve):
+		field, reason = ve.Field, ve.Reason
+	case errors.As(err, &he):
+		field, reason = he.Field, he.Reason
+	default:
+		return err
+	}
+	return UsageError{&flagError{f.describe(field, reason), err}}
+}
+
+// describe says what reason says about field, naming the flag that sets
+// it and, where the reason starts with the value, the value as typed.
+func (f *Flags) describe(field, reason string) string {
+	base, index := cutIndex(field)
+	reason = f.reword(field, reason)
+	name := f.flagFor(base)
+	if name == "" {
+		return field + ": " + reason
+	}
+	typed, forms := f.typed(strings.TrimPrefix(name, "-"), index)
+	for _, v := range forms {
+		rest, ok := strings.CutPrefix(reason, v)
+		if !ok || rest != "" && !strings.ContainsAny(rest[:1], " ;:,") {
+			continue
+		}
+		if r, ok := strings.CutPrefix(rest, "; "); ok {
+			rest = ": " + r
+		}
+		return name + " " + show(typed) + rest
+	}
+	return name + ": " + reason
+}
+
+// typed returns what the user gave flag name: its value, or the index'th
+// value of a repeatable flag (index >= 0); and the forms a reason may spell
+// it in: as typed, then an address's forms ("192.0.2.3" is also
+// "192.0.2.3/32"). Both are empty if there is no such flag or value.
+func (f *Flags) typed(name string, index int) (string, []string) {
+	fl := f.fs.Lookup(name)
+	if fl == nil {
+		return "", nil
+	}
+	v := fl.Value.String()
+	if index >= 0 {
+		l, ok := fl.Value.(interface{ typedValues() []string })
+		if !ok || index >= len(l.typedValues()) {
+			return "", nil
+		}
+		v = l.typedValues()[index]
+	}
+	if v == "" {
+		return "", nil
+	}
+	forms := []string{v}
+	if p, err := parsePrefix(v); err == nil {
+		forms = append(forms, p.String(), p.Addr().String())
+	}
+	return v, forms
+}
+
+// goName matches a Go field path in a reason: "UnicastSource",
+// "VirtualAddresses[0]", "Config.Interface".
+var goName = regexp.MustCompile(`\b(?:Config\.)?[A-Z][A-Za-z]*(?:\.[A-Z][A-Za-z]*)?(?:\[\d+\])?`)
+
+// reword replaces the Go field paths in reason, a reason about field, by
+// their flags: "none, but UnicastSource is set" becomes "none, but -src is
+// set". A name is first looked up beside field ("Refresh" in a reason
+// about Announce.RefreshRepeat is Announce.Refresh). Quoted text (an
+// interface's name) is left alone.
+func (f *Flags) reword(field, reason string) string {
+	scope := field[:strings.LastIndex(field, ".")+1]
+	parts := strings.Split(reason, `"`)
+	for i := 0; i < len(parts); i += 2 {
+		parts[i] = goName.ReplaceAllStringFunc(parts[i], func(w string) string {
+			base, index := cutIndex(strings.TrimPrefix(w, "Config."))
+			name := f.flagFor(scope + base)
+			if name == "" {
+				name = f.flagFor(base)
+			}
+			switch {
+			case name == "":
+				return w
+			case index == 0:
+				return "the first " + name
+			case index > 0:
+				return fmt.Sprintf("%s #%d", name, index+1)
+			}
+			return name
+		})
+	}
+	return strings.Join(parts, `"`)
+}
+
+// cutIndex splits "VirtualAddresses[1]" into "VirtualAddresses" and 1; a
+// field without an index has -1.
+func cutIndex(field string) (string, int) {
+	base, rest, ok := strings.Cut(field, "[")
+	if !ok {
+		return field, -1
+	}
+	i, err := strconv.Atoi(strings.TrimSuffix(rest, "]"))
+	if err != nil {
+		return field, -1
+	}
+	return base, i
+}
+
+// show returns a value as an error line shows it: as it is, or quoted if
+// it is empty or has spaces or quotes.
+func show(v string) string {
+	if v == "" || strings.ContainsAny(v, " \t\"") {
+		return strconv.Quote(v)
+	}
+	return v
+}
+
+// parseAddr parses an IP address; the error says in words what s is not.
+func parseAddr(s string) (netip.Addr, error) {
 	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return a, notA("an address", err)
+	}
+	return a, nil
+}
+
+// parsePrefix parses an IP prefix; a bare address is a host prefix.
+func parsePrefix(s string) (netip.Prefix, error) {
+	if !strings.Contains(s, "/") {
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return netip.Prefix{}, notA("an address or prefix", err)
+		}
+		return netip.PrefixFrom(a, a.BitLen()), nil
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return p, notA("an address or prefix", err)
+	}
+	return p, nil
+}
+
+// notA says that a value is not what, with the detail of err, netip's
+// parse error, without netip's function names and quoted input.
+func notA(what string, err error) error {
+	detail := err.Error()
+	if i := strings.LastIndex(detail, "): "); i >= 0 {
+		detail = detail[i+len("): "):]
+	}
+	if detail == "unable to parse IP" {
+		return errors.New("not " + what)
+	}
+	return fmt.Errorf("not %s: %s", what, detail)
+}
+
+// list is a repeatable flag: its values as typed and parsed.
+type list[T any] struct {
+	typed  []string
+	values []T
+	parse  func(string) (T, error)
+}
+
+func (l *list[T]) String() string        { return strings.Join(l.typed, ",") }
+func (l *list[T]) typedValues() []string { return l.typed }
+
+func (l *list[T]) Set(s string) error {
+	v, err := l.parse(s)
 	if err != nil {
 		return err
 	}
-	*l = append(*l, a)
-	return nil
-}
-
-// prefixList is a repeatable flag of prefixes; a bare address is a host prefix.
-type prefixList []netip.Prefix
-
-func (l *prefixList) String() string { return fmt.Sprint(*l) }
-
-func (l *prefixList) Set(s string) error {
-	p, err := netip.ParsePrefix(s)
-	if err != nil {
-		a, aerr := netip.ParseAddr(s)
-		if aerr != nil {
-			return err
-		}
-		p = netip.PrefixFrom(a, a.BitLen())
-	}
-	*l = append(*l, p)
+	l.typed, l.values = append(l.typed, s), append(l.values, v)
 	return nil
 }
 
 // Strings is a repeatable string flag.
 type Strings []string
 
-func (l *Strings) String() string     { return strings.Join(*l, ",") }
-func (l *Strings) Set(s string) error { *l = append(*l, s); return nil }
+func (l *Strings) String() string        { return strings.Join(*l, ",") }
+func (l *Strings) Set(s string) error    { *l = append(*l, s); return nil }
+func (l *Strings) typedValues() []string { return *l }

@@ -127,3 +127,63 @@ func TestTransitions(t *testing.T) {
 	_, err = Transitions(out.String() + "{not json\n")
 	assert.Error(t, err)
 }
+
+// TestConfigErrorInFlags: a ConfigError of vrrp or havip is said with the
+// flag behind its field, and the value as typed where the reason starts
+// with it; it still wraps the ConfigError, and is a bad command line.
+func TestConfigErrorInFlags(t *testing.T) {
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	f := AddFlags(fs)
+	f.SetBy("Checks", "-check-*")
+	require.NoError(t, Parse(fs, append(base, "-vip", "203.0.113.5", "-advert-int", "5ms", "-peer", "192.0.2.2",
+		"-track-interface", "eth1"), "test", io.Discard))
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{&vrrp.ConfigError{Field: "AdvertInterval", Reason: "5ms; VRRPv3 takes centiseconds from 10 ms to 40.95 s (RFC 5798 §5.2.7)"},
+			"-advert-int 5ms: VRRPv3 takes centiseconds from 10 ms to 40.95 s (RFC 5798 §5.2.7)"},
+		{&havip.ConfigError{Field: "Addresses[1]", Reason: "203.0.113.5 is outside every subnet of eth0 [192.0.2.0/24]: an HAVIP belongs to one subnet"},
+			"-vip 203.0.113.5 is outside every subnet of eth0 [192.0.2.0/24]: an HAVIP belongs to one subnet"},
+		{&havip.ConfigError{Field: "Addresses[0]", Reason: "192.0.2.100/24 is not a unicast address a virtual IP can be"},
+			"-vip 192.0.2.100/24 is not a unicast address a virtual IP can be"},
+		{&vrrp.ConfigError{Field: "VirtualAddresses[1]", Reason: "203.0.113.5: not of the family of VirtualAddresses[0]"},
+			"-vip 203.0.113.5: not of the family of the first -vip"},
+		{&vrrp.ConfigError{Field: "UnicastPeers[0]", Reason: "192.0.2.2: has a zone; the interface is Config.Interface"},
+			"-peer 192.0.2.2: has a zone; the interface is -interface"},
+		{&vrrp.ConfigError{Field: "Interface", Reason: `no interface "nosuch0" in this network namespace`},
+			`-interface: no interface "nosuch0" in this network namespace`},
+		{&vrrp.ConfigError{Field: "Interface", Reason: "eth0 has no global IPv6 address to send advertisements from"},
+			"-interface eth0 has no global IPv6 address to send advertisements from"},
+		{&vrrp.ConfigError{Field: "TrackInterfaces", Reason: `no interface "eth1"`}, `-track-interface: no interface "eth1"`},
+		{&vrrp.ConfigError{Field: "TrackInterfaces[0]", Reason: `no interface "Priority"`}, `-track-interface: no interface "Priority"`}, // quoted: not a Go name,
+		{&vrrp.ConfigError{Field: "VRID", Reason: "51 on eth0: taken"}, "-vrid 51 on eth0: taken"},
+		{&havip.ConfigError{Field: "Announce.RefreshRepeat", Reason: "0; at least 1 with Refresh"},
+			"-garp-master-refresh-repeat: 0; at least 1 with -garp-master-refresh"}, // not the value given: as the reason says
+		{&vrrp.ConfigError{Field: "Checks[0]", Reason: "checkhaproxy: Weight 300 outside -253..253"}, "-check-*: checkhaproxy: Weight 300 outside -253..253"},
+		{&havip.ConfigError{Field: "Label", Reason: `"x" is longer`}, `Label: "x" is longer`}, // no flag sets it
+	} {
+		err := f.inFlags(c.err)
+		assert.ErrorAs(t, err, new(UsageError))
+		assert.ErrorIs(t, err, c.err)
+		var out bytes.Buffer
+		assert.Equal(t, 2, Exit(&out, "prog", err))
+		assert.Equal(t, "prog: "+c.want+"\n", out.String())
+	}
+	other := errors.New("vrrp: raw socket: operation not permitted")
+	assert.Equal(t, other, f.inFlags(other))
+	assert.Equal(t, c0(), (*Flags)(nil).inFlags(c0()), "Options made by hand keep the library's words")
+}
+
+func c0() error { return &vrrp.ConfigError{Field: "VRID", Reason: "0"} }
+
+// TestOwner: at priority 255 the client is the address owner's, which
+// never removes the interface's own addresses.
+func TestOwner(t *testing.T) {
+	o, err := parse(append(base, "-priority", "255")...)
+	require.NoError(t, err)
+	assert.True(t, o.clientConfig(nil).Owner)
+	o, err = parse(append(base, "-priority", "254")...)
+	require.NoError(t, err)
+	assert.False(t, o.clientConfig(nil).Owner)
+}
