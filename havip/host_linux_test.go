@@ -29,16 +29,7 @@ func TestNetlinkHost(t *testing.T) {
 	v4, v6 := netip.MustParsePrefix("192.0.2.100/24"), netip.MustParsePrefix("2001:db8::100/64")
 	ifc.AddAddr(v4) // left over from a crashed run
 
-	var c *havip.Client
-	require.NoError(t, h.Do(func() error {
-		var err error
-		c, err = havip.New(havip.Config{Interface: "eth0", Addresses: []netip.Prefix{v4, v6}, Label: "eth0:vip",
-			Announce: &havip.Announce{Repeat: 1}, Logger: slog.New(slog.DiscardHandler)})
-		return err
-	}))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- c.Run(ctx) }()
+	c, stop := runClient(t, h, havip.Config{Interface: "eth0", Addresses: []netip.Prefix{v4, v6}, Label: "eth0:vip"})
 	addrs := func() string { return h.MustRun("ip", "addr", "show", "dev", "eth0") }
 	require.Eventually(t, func() bool { return !strings.Contains(addrs(), "192.0.2.100") }, 2*time.Second, 10*time.Millisecond,
 		"stale address not removed:\n%s", addrs())
@@ -61,8 +52,26 @@ func TestNetlinkHost(t *testing.T) {
 		return !strings.Contains(a, "192.0.2.100") && !strings.Contains(a, "2001:db8::100")
 	}, 2*time.Second, 10*time.Millisecond, "%s", addrs())
 	assert.Contains(t, addrs(), "192.0.2.1/24", "the host's own address went too")
-	cancel()
-	require.NoError(t, <-done)
+	stop()
+}
+
+// runClient makes a client of cfg (one frame a burst, no logs) in h and
+// runs it; stop stops it and checks that Run returned nil.
+func runClient(t *testing.T, h *netlab.Host, cfg havip.Config) (c *havip.Client, stop func()) {
+	t.Helper()
+	cfg.Announce, cfg.Logger = &havip.Announce{Repeat: 1}, slog.New(slog.DiscardHandler)
+	require.NoError(t, h.Do(func() error {
+		var err error
+		c, err = havip.New(cfg)
+		return err
+	}))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- c.Run(ctx) }()
+	return c, func() {
+		cancel()
+		require.NoError(t, <-done)
+	}
 }
 
 // TestOwnerOnHost: the address owner's virtual addresses are the
@@ -76,25 +85,14 @@ func TestOwnerOnHost(t *testing.T) {
 	for _, p := range own {
 		ifc.AddAddr(p)
 	}
-	var c *havip.Client
-	require.NoError(t, h.Do(func() error {
-		var err error
-		c, err = havip.New(havip.Config{Interface: "eth0", Addresses: own, Owner: true,
-			Announce: &havip.Announce{Repeat: 1}, Logger: slog.New(slog.DiscardHandler)})
-		return err
-	}))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- c.Run(ctx) }()
-	addrs := func() string { return h.MustRun("ip", "addr", "show", "dev", "eth0") }
+	c, stop := runClient(t, h, havip.Config{Interface: "eth0", Addresses: own, Owner: true})
 	c.SetMaster(true)
 	require.Eventually(t, func() bool { return c.Status().Master }, 2*time.Second, 10*time.Millisecond)
 	c.SetMaster(false)
 	require.Eventually(t, func() bool { return !c.Status().Master }, 2*time.Second, 10*time.Millisecond)
-	cancel()
-	require.NoError(t, <-done)
+	stop()
 	for _, p := range own {
-		assert.Contains(t, addrs(), p.String(), "the owner's own address went")
+		assert.Contains(t, h.MustRun("ip", "addr", "show", "dev", "eth0"), p.String(), "the owner's own address went")
 	}
 }
 

@@ -345,17 +345,13 @@ func TestRouterCloseIdempotent(t *testing.T) {
 		return r
 	}
 	closeAll := func(r *vrrp.Router) {
-		var wg sync.WaitGroup
-		for range 3 {
-			wg.Go(func() { assert.NoError(t, r.Close()) })
-		}
-		done := make(chan struct{})
-		go func() { wg.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			t.Fatal("Close blocked")
-		}
+		returnsWithin(t, 5*time.Second, "Close blocked", func() {
+			var wg sync.WaitGroup
+			for range 3 {
+				wg.Go(func() { assert.NoError(t, r.Close()) })
+			}
+			wg.Wait()
+		})
 	}
 
 	never := newRouter()
@@ -373,6 +369,18 @@ func TestRouterCloseIdempotent(t *testing.T) {
 	require.NoError(t, stopped.Run(ctx))
 	closeAll(stopped)
 	assert.ErrorIs(t, stopped.Run(context.Background()), vrrp.ErrClosed)
+}
+
+// returnsWithin fails the test with msg unless f returns within d.
+func returnsWithin(t *testing.T, d time.Duration, msg string, f func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() { f(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(d):
+		t.Fatal(msg)
+	}
 }
 
 // TestRouterCloseIgnoresStuckCheck: a Check that ignores its context does
@@ -395,13 +403,7 @@ func TestRouterCloseIgnoresStuckCheck(t *testing.T) {
 	go r.Run(context.Background())
 	<-stuck
 	waitState(t, r, vrrp.Master, time.Second)
-	closed := make(chan struct{})
-	go func() { r.Close(); close(closed) }()
-	select {
-	case <-closed:
-	case <-time.After(5 * time.Second):
-		t.Fatal("Close waited for a Check that ignores its context")
-	}
+	returnsWithin(t, 5*time.Second, "Close waited for a Check that ignores its context", func() { r.Close() })
 	assert.Equal(t, uint64(1), r.Stats().PriorityZeroSent)
 }
 
