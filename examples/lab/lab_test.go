@@ -6,12 +6,16 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -20,23 +24,63 @@ import (
 )
 
 func TestBadFlags(t *testing.T) {
-	for _, args := range [][]string{
-		{"-mode", "aws"},
-		{"-version", "4"},
-		{"-version", "2"}, // 100 ms is not whole seconds
-		{"-advert-int", "5ms"},
-		{"-bogus"},
-		{"extra"},
+	for _, c := range []struct {
+		args []string
+		want string // in the message
+	}{
+		{[]string{"-mode", "aws"}, "-mode"},
+		{[]string{"-version", "4"}, "-version 4"},
+		{[]string{"-version", "2", "-advert-int", "100ms"}, "-version 2 -advert-int 100ms: VRRPv2 takes whole seconds"},
+		{[]string{"-version", "3", "-advert-int", "5ms"}, "-version 3 -advert-int 5ms: VRRPv3 takes centiseconds"},
+		{[]string{"-advert-int", "5ms"}, "-advert-int 5ms"},
+		{[]string{"-advert-int", "0"}, "-advert-int 0s: need a positive duration"},
+		{[]string{"-bogus"}, "bogus"},
+		{[]string{"extra"}, "extra"},
 	} {
 		var stdout, stderr bytes.Buffer
-		assert.Equal(t, 2, run(context.Background(), args, &stdout, &stderr), "%v", args)
+		assert.Equal(t, 2, run(context.Background(), c.args, &stdout, &stderr), "%v", c.args)
 		assert.Empty(t, stdout.String())
-		assert.Equal(t, 1, strings.Count(stderr.String(), "\n"), "%v: not one line: %q", args, stderr.String())
+		assert.Equal(t, 1, strings.Count(stderr.String(), "\n"), "%v: not one line: %q", c.args, stderr.String())
 		assert.True(t, strings.HasPrefix(stderr.String(), "lab: "), "%q", stderr.String())
+		assert.Contains(t, stderr.String(), c.want, "%v", c.args)
 	}
+}
+
+// TestAdvertDefault: -advert-int defaults to what the version takes,
+// unless it is given.
+func TestAdvertDefault(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want time.Duration
+	}{
+		{nil, 100 * time.Millisecond},
+		{[]string{"-version", "3"}, 100 * time.Millisecond},
+		{[]string{"-version", "2"}, time.Second},
+		{[]string{"-version", "2", "-advert-int", "2s"}, 2 * time.Second},
+		{[]string{"-advert-int", "1s", "-version", "2"}, time.Second},
+		{[]string{"-version", "3", "-advert-int", "250ms"}, 250 * time.Millisecond},
+	} {
+		cfg, err := parse(c.args, io.Discard)
+		require.NoError(t, err, "%v", c.args)
+		assert.Equal(t, c.want, cfg.advert, "%v", c.args)
+	}
+}
+
+// TestHelp: -h starts with one sentence saying what the lab does, then
+// the usage and the flags.
+func TestHelp(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	assert.Equal(t, 0, run(context.Background(), []string{"-h"}, &stdout, &stderr))
-	assert.Contains(t, stderr.String(), "-mode")
+	assert.Empty(t, stdout.String())
+	lines := strings.Split(stderr.String(), "\n")
+	require.Greater(t, len(lines), 2, "%q", stderr.String())
+	assert.True(t, strings.HasPrefix(lines[0], "lab builds ") && strings.HasSuffix(lines[0], ".") && strings.Count(lines[0], ". ") == 0,
+		"not one sentence: %q", lines[0])
+	assert.True(t, strings.HasPrefix(lines[1], "usage: sudo go run ./examples/lab"), "%q", lines[1])
+	for _, flag := range []string{"-mode", "-version", "-advert-int"} {
+		assert.Contains(t, stderr.String(), flag)
+	}
+	assert.NotContains(t, stderr.String(), "(default 0s)")
 }
 
 // leftovers returns the namespaces and processes a lab run by pid left.
@@ -59,8 +103,13 @@ func leftovers(t *testing.T, bin string, pid int) []string {
 	return left
 }
 
+// tookOver is the lab's line on lb2's takeover.
+var tookOver = regexp.MustCompile(`lb2 took over ([0-9.]+) ms after lb1's last advertisement; Master_Down_Interval is ([0-9.]+) ms`)
+
 // TestLab runs the lab end to end in each mode, as the README tells users
-// to, and reads its JSON line.
+// to, and reads its JSON line. The lab's ok already says that the failover
+// kept within its bounds (see outageLimit and timeline.verdict); the test
+// checks that the numbers say so too.
 func TestLab(t *testing.T) {
 	bin := netlab.Build(t)
 	for _, c := range []struct {
@@ -75,14 +124,20 @@ func TestLab(t *testing.T) {
 		{[]string{"-mode", "havip"}, "havip", 3, 100, 361, []string{"the VPC delivers 192.0.2.100 to eni-lb2"}},
 		{[]string{"-mode", "private-ip"}, "private-ip", 3, 100, 361,
 			[]string{"lb2 calls the VPC API: MigratePrivateIpAddress (ok)", "the VPC delivers 192.0.2.100 to eni-lb2"}},
-		{[]string{"-version", "2", "-advert-int", "1s"}, "lan", 2, 1000, 3609, nil},
+		{[]string{"-version", "2"}, "lan", 2, 1000, 3609, nil}, // advert_int 1s by default
 	} {
 		t.Run(strings.Join(append([]string{c.mode}, c.args...), " "), func(t *testing.T) {
 			cmd := exec.Command(bin, c.args...)
 			var stdout, stderr bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
 			err := cmd.Run()
-			require.NoError(t, err, "stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+			// The lab's own account first: when something below fails,
+			// the timeline is right above the failure.
+			t.Logf("the lab's output:\n%s", stdout.String())
+			if stderr.Len() > 0 {
+				t.Logf("the lab's standard error:\n%s", stderr.String())
+			}
+			require.NoError(t, err)
 			assert.Empty(t, leftovers(t, bin, cmd.Process.Pid))
 
 			lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
@@ -93,16 +148,22 @@ func TestLab(t *testing.T) {
 			assert.Equal(t, c.version, res.Version)
 			assert.Equal(t, c.advertMs, res.AdvertIntMs)
 			assert.Equal(t, c.masterDown, res.MasterDownMs)
-			// The client waits at least until the backup's timer fires
-			// (less what passed between lb1's last advertisement and
-			// the kill), and not much longer: the backup announces at once.
-			assert.Greater(t, res.OutageMs, res.MasterDownMs-res.AdvertIntMs-10, "%+v", res)
-			assert.Less(t, res.OutageMs, res.MasterDownMs+500, "%+v", res)
+			// The backup waits for its timer, Master_Down_Interval from
+			// lb1's last advertisement (on the wire, in the kernel's
+			// time), and the client is served again not much later: the
+			// backup announces at once. ok says both; so must the numbers.
+			m := tookOver.FindStringSubmatch(stdout.String())
+			require.NotNil(t, m, "no takeover line")
+			detection, _ := strconv.ParseFloat(m[1], 64)
+			mdi, _ := strconv.ParseFloat(m[2], 64)
+			assert.GreaterOrEqual(t, detection, mdi-1, "%s", m[0])
+			assert.Positive(t, res.OutageMs, "%+v", res)
+			assert.LessOrEqual(t, res.OutageMs, res.MasterDownMs+outageAllowance.Milliseconds(), "%+v", res)
 			for _, want := range append(c.timeline, "lb1 killed", "lb2 becomes MASTER (master-down)",
-				"the client's first connection through lb2") {
+				"the client's last connection through lb1", "the client's first connection through lb2") {
 				assert.Contains(t, stdout.String(), want)
 			}
-			t.Logf("%s", lines[len(lines)-1])
+			assert.NotContains(t, stdout.String(), "the client is served through lb1 again")
 		})
 	}
 }

@@ -12,7 +12,7 @@
 //	sudo go run ./examples/lab                    # a LAN, VRRP multicast
 //	sudo go run ./examples/lab -mode havip        # a Tencent Cloud HAVIP, simulated
 //	sudo go run ./examples/lab -mode private-ip   # an ordinary private IP, moved through the API
-//	sudo go run ./examples/lab -version 2 -advert-int 1s
+//	sudo go run ./examples/lab -version 2         # VRRPv2: advert_int 1s unless -advert-int says otherwise
 //
 // In the VPC modes the network is package vpcsim's: an SDN that re-binds
 // an HAVIP to whoever announces it by gratuitous ARP, ignores ARP for an
@@ -20,18 +20,33 @@
 // service that the halb nodes call with the real SDK; the nodes use
 // unicast VRRP, as a VPC carries no multicast.
 //
+// The client is this program too, run in the client's namespace: it starts
+// a connection to the VIP every 5 ms without waiting for the earlier ones,
+// and each backend answers with its name and the balancer the connection
+// came through, so every connection is counted for the balancer that
+// really served it. The outage is the time from the client's last
+// connection served through lb1 to its first served through lb2.
+//
 // The last line on standard output is one JSON object for scripts:
 //
 //	{"mode":"lan","version":3,"advert_int_ms":100,"master_down_ms":361,"outage_ms":372,"ok":true}
 //
-// ok says the client was served through the new master and everything
-// the lab made was removed. The exit status
-// is 0 when ok, 1 when not, 2 for bad flags or without the privileges:
-// the lab needs root (CAP_SYS_ADMIN and CAP_NET_ADMIN for namespaces,
-// CAP_NET_RAW for its packet sockets) and iproute2's ip command.
+// ok says that the failover was what VRRP promises and that everything the
+// lab made was removed: the client was served through lb2, never through
+// lb1 again afterwards, and its outage was at most Master_Down_Interval
+// plus 500 ms (for lb2 to claim the address and the client's next
+// connection to get through, on a loaded machine); lb2 became master no
+// sooner than Master_Down_Interval after lb1's last advertisement, and did
+// not serve the client before. When not ok, error says which. The timeline
+// is printed before the verdict, also when the lab fails after the kill.
+// The exit status is 0 when ok, 1 when not, 2 for bad flags or without
+// the privileges: the lab needs root (CAP_SYS_ADMIN and CAP_NET_ADMIN for
+// namespaces, CAP_NET_RAW for its packet sockets) and iproute2's ip
+// command.
 //
 // The halb nodes are this program run as "lab halb ARGS" (see package
-// examples/halb/lb), so the lab needs nothing built beforehand.
+// examples/halb/lb), and the client as "lab client HOST:PORT", so the lab
+// needs nothing built beforehand.
 package main
 
 import (
@@ -59,8 +74,13 @@ const nodeCommand = "halb"
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
-	if len(os.Args) > 1 && os.Args[1] == nodeCommand {
-		os.Exit(lb.Run(ctx, os.Args[2:], os.Stdout, os.Stderr))
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case nodeCommand:
+			os.Exit(lb.Run(ctx, os.Args[2:], os.Stdout, os.Stderr))
+		case clientCommand:
+			os.Exit(runClient(ctx, os.Args[2:], os.Stdout, os.Stderr))
+		}
 	}
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
@@ -90,7 +110,23 @@ type result struct {
 	Error        string `json:"error,omitempty"`
 }
 
-func parse(args []string, usage io.Writer) (config, error) {
+// about is the first line of -h.
+const about = "lab builds a client, two halb load balancers sharing a VRRP virtual address and two backends in network namespaces, kills the master and shows what the client and the wire saw during the failover."
+
+// usage is the second line of -h.
+const usage = "sudo go run ./examples/lab [-mode lan|havip|private-ip] [-version 2|3] [-advert-int D]"
+
+// defaultAdvert is the advertisement interval of a version when
+// -advert-int is not given: 100 ms for VRRPv3, and for VRRPv2, which
+// counts whole seconds, the shortest it can say, 1 s.
+func defaultAdvert(v vrrp.Version) time.Duration {
+	if v == vrrp.Version2 {
+		return time.Second
+	}
+	return 100 * time.Millisecond
+}
+
+func parse(args []string, w io.Writer) (config, error) {
 	fs := flag.NewFlagSet("lab", flag.ContinueOnError)
 	var (
 		c       config
@@ -98,8 +134,8 @@ func parse(args []string, usage io.Writer) (config, error) {
 	)
 	fs.StringVar(&c.mode, "mode", modeLAN, "lan (one LAN, VRRP multicast), havip (a simulated Tencent Cloud HAVIP) or private-ip (a simulated ordinary private IP, moved through the API)")
 	fs.UintVar(&version, "version", 3, "VRRP version, 2 or 3")
-	fs.DurationVar(&c.advert, "advert-int", 100*time.Millisecond, "VRRP advertisement interval (whole seconds for version 2)")
-	if err := vipcmd.Parse(fs, args, "sudo go run ./examples/lab [-mode lan|havip|private-ip] [-version 2|3] [-advert-int D]", usage); err != nil {
+	fs.DurationVar(&c.advert, "advert-int", 0, "VRRP advertisement interval (default 100ms with -version 3, 1s with -version 2, which takes whole seconds)")
+	if err := vipcmd.ParseAbout(fs, args, about, usage, w); err != nil {
 		return c, err
 	}
 	switch c.mode {
@@ -111,11 +147,23 @@ func parse(args []string, usage io.Writer) (config, error) {
 		return c, vipcmd.Usagef("-version %d: need 2 or 3", version)
 	}
 	c.version = vrrp.Version(version)
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "advert-int" })
+	if !given {
+		c.advert = defaultAdvert(c.version)
+	} else if c.advert <= 0 {
+		return c, vipcmd.Usagef("-advert-int %v: need a positive duration", c.advert)
+	}
 	// The nodes' configuration, checked before anything is built.
 	err := vrrp.Config{Interface: "eth0", VRID: labVRID, Version: c.version, AdvertInterval: c.advert,
 		VirtualAddresses: []netip.Addr{labVIP}}.Validate()
 	if err != nil {
-		return c, vipcmd.Usagef("-advert-int %v with -version %d: %v", c.advert, version, strings.TrimPrefix(err.Error(), vrrp.ErrConfig.Error()+": "))
+		reason := strings.TrimPrefix(err.Error(), vrrp.ErrConfig.Error()+": ")
+		var ce *vrrp.ConfigError
+		if errors.As(err, &ce) {
+			reason = strings.TrimPrefix(ce.Reason, c.advert.String()+"; ")
+		}
+		return c, vipcmd.Usagef("-version %d -advert-int %v: %s", version, c.advert, reason)
 	}
 	return c, nil
 }

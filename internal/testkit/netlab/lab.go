@@ -27,8 +27,8 @@ const cmdTimeout = 30 * time.Second
 // network namespaces.
 const SkipMessage = "netlab: needs root (CAP_SYS_ADMIN, CAP_NET_ADMIN) to create network namespaces"
 
-// stalePattern matches the namespace names of any lab: the PID of the test
-// binary that made it, then a random tag.
+// stalePattern matches the namespace names of any lab: the PID of the
+// process (a test binary, the lab) that made it, then a random tag.
 var stalePattern = regexp.MustCompile(`^vk([0-9]+)x[0-9a-f]{4}-`)
 
 // hostName is what Lab.Host and Lab.Switch accept as a name.
@@ -250,7 +250,7 @@ func (l *Lab) cleanup() {
 	}
 }
 
-// sweepStale deletes namespaces left by labs of test binaries that are no
+// sweepStale deletes namespaces left by labs of processes that are no
 // longer running (killed by a timeout, say: then no Cleanup ran). A
 // namespace whose maker is still running is left alone.
 func sweepStale(t T) {
@@ -275,7 +275,7 @@ func sweepStale(t T) {
 			t.Logf("netlab: deleting stale namespace %s: %v: %s", e.Name(), err, out)
 			continue
 		}
-		t.Logf("netlab: deleted stale namespace %s (its test binary, PID %d, is gone)", e.Name(), pid)
+		t.Logf("netlab: deleted stale namespace %s (the process that made it, PID %d, is gone)", e.Name(), pid)
 	}
 }
 

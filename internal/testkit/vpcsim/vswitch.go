@@ -2,22 +2,22 @@ package vpcsim
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/jsimonetti/rtnetlink/v2"
 	"github.com/mdlayher/ethernet"
 	"github.com/mdlayher/packet"
+	"golang.org/x/sys/unix"
 
 	"github.com/vipkit/vipkit/garp"
 	"github.com/vipkit/vipkit/internal/testkit/netlab"
@@ -65,6 +65,7 @@ type VSwitch struct {
 	lab   *netlab.Lab
 	host  *netlab.Host
 	cloud *Cloud
+	rtnl  *rtnetlink.Conn // in vsw: re-routes addresses without forking ip
 
 	mu        sync.Mutex
 	ports     map[string]*port      // ENI -> port
@@ -88,6 +89,7 @@ type port struct {
 	instance string
 	subnet   string
 	mac      net.HardwareAddr // the host's interface MAC, the ENI's
+	index    int              // the interface's index in vsw
 	conn     *packet.Conn
 }
 
@@ -118,6 +120,12 @@ func NewVSwitch(lab *netlab.Lab, cloud *Cloud) *VSwitch {
 		metadata: make(map[string]string),
 	}
 	v.startSentinel()
+	if err := v.host.Do(func() (err error) {
+		v.rtnl, err = rtnetlink.Dial(nil)
+		return err
+	}); err != nil {
+		v.fatalf("vpcsim: rtnetlink in %s: %v", v.host.Name(), err)
+	}
 	v.sysctls(
 		"net/ipv4/ip_forward=1",
 		"net/ipv4/conf/all/rp_filter=0",
@@ -188,6 +196,9 @@ func (v *VSwitch) Close() {
 		for _, s := range servers {
 			s.Close()
 		}
+		v.mu.Lock()
+		v.rtnl.Close()
+		v.mu.Unlock()
 		if v.ackDir != "" {
 			// Tell the sentinel it may exit now (it removes the directory).
 			os.WriteFile(filepath.Join(v.ackDir, "closed"), nil, 0o600)
@@ -256,18 +267,20 @@ func (v *VSwitch) AddHost(h *netlab.Host, instanceID string) *netlab.Iface {
 	v.host.MustRun("ip", "addr", "add", gw.String()+"/32", "dev", pi.Name())
 
 	var conn *packet.Conn
+	var index int
 	err := v.host.Do(func() error {
 		ifi, err := net.InterfaceByName(pi.Name())
 		if err != nil {
 			return err
 		}
+		index = ifi.Index
 		conn, err = packet.Listen(ifi, packet.Raw, int(ethernet.EtherTypeARP), nil)
 		return err
 	})
 	if err != nil {
 		v.fatalf("vpcsim: AddHost: ARP socket on vsw/%s: %v", pi.Name(), err)
 	}
-	p := &port{name: pi.Name(), eni: e.ID, instance: instanceID, subnet: e.SubnetID, mac: mac, conn: conn}
+	p := &port{name: pi.Name(), eni: e.ID, instance: instanceID, subnet: e.SubnetID, mac: mac, index: index, conn: conn}
 	v.mu.Lock()
 	if v.closed {
 		v.mu.Unlock()
@@ -339,20 +352,20 @@ func (v *VSwitch) syncRoute(ip netip.Addr) {
 		return
 	}
 	holder, _ := v.cloud.Holder(ip)
-	want := ""
+	want, index := "", 0
 	if p := v.ports[holder]; p != nil {
-		want = p.name
+		want, index = p.name, p.index
 	}
 	have, routed := v.routes[ip]
 	switch {
 	case want != "" && (!routed || have != want):
-		if err := v.ip("route", "replace", ip.String()+"/32", "dev", want); err != nil {
+		if err := v.route(ip, index); err != nil {
 			v.errs = append(v.errs, err)
 			return
 		}
 		v.routes[ip] = want
 	case want == "" && routed:
-		if err := v.ip("route", "del", ip.String()+"/32"); err != nil {
+		if err := v.route(ip, 0); err != nil {
 			v.errs = append(v.errs, err)
 			return
 		}
@@ -360,13 +373,25 @@ func (v *VSwitch) syncRoute(ip netip.Addr) {
 	}
 }
 
-// ip runs `ip -n vsw ARGS` from any goroutine.
-func (v *VSwitch) ip(args ...string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "ip", append([]string{"-n", v.host.Name()}, args...)...).CombinedOutput()
+// route makes ip's /32 route in vsw lead to the interface index, or
+// deletes it for index 0, with rtnetlink: `ip -n vsw route ...` forks a
+// command that switches namespaces and remounts /sys, which on a loaded
+// machine took up to a second and more, all of it added to the failover
+// the VPC simulates. v.mu is held.
+func (v *VSwitch) route(ip netip.Addr, index int) error {
+	m := &rtnetlink.RouteMessage{Family: unix.AF_INET, DstLength: 32, Table: unix.RT_TABLE_MAIN,
+		Attributes: rtnetlink.RouteAttributes{Dst: ip.AsSlice()}}
+	var err error
+	if index == 0 {
+		m.Scope = unix.RT_SCOPE_NOWHERE
+		err = v.rtnl.Route.Delete(m)
+	} else {
+		m.Protocol, m.Scope, m.Type = unix.RTPROT_BOOT, unix.RT_SCOPE_LINK, unix.RTN_UNICAST
+		m.Attributes.OutIface = uint32(index)
+		err = v.rtnl.Route.Replace(m)
+	}
 	if err != nil {
-		return fmt.Errorf("vpcsim: ip -n %s %s: %w: %s", v.host.Name(), strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+		return fmt.Errorf("vpcsim: %s: route %v/32 (interface %d): %w", v.host.Name(), ip, index, err)
 	}
 	return nil
 }
