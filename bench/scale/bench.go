@@ -26,7 +26,7 @@ const stopGrace = 20 * time.Second
 // A world is the built setup: two hosts joined by the links.
 type world struct {
 	cfg      config
-	r        *runner
+	r        *netlab.Program
 	a, b     *netlab.Host
 	ifaces   []string
 	exe      string
@@ -55,23 +55,22 @@ func (s nodeState) String() string {
 }
 
 // bench builds the setup and measures each implementation in turn.
-func bench(ctx context.Context, r *runner, cfg config, progress io.Writer, res *result) (err error) {
-	return guard(func() error {
-		exe, err := os.Executable()
-		if err != nil {
-			return err
+func bench(ctx context.Context, r *netlab.Program, cfg config, progress io.Writer, res *result) (err error) {
+	defer r.Recover(&err)
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	w := &world{cfg: cfg, r: r, exe: exe, progress: progress}
+	w.build()
+	for _, impl := range cfg.impls {
+		ir := &implResult{}
+		if err := w.measure(ctx, impl, ir); err != nil {
+			return fmt.Errorf("%s: %w", impl, err)
 		}
-		w := &world{cfg: cfg, r: r, exe: exe, progress: progress}
-		w.build()
-		for _, impl := range cfg.impls {
-			ir := &implResult{}
-			if err := w.measure(ctx, impl, ir); err != nil {
-				return fmt.Errorf("%s: %w", impl, err)
-			}
-			res.Implementations[impl] = ir
-		}
-		return nil
-	})
+		res.Implementations[impl] = ir
+	}
+	return nil
 }
 
 // build makes the two hosts and links them. IPv6 is turned off on the

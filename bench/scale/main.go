@@ -62,6 +62,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/vipkit/vipkit/internal/testkit/netlab"
 	"github.com/vipkit/vipkit/vrrp"
 )
 
@@ -173,9 +174,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "scale: %v\n", err)
 		return 2
 	}
-	r := &runner{log: stderr}
-	if msg, missing := r.require(); missing {
-		fmt.Fprintf(stderr, "scale: %s; run it as root: sudo go run ./bench/scale\n", strings.TrimPrefix(msg, "netlab: "))
+	r := netlab.NewProgram("scale", stderr)
+	if err := r.Require(); err != nil {
+		fmt.Fprintf(stderr, "scale: %s; run it as root: sudo go run ./bench/scale\n", strings.TrimPrefix(err.Error(), "netlab: "))
 		return 2
 	}
 	if slices.Contains(cfg.impls, implKeepalived) {
@@ -191,15 +192,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	res := newResult(cfg)
 	defer func() {
 		if p := recover(); p != nil { // a bug: still remove what was built
-			r.cleanup()
+			r.Close()
 			panic(p)
 		}
 	}()
 	err = bench(ctx, r, cfg, progress, res)
 	fmt.Fprintln(progress, "scale: removing the namespaces and processes")
-	r.cleanup()
-	if err == nil && r.failed {
-		err = errors.New("removing the namespaces or processes failed (see above)")
+	if cerr := r.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("removing the namespaces or processes: %w", cerr)
 	}
 	res.finish()
 	printTable(stdout, cfg, res)

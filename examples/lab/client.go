@@ -152,7 +152,7 @@ func parseAttempts(out string) []attempt {
 // each connection with n's name and the address the connection came from
 // (the balancer that proxied it), then closes it. It stops at cleanup,
 // before the host goes.
-func serveBackend(r *runner, n *node, port uint16) {
+func serveBackend(r *netlab.Program, n *node, port uint16) {
 	var ln net.Listener
 	if err := n.host.Do(func() (err error) {
 		ln, err = net.Listen("tcp", netip.AddrPortFrom(netip.IPv4Unspecified(), port).String())

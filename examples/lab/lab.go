@@ -78,7 +78,7 @@ func (w *world) moved(ip netip.Addr, eni string, routed bool) {
 
 // build makes the hosts and their network: one bridge on a LAN, the
 // simulated VPC's vswitch otherwise.
-func build(r *runner, cfg config) *world {
+func build(r *netlab.Program, cfg config) *world {
 	w := &world{cfg: cfg, lab: netlab.New(r)}
 	w.lb1, w.lb2 = &node{name: "lb1"}, &node{name: "lb2"}
 	w.backends = []*node{{name: "be1"}, {name: "be2"}}
@@ -224,7 +224,7 @@ const outageAllowance = 500 * time.Millisecond
 func outageLimit(mdi time.Duration) time.Duration { return mdi + outageAllowance }
 
 // demo builds the lab, runs the failover and fills in res.
-func demo(ctx context.Context, r *runner, cfg config, out io.Writer, res *result) (err error) {
+func demo(ctx context.Context, r *netlab.Program, cfg config, out io.Writer, res *result) (err error) {
 	backup, err := vrrp.NewMachine(vrrp.MachineConfig{Version: cfg.version, Priority: backupPriority,
 		AdvertInterval: cfg.advert, DownTimerAdverts: 3, Primary: netip.MustParseAddr("192.0.2.2")})
 	if err != nil {
@@ -244,21 +244,15 @@ func demo(ctx context.Context, r *runner, cfg config, out io.Writer, res *result
 
 	var w *world
 	defer func() {
-		if p := recover(); p != nil { // the runner's Fatal: netlab could not go on
-			f, ok := p.(failure)
-			if !ok {
-				panic(p)
-			}
-			err = errors.New(f.msg)
-		}
 		if err != nil && !errors.Is(err, errInterrupted) && w != nil {
 			for _, n := range []*node{w.lb1, w.lb2} {
 				if n.proc != nil {
-					fmt.Fprintf(r.log, "--- %s's halb output:\n%s", n.name, n.proc.Output())
+					r.Logf("--- %s's halb output:\n%s", n.name, n.proc.Output())
 				}
 			}
 		}
 	}()
+	defer r.Recover(&err) // netlab could not go on
 	w = build(r, cfg)
 	fmt.Fprintf(out, "lab: built namespaces %s-{%s}\n", w.lab.Prefix(), strings.Join(w.names(), ","))
 	for _, be := range w.backends {

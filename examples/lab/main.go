@@ -65,6 +65,7 @@ import (
 
 	"github.com/vipkit/vipkit/examples/halb/lb"
 	"github.com/vipkit/vipkit/examples/internal/vipcmd"
+	"github.com/vipkit/vipkit/internal/testkit/netlab"
 	"github.com/vipkit/vipkit/vrrp"
 )
 
@@ -177,23 +178,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return vipcmd.Exit(stderr, "lab", err)
 	}
-	r := &runner{log: stderr}
-	if msg, missing := r.require(); missing {
-		fmt.Fprintf(stderr, "lab: %s; run it as root: sudo go run ./examples/lab\n", strings.TrimPrefix(msg, "netlab: "))
+	r := netlab.NewProgram("lab", stderr)
+	if err := r.Require(); err != nil {
+		fmt.Fprintf(stderr, "lab: %s; run it as root: sudo go run ./examples/lab\n", strings.TrimPrefix(err.Error(), "netlab: "))
 		return 2
 	}
 	res := result{Mode: cfg.mode, Version: int(cfg.version), AdvertIntMs: cfg.advert.Milliseconds()}
 	defer func() {
 		if p := recover(); p != nil { // a bug: still remove what was built
-			r.cleanup()
+			r.Close()
 			panic(p)
 		}
 	}()
 	err = demo(ctx, r, cfg, stdout, &res)
 	fmt.Fprintln(stdout, "lab: removing the namespaces and processes")
-	r.cleanup()
-	if err == nil && r.failed {
-		err = errors.New("removing the lab failed (see above)")
+	if cerr := r.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("removing the lab: %w", cerr)
 	}
 	res.OK = err == nil
 	if err != nil {
