@@ -168,8 +168,8 @@
 //   - The owner does not discard advertisements (RFC 5798 §7.1): it handles
 //     them as any master does.
 //   - A master that hears a lower priority answers at once, as RFC 9568
-//     §6.4.3 and keepalived do, and publishes [EventLowerPriority]; RFC 5798
-//     §6.4.3 only discards. An equal priority from a lower address gets no
+//     §6.4.3 and keepalived do (at most once an interval, below), and
+//     publishes [EventLowerPriority]; RFC 5798 §6.4.3 only discards. An equal priority from a lower address gets no
 //     answer, where RFC 9568 answers it too.
 //   - The first IPv6 virtual address need not be link-local (RFC 5798
 //     §5.2.9).
@@ -184,4 +184,11 @@
 //     against UnicastMinTTL and UnicastMaxTTL (no bound by default:
 //     keepalived 2.2.7 sends IPv6 unicast with hop limit 64).
 //   - A master whose priority changes at run time advertises it at once.
+//   - The Adver_Timer (RFC 5798 §6.4.3 "reset the Adver_Timer") is reset
+//     from when it was due, not from when it was handled, so that late
+//     wake-ups do not slow the advertisements down; ticks missed entirely
+//     are skipped, not sent in a burst.
+//   - A master answers lower priorities at most once per advertisement
+//     interval (keepalived answers each one): a flood of them costs one
+//     advertisement an interval, and one EventLowerPriority.
 package vrrp

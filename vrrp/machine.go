@@ -89,8 +89,11 @@ type Actions struct {
 	// LowerPriority reports that the master received an advertisement of
 	// lower priority (keepalived's notify_master_rx_lower_pri): another
 	// router believes it is master, as after a split brain. The Machine
-	// answers with an advertisement at once, as keepalived does, so that
-	// router falls back without waiting for the next interval.
+	// answers with an advertisement at once, as keepalived does and RFC
+	// 9568 §6.4.3 asks, so that router falls back without waiting for the
+	// next interval; but at most once per advertisement interval, where
+	// keepalived answers each one: more lower priorities within the
+	// interval are discarded without a report.
 	LowerPriority bool
 }
 
@@ -126,6 +129,7 @@ type Machine struct {
 	deadline            time.Time     // Adver_Timer in Master, Master_Down_Timer in Backup; zero if none
 	downCause           Reason        // what Backup → Master will be, should Master_Down_Timer fire
 	preemptAfter        time.Time     // keepalived's preempt_delay: no preemption before
+	lastAnswer          time.Time     // when the master last answered a lower priority
 	fault               bool
 }
 
@@ -243,12 +247,25 @@ func (m *Machine) Expire(now time.Time) Actions {
 	}
 	switch m.state {
 	case Master:
-		m.deadline = now.Add(m.cfg.AdvertInterval)
+		m.deadline = nextTick(m.deadline, now, m.cfg.AdvertInterval)
 		return Actions{Send: true, SendPriority: m.priority}
 	case Backup:
 		return m.enter(now, Master, m.downCause)
 	}
 	return Actions{}
+}
+
+// nextTick returns the first time after now on the cadence of interval
+// that runs through prev: the Adver_Timer is restarted from when it was
+// due, not from when it was handled, so that a late wake-up does not slow
+// the advertisements down, and ticks already missed are skipped rather
+// than sent in a burst.
+func nextTick(prev, now time.Time, interval time.Duration) time.Time {
+	next := prev.Add(interval)
+	if next.After(now) {
+		return next
+	}
+	return prev.Add((now.Sub(prev)/interval + 1) * interval)
 }
 
 // Receive handles an advertisement from src that passed the checks of RFC
@@ -308,6 +325,13 @@ func (m *Machine) receiveMaster(now time.Time, src netip.Addr, adv *Advertisemen
 		}
 		return act
 	case adv.Priority < m.priority:
+		// Answer at once, so that the other router falls back without
+		// waiting for the Adver_Timer, but at most once an interval: a
+		// flood of lower priorities must not become a flood of answers.
+		if !m.lastAnswer.IsZero() && now.Sub(m.lastAnswer) < m.cfg.AdvertInterval {
+			return Actions{}
+		}
+		m.lastAnswer = now
 		m.deadline = now.Add(m.cfg.AdvertInterval)
 		return Actions{Send: true, SendPriority: m.priority, LowerPriority: true}
 	}

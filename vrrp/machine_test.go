@@ -163,7 +163,8 @@ func TestMachineRFC5798(t *testing.T) {
 			{input: "start", want: sendAnd(255, tr(vrrp.Initialize, vrrp.Master, vrrp.ReasonOwner)), state: vrrp.Master, deadline: ms(1000)},
 			{at: ms(999), input: "expire", state: vrrp.Master, deadline: ms(1000)},
 			{at: ms(1000), input: "expire", want: send(255), state: vrrp.Master, deadline: ms(2000)},
-			{at: ms(2003), input: "expire", want: send(255), state: vrrp.Master, deadline: ms(3003)},
+			// Reset from when it was due, not from the late wake-up.
+			{at: ms(2003), input: "expire", want: send(255), state: vrrp.Master, deadline: ms(3000)},
 		}},
 		{"6.4.3 shutdown of a master: priority 0, Initialize", cfg3(255, true), []step{
 			{input: "start", want: sendAnd(255, tr(vrrp.Initialize, vrrp.Master, vrrp.ReasonOwner)), state: vrrp.Master, deadline: ms(1000)},
@@ -191,6 +192,22 @@ func TestMachineRFC5798(t *testing.T) {
 			{at: mdi100, input: "expire", want: sendAnd(100, tr(vrrp.Backup, vrrp.Master, vrrp.ReasonMasterDown)), state: vrrp.Master, deadline: mdi100 + ms(1000)},
 			{at: ms(4000), input: "recv", from: higher, prio: 99, want: vrrp.Actions{Send: true, SendPriority: 100, LowerPriority: true},
 				state: vrrp.Master, deadline: ms(5000)},
+		}},
+		{"master answers lower priorities at most once an interval", cfg3(255, true), []step{
+			{input: "start", want: sendAnd(255, tr(vrrp.Initialize, vrrp.Master, vrrp.ReasonOwner)), state: vrrp.Master, deadline: ms(1000)},
+			{at: ms(100), input: "recv", from: higher, prio: 100, want: vrrp.Actions{Send: true, SendPriority: 255, LowerPriority: true},
+				state: vrrp.Master, deadline: ms(1100)},
+			{at: ms(600), input: "recv", from: higher, prio: 100, state: vrrp.Master, deadline: ms(1100)},
+			{at: ms(1099), input: "recv", from: lower, prio: 1, state: vrrp.Master, deadline: ms(1100)},
+			{at: ms(1100), input: "recv", from: higher, prio: 100, want: vrrp.Actions{Send: true, SendPriority: 255, LowerPriority: true},
+				state: vrrp.Master, deadline: ms(2100)},
+		}},
+		{"master's Adver_Timer keeps its cadence when handled late, skipping missed ticks", cfg3(255, true), []step{
+			{input: "start", want: sendAnd(255, tr(vrrp.Initialize, vrrp.Master, vrrp.ReasonOwner)), state: vrrp.Master, deadline: ms(1000)},
+			{at: ms(1300), input: "expire", want: send(255), state: vrrp.Master, deadline: ms(2000)},
+			{at: ms(2000), input: "expire", want: send(255), state: vrrp.Master, deadline: ms(3000)},
+			{at: ms(5500), input: "expire", want: send(255), state: vrrp.Master, deadline: ms(6000)},
+			{at: ms(7000), input: "expire", want: send(255), state: vrrp.Master, deadline: ms(8000)},
 		}},
 		{"fault: a master steps down with priority 0 and stays silent", cfg3(255, true), []step{
 			{input: "start", want: sendAnd(255, tr(vrrp.Initialize, vrrp.Master, vrrp.ReasonOwner)), state: vrrp.Master, deadline: ms(1000)},

@@ -35,10 +35,11 @@ type Router struct {
 	finished chan struct{} // closed when Run has released the router
 
 	// Owned by the goroutine in Run.
-	machine *Machine
-	advert  Advertisement
-	rx      Advertisement
-	sendBuf []byte
+	machine  *Machine
+	lowerLog rateLimit // the log line of lower-priority advertisements
+	advert   Advertisement
+	rx       Advertisement
+	sendBuf  []byte
 
 	state   atomic.Uint32 // State
 	running atomic.Bool
@@ -422,10 +423,35 @@ func (r *Router) do(now time.Time, act Actions) {
 	}
 	if act.LowerPriority {
 		m := r.LastMaster()
-		r.log.Warn("master received a lower-priority advertisement", "peer", m.Addr, "peer_priority", m.Priority)
+		if r.lowerLog.allow(now) {
+			r.log.Warn("master received a lower-priority advertisement; answered", "peer", m.Addr, "peer_priority", m.Priority,
+				"not_logged_since_last", r.lowerLog.suppressed)
+			r.lowerLog.suppressed = 0
+		}
 		r.publish(Event{Time: now, VRID: r.cfg.VRID, Kind: EventLowerPriority, From: Master, To: Master,
 			Peer: m.Addr, PeerPriority: m.Priority})
 	}
+}
+
+// A rateLimit lets through one event per logInterval and counts the
+// others.
+type rateLimit struct {
+	last       time.Time
+	suppressed int
+}
+
+// logInterval is the least time between two log lines of one kind that a
+// peer can cause.
+const logInterval = 10 * time.Second
+
+// allow reports whether an event at now may be logged.
+func (l *rateLimit) allow(now time.Time) bool {
+	if !l.last.IsZero() && now.Sub(l.last) < logInterval {
+		l.suppressed++
+		return false
+	}
+	l.last = now
+	return true
 }
 
 // send sends one advertisement with priority prio to every destination.

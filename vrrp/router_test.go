@@ -582,3 +582,69 @@ func TestCheckRefused(t *testing.T) {
 		assert.Contains(t, err.Error(), "Checks[0]")
 	}
 }
+
+// countingHandler counts the log records at Warn and above.
+type countingHandler struct{ warns atomic.Int64 }
+
+func (h *countingHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
+func (h *countingHandler) Handle(context.Context, slog.Record) error    { h.warns.Add(1); return nil }
+func (h *countingHandler) WithAttrs([]slog.Attr) slog.Handler           { return h }
+func (h *countingHandler) WithGroup(string) slog.Handler                { return h }
+
+// TestRouterLowerPriorityFloodBounded: a master flooded with
+// lower-priority advertisements answers at most once an interval, reports
+// at most one EventLowerPriority an interval, and logs one warning.
+func TestRouterLowerPriorityFloodBounded(t *testing.T) {
+	var lan fakeNet
+	logs := &countingHandler{}
+	cfg := routerConfig(255)
+	cfg.Logger = slog.New(logs)
+	conn := lan.conn(src4)
+	r, err := vrrp.NewRouterConn(cfg, conn, src4)
+	require.NoError(t, err)
+	events := r.Subscribe(context.Background())
+	runRouter(t, r)
+	waitState(t, r, vrrp.Master, time.Second)
+	for e := range events {
+		if e.Kind == vrrp.EventTransition && e.To == vrrp.Master {
+			break
+		}
+	}
+
+	peer := netip.MustParseAddr("192.0.2.2")
+	a := vrrp.Advertisement{Version: vrrp.Version3, Type: vrrp.TypeAdvertisement, VRID: 51, Priority: 100,
+		Interval: cfg.AdvertInterval, Addresses: []netip.Addr{vip4}}
+	b, err := a.Append(nil, peer, vrrp.MulticastGroupIPv4, vrrp.ChecksumPseudoHeader)
+	require.NoError(t, err)
+	before := r.Stats()
+	start := time.Now()
+	// Bursts that fit the router's queue, each waited for: none is lost.
+	const bursts, burst = 20, 50
+	for i := range bursts {
+		for range burst {
+			conn.inject(b, vrrp.PacketInfo{Src: peer, Dst: vrrp.MulticastGroupIPv4, TTL: 255})
+		}
+		want := before.AdvertsReceived + uint64((i+1)*burst)
+		require.Eventually(t, func() bool { return r.Stats().AdvertsReceived == want }, 5*time.Second, time.Millisecond,
+			"burst %d did not arrive whole", i)
+	}
+	elapsed := time.Since(start)
+	received := r.Stats().AdvertsReceived - before.AdvertsReceived
+
+	answers := 0
+	for done := false; !done; {
+		select {
+		case e := <-events:
+			if e.Kind == vrrp.EventLowerPriority {
+				answers++
+			}
+		case <-time.After(100 * time.Millisecond):
+			done = true
+		}
+	}
+	intervals := int(elapsed/cfg.AdvertInterval) + 2
+	assert.GreaterOrEqual(t, answers, 1, "the flood was never answered")
+	assert.LessOrEqual(t, answers, intervals, "%d lower-priority advertisements (in %v) were answered %d times", received, elapsed, answers)
+	assert.Equal(t, int64(1), logs.warns.Load(), "the flood was logged more than once")
+	assert.Equal(t, vrrp.Master, r.State())
+}
