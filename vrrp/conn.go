@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -39,13 +40,25 @@ type received struct {
 var bufPool = sync.Pool{New: func() any { return new([maxMessageLen]byte) }}
 
 // A mux shares one Conn among every router of one interface and family in
-// the process, and hands each message to the router of its VRID. A message
-// no router claims goes to all of them, to be counted.
+// the process, and hands each message to the router of its VRID. What no
+// running router can take is counted once for the interface: a message
+// too short to carry a VRID, one for a VRID that no router of the process
+// runs here, and one for a router that is not running yet (dropped, so
+// that a router queues nothing before Run).
 type mux struct {
 	conn Conn
 
-	mu      sync.Mutex
-	routers map[uint8]chan<- received
+	unknownVRID atomic.Uint64 // messages for a VRID no router here runs
+	short       atomic.Uint64 // messages too short to carry a VRID
+
+	mu     sync.Mutex
+	routes map[uint8]*route
+}
+
+// A route is a router's share of a mux.
+type route struct {
+	in    chan received // nil until the router runs; guarded by mux.mu
+	drops atomic.Uint64 // messages dropped because in was full
 }
 
 // muxKey names an interface of one network namespace and a family.
@@ -63,46 +76,55 @@ var muxes = struct {
 // errVRIDTaken is returned when a second router claims a VRID of a mux.
 var errVRIDTaken = errors.New("another Router of this process already runs this VRID on this interface and family")
 
-// attach adds a router of vrid, fed through in, to the mux of key, opening
-// its Conn with open if it is the first. The returned func detaches it and
-// closes the Conn after the last router.
-func attach(key muxKey, vrid uint8, in chan<- received, open func() (Conn, error)) (*mux, func(), error) {
+// attach reserves vrid on the mux of key, opening its Conn with open if
+// it is the first. The router gets messages once it calls start on the
+// returned route. The returned func detaches it and closes the Conn after
+// the last router.
+func attach(key muxKey, vrid uint8, open func() (Conn, error)) (*mux, *route, func(), error) {
 	muxes.Lock()
 	defer muxes.Unlock()
 	m := muxes.m[key]
 	if m == nil {
 		conn, err := open()
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
-		m = &mux{conn: conn, routers: map[uint8]chan<- received{}}
+		m = &mux{conn: conn, routes: map[uint8]*route{}}
 		muxes.m[key] = m
 		go m.read()
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.routers[vrid] != nil {
-		return nil, nil, errVRIDTaken
+	if m.routes[vrid] != nil {
+		return nil, nil, nil, errVRIDTaken
 	}
-	m.routers[vrid] = in
+	rt := &route{}
+	m.routes[vrid] = rt
 	detach := func() {
 		muxes.Lock()
 		defer muxes.Unlock()
 		m.mu.Lock()
-		delete(m.routers, vrid)
-		last := len(m.routers) == 0
+		delete(m.routes, vrid)
+		last := len(m.routes) == 0
 		m.mu.Unlock()
 		if last {
 			delete(muxes.m, key)
 			m.conn.Close()
 		}
 	}
-	return m, detach, nil
+	return m, rt, detach, nil
+}
+
+// start makes the mux hand rt's messages to in from now on.
+func (m *mux) start(rt *route, in chan received) {
+	m.mu.Lock()
+	rt.in = in
+	m.mu.Unlock()
 }
 
 // read hands every message of the Conn to its router until the Conn is
-// closed. A router that is behind loses the message rather than holding up
-// the others.
+// closed. A router that is behind loses the message (counted in its
+// route) rather than holding up the others.
 func (m *mux) read() {
 	for {
 		buf := bufPool.Get().(*[maxMessageLen]byte)
@@ -110,7 +132,7 @@ func (m *mux) read() {
 		if err != nil {
 			bufPool.Put(buf)
 			m.mu.Lock()
-			closed := len(m.routers) == 0
+			closed := len(m.routes) == 0
 			m.mu.Unlock()
 			if closed || errors.Is(err, net.ErrClosed) {
 				return
@@ -120,31 +142,34 @@ func (m *mux) read() {
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
-		m.mu.Lock()
-		var in chan<- received
-		if n >= 2 {
-			in = m.routers[buf[1]]
-		}
-		if in != nil {
-			select {
-			case in <- received{buf: buf, n: n, info: info}:
-			default:
-				bufPool.Put(buf)
-			}
-		} else {
-			// No router of this VRID, or too short to tell: every router
-			// counts it.
-			for _, in := range m.routers {
-				c := bufPool.Get().(*[maxMessageLen]byte)
-				copy(c[:n], buf[:n])
-				select {
-				case in <- received{buf: c, n: n, info: info}:
-				default:
-					bufPool.Put(c)
-				}
-			}
+		if !m.deliver(buf, n, info) {
 			bufPool.Put(buf)
 		}
-		m.mu.Unlock()
+	}
+}
+
+// deliver queues the message in buf for its router and reports whether
+// the router took the buffer.
+func (m *mux) deliver(buf *[maxMessageLen]byte, n int, info PacketInfo) bool {
+	if n < 2 {
+		m.short.Add(1)
+		return false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	rt := m.routes[buf[1]]
+	switch {
+	case rt == nil:
+		m.unknownVRID.Add(1)
+		return false
+	case rt.in == nil:
+		return false // not running yet
+	}
+	select {
+	case rt.in <- received{buf: buf, n: n, info: info}:
+		return true
+	default:
+		rt.drops.Add(1)
+		return false
 	}
 }

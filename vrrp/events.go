@@ -59,10 +59,10 @@ type Stats struct {
 	TTLErrors      uint64 // TTL or hop limit not 255 on multicast, or outside the unicast bounds
 	ChecksumErrors uint64
 	VersionErrors  uint64
-	VRIDErrors     uint64 // for a VRID no router of this process runs here
+	VRIDErrors     uint64 // for a VRID no router of this process runs here: counted once for the interface and family, which every Router there reports
 	IntervalErrors uint64 // VRRPv2 interval differing from ours (RFC 3768 §7.1), or 0
 	AuthErrors     uint64 // VRRPv2 authentication type or password differing from ours
-	LengthErrors   uint64 // truncated, or longer than its address count
+	LengthErrors   uint64 // truncated, or longer than its address count (too short to carry a VRID: counted for the interface, as VRIDErrors)
 	TypeErrors     uint64 // not an ADVERTISEMENT
 	AddressErrors  uint64 // addresses of the wrong family
 	PeerErrors     uint64 // in unicast mode, from an address that is not a peer
@@ -70,13 +70,21 @@ type Stats struct {
 	// AddressListMismatches counts advertisements whose address list
 	// differs from ours: counted and logged, not dropped.
 	AddressListMismatches uint64
+
+	// QueueDrops counts advertisements for this router lost because it
+	// was behind: its receive queue was full.
+	QueueDrops uint64
 }
 
 // Stats returns a copy of the router's counters.
 func (r *Router) Stats() Stats {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.stats
+	s := r.stats
+	r.mu.Unlock()
+	s.VRIDErrors += r.mux.unknownVRID.Load()
+	s.LengthErrors += r.mux.short.Load()
+	s.QueueDrops = r.route.drops.Load()
+	return s
 }
 
 // Subscribe returns a channel that receives every event of the router from

@@ -27,6 +27,8 @@ type Router struct {
 	log  *slog.Logger
 
 	conn     Conn // shared with the other routers of the interface and family
+	mux      *mux
+	route    *route
 	in       chan received
 	detach   func()
 	released sync.Once
@@ -161,13 +163,13 @@ func newRouter(cfg Config, src netip.Addr, key muxKey, open func() (Conn, error)
 		return nil, err
 	}
 	r.state.Store(uint32(Initialize))
-	m, detach, err := attach(key, cfg.VRID, r.in, open)
+	m, rt, detach, err := attach(key, cfg.VRID, open)
 	if errors.Is(err, errVRIDTaken) {
 		return nil, configError("VRID", "%d on %s: %v", cfg.VRID, cfg.Interface, err)
 	} else if err != nil {
 		return nil, err
 	}
-	r.conn, r.detach = m.conn, detach
+	r.conn, r.mux, r.route, r.detach = m.conn, m, rt, detach
 	return r, nil
 }
 
@@ -307,6 +309,7 @@ func (r *Router) Run(ctx context.Context) error {
 		}
 	}
 	defer r.release()
+	r.mux.start(r.route, r.in)
 	r.log.Info("vrrp router starting", "version", r.cfg.Version, "priority", r.cfg.Priority,
 		"interval", r.cfg.AdvertInterval, "source", r.src, "destinations", r.dsts)
 

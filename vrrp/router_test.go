@@ -648,3 +648,42 @@ func TestRouterLowerPriorityFloodBounded(t *testing.T) {
 	assert.Equal(t, int64(1), logs.warns.Load(), "the flood was logged more than once")
 	assert.Equal(t, vrrp.Master, r.State())
 }
+
+// TestRouterQueuesNothingBeforeRunAndCountsEveryMessage: what arrives
+// before Run is dropped, not queued; after it, every advertisement is
+// either received or counted as a queue drop, however fast they come.
+func TestRouterQueuesNothingBeforeRunAndCountsEveryMessage(t *testing.T) {
+	var lan fakeNet
+	conn := lan.conn(src4)
+	r, err := vrrp.NewRouterConn(routerConfig(100), conn, src4)
+	require.NoError(t, err)
+	peer := netip.MustParseAddr("192.0.2.2")
+	a := vrrp.Advertisement{Version: vrrp.Version3, Type: vrrp.TypeAdvertisement, VRID: 51, Priority: 200,
+		Interval: 20 * time.Millisecond, Addresses: []netip.Addr{vip4}}
+	b, err := a.Append(nil, peer, vrrp.MulticastGroupIPv4, vrrp.ChecksumPseudoHeader)
+	require.NoError(t, err)
+	info := vrrp.PacketInfo{Src: peer, Dst: vrrp.MulticastGroupIPv4, TTL: 255}
+	for range 200 {
+		conn.inject(b, info) // read and dropped: the router is not running
+	}
+	// The reader has taken all but what its channel still buffers.
+	require.Eventually(t, func() bool { return len(conn.in) == 0 }, time.Second, time.Millisecond)
+
+	runRouter(t, r)
+	waitState(t, r, vrrp.Backup, time.Second)
+	const flood = 3000
+	for range flood {
+		conn.inject(b, info)
+	}
+	require.Eventually(t, func() bool {
+		s := r.Stats()
+		return s.AdvertsReceived+s.QueueDrops >= flood
+	}, 5*time.Second, time.Millisecond)
+	time.Sleep(50 * time.Millisecond) // for anything more to show
+	s := r.Stats()
+	// One more than the flood at most: the reader may have held the last
+	// message sent before Run when Run started. A router that queued before
+	// Run would have received its whole queue (64) on top.
+	assert.LessOrEqual(t, s.AdvertsReceived+s.QueueDrops, uint64(flood+1),
+		"received %d and dropped %d of %d sent after Run: what came before Run was queued", s.AdvertsReceived, s.QueueDrops, flood)
+}
