@@ -258,6 +258,25 @@ func TestLANLinkFault(t *testing.T) {
 			converge(t, nodes, n1, time.Second)
 		})
 	}
+
+	// A tracked interface is followed by name: deleted, it is down; made
+	// again (a new index), it is up again, as keepalived follows it.
+	t.Run("tracked uplink deleted and made again", func(t *testing.T) {
+		since := time.Now()
+		h1.MustRun("ip", "link", "del", "eth1")
+		for e := nextTransition(t, n1.events); e.To != vrrp.Fault; e = nextTransition(t, n1.events) {
+		}
+		waitMaster(t, n2, since)
+
+		since = time.Now()
+		h1.MustRun("ip", "link", "add", "eth1", "type", "veth", "peer", "name", "eth1peer")
+		h1.MustRun("ip", "link", "set", "eth1peer", "up")
+		h1.MustRun("ip", "link", "set", "eth1", "up")
+		e := nextTransition(t, n1.events)
+		assert.Equal(t, vrrp.Transition{From: vrrp.Fault, To: vrrp.Backup, Reason: vrrp.ReasonFaultCleared}, transitionOf(e))
+		assert.Equal(t, vrrp.ReasonPreempted, waitMaster(t, n1, since).Reason)
+		converge(t, nodes, n1, time.Second)
+	})
 }
 
 // TestLANCraftedPackets sends crafted packets from a raw socket of another

@@ -87,7 +87,7 @@ func NewRouter(cfg Config) (*Router, error) {
 	if err != nil {
 		return nil, err
 	}
-	links, err := openLinkWatch(append([]string{cfg.Interface}, cfg.TrackInterfaces...))
+	links, err := openLinkWatch(cfg.Interface, cfg.TrackInterfaces)
 	if err != nil {
 		return nil, err
 	}

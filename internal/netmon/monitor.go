@@ -71,6 +71,16 @@ type Link struct {
 	Flags uint32 // the IFF_* flags, as Linux numbers them
 }
 
+// Linux's IFF_UP and IFF_RUNNING.
+const (
+	iffUp      = 0x1
+	iffRunning = 0x40
+)
+
+// Up reports whether l can carry traffic: up and running (with carrier),
+// as keepalived requires of a tracked interface.
+func (l Link) Up() bool { return l.Flags&iffUp != 0 && l.Flags&iffRunning != 0 }
+
 // An Addr is an interface's address as an rtnetlink address message tells
 // it. Prefix is the interface's own address with the prefix length:
 // IFA_LOCAL where the message has one (an IPv4 address; IFA_ADDRESS is the
