@@ -181,6 +181,9 @@ func (c Config) withDefaults() (Config, error) {
 		if err := checkAddr("UnicastSource", c.UnicastSource, ipv6); err != nil {
 			return c, err
 		}
+		if c.Priority != 255 && slices.Contains(c.VirtualAddresses, c.UnicastSource) {
+			return c, configError("UnicastSource", "%v is a virtual address, which comes and goes with mastership; only the owner (priority 255) sends from its virtual address", c.UnicastSource)
+		}
 	}
 	for i, p := range c.UnicastPeers {
 		if err := checkAddr(fmt.Sprintf("UnicastPeers[%d]", i), p, ipv6); err != nil {
@@ -226,22 +229,28 @@ func checkInterval(v Version, d time.Duration) error {
 // checkAddr reports whether a, the value of field, can be a router's or
 // a virtual address of a router of the family ipv6 says.
 func checkAddr(field string, a netip.Addr, ipv6 bool) error {
-	var why string
+	if why := addrProblem(a, ipv6); why != "" {
+		return configError(field, "%v: %s", a, why)
+	}
+	return nil
+}
+
+// addrProblem says why a cannot be a router's or a virtual address of a
+// router of the family ipv6 says, or returns "".
+func addrProblem(a netip.Addr, ipv6 bool) string {
 	switch {
 	case !a.IsValid():
-		why = "no address"
+		return "no address"
 	case a.Is4In6():
-		why = "IPv4-mapped; write it as IPv4"
+		return "IPv4-mapped; write it as IPv4"
 	case a.IsUnspecified(), a.IsMulticast(), a.IsLoopback():
-		why = "not a unicast address"
+		return "not a unicast address"
 	case a.Zone() != "":
-		why = "has a zone; the interface is Config.Interface"
+		return "has a zone; the interface is Config.Interface"
 	case a.Is6() != ipv6:
-		why = "not of the family of VirtualAddresses[0]"
-	default:
-		return nil
+		return "not of the family of VirtualAddresses[0]"
 	}
-	return configError(field, "%v: %s", a, why)
+	return ""
 }
 
 // machineConfig is what c's state machine needs, primary being the

@@ -386,3 +386,46 @@ func TestLANSharedSocket(t *testing.T) {
 	raw := nodes[0].host.MustRun("cat", "/proc/net/raw")
 	assert.Equal(t, 1, strings.Count(raw, ":0070 "), "raw sockets of host 1:\n%s", raw)
 }
+
+// TestSourceIsNotAVirtualAddress: a router other than the owner never
+// sends from a virtual address, even one the interface holds first (left
+// over from an earlier run); with no other address it is refused, saying
+// that the owner has priority 255. The owner sends from its own.
+func TestSourceIsNotAVirtualAddress(t *testing.T) {
+	lab := netlab.New(t)
+	h := lab.Host("h")
+	ifc, _ := lab.Link(h, lab.Host("p"))
+	vip := netip.MustParseAddr("192.0.2.100")
+	ifc.AddAddr(netip.PrefixFrom(vip, 24))
+	cfg := vrrp.Config{Interface: "eth0", VRID: 7, Priority: 100, VirtualAddresses: []netip.Addr{vip},
+		Logger: slog.New(slog.DiscardHandler)}
+	source := func(cfg vrrp.Config) (src netip.Addr, err error) {
+		err = h.Do(func() error {
+			r, err := vrrp.NewRouter(cfg)
+			if err == nil {
+				src = r.Source()
+				r.Close()
+			}
+			return err
+		})
+		return src, err
+	}
+
+	_, err := source(cfg)
+	var ce *vrrp.ConfigError
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, "Interface", ce.Field)
+	assert.Contains(t, ce.Reason, "no IPv4 address but the virtual ones")
+	assert.Contains(t, ce.Reason, "priority 255")
+
+	owner := cfg
+	owner.Priority = 255
+	src, err := source(owner)
+	require.NoError(t, err)
+	assert.Equal(t, vip, src)
+
+	ifc.AddAddr(netip.MustParsePrefix("192.0.2.1/24")) // after the virtual one
+	src, err = source(cfg)
+	require.NoError(t, err)
+	assert.Equal(t, netip.MustParseAddr("192.0.2.1"), src)
+}

@@ -115,8 +115,8 @@ func NewRouterConn(cfg Config, conn Conn, src netip.Addr) (*Router, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkAddr("source", src, cfg.ipv6()); err != nil {
-		return nil, err
+	if why := addrProblem(src, cfg.ipv6()); why != "" {
+		return nil, errors.New("vrrp: NewRouterConn: source " + src.String() + ": " + why)
 	}
 	if len(cfg.TrackInterfaces) > 0 {
 		return nil, configError("TrackInterfaces", "interfaces are tracked by NewRouter, not over an injected Conn")
@@ -195,16 +195,28 @@ func sourceAddress(cfg *Config, ifi *net.Interface) (netip.Addr, error) {
 		return cfg.UnicastSource, nil
 	}
 	wantLinkLocal := cfg.ipv6() && !slices.ContainsFunc(cfg.UnicastPeers, func(p netip.Addr) bool { return !p.IsLinkLocalUnicast() })
+	virtual := false // an address of the kind wanted was passed over as virtual
 	for _, a := range own {
-		if a.Is6() == cfg.ipv6() && !a.IsLoopback() && (!cfg.ipv6() || a.IsLinkLocalUnicast() == wantLinkLocal) {
-			return a, nil
+		if a.Is6() != cfg.ipv6() || a.IsLoopback() || cfg.ipv6() && a.IsLinkLocalUnicast() != wantLinkLocal {
+			continue
 		}
+		// A virtual address comes and goes with mastership (and may be
+		// left over from an earlier run): only the owner's is its own.
+		if cfg.Priority != 255 && slices.Contains(cfg.VirtualAddresses, a) {
+			virtual = true
+			continue
+		}
+		return a, nil
 	}
 	kind := "IPv4"
 	if wantLinkLocal {
 		kind = "link-local IPv6"
 	} else if cfg.ipv6() {
 		kind = "global IPv6"
+	}
+	if virtual {
+		return netip.Addr{}, configError("Interface", "%s has no %s address but the virtual ones to send advertisements from; "+
+			"if a virtual address is the interface's own, this router is its owner: priority 255 (RFC 5798 §5.2.4)", ifi.Name, kind)
 	}
 	return netip.Addr{}, configError("Interface", "%s has no %s address to send advertisements from", ifi.Name, kind)
 }

@@ -475,6 +475,7 @@ func TestConfigRefused(t *testing.T) {
 		{"DownTimerAdverts", mod(func(c *vrrp.Config) { c.DownTimerAdverts = -1 })},
 		{"PreemptDelay", mod(func(c *vrrp.Config) { c.PreemptDelay = -time.Second })},
 		{"UnicastMinTTL", mod(func(c *vrrp.Config) { c.UnicastMinTTL, c.UnicastMaxTTL = 100, 64 })},
+		{"UnicastSource", mod(func(c *vrrp.Config) { c.UnicastSource, c.UnicastPeers = vip4, []netip.Addr{src4} })},
 	}
 	var lan fakeNet
 	for _, c := range cases {

@@ -161,6 +161,7 @@ var badFlags = []badFlag{
 	{prog: "vrrpd", host: true, args: []string{"-interface", "nosuch0"}, want: `-interface: no interface "nosuch0" in this network namespace`},
 	{prog: "vrrpd", host: true, args: []string{"-src", "192.0.2.9", "-peer", "192.0.2.2"}, want: "-src 192.0.2.9 is not an address of eth0"},
 	{prog: "vrrpd", host: true, args: []string{"-track-interface", "nosuch1"}, want: `-track-interface: no interface "nosuch1"`},
+	{prog: "vrrpd", host: true, args: []string{"-vip", "192.0.2.1/24"}, want: "-interface eth0 has no IPv4 address but the virtual ones to send advertisements from; if a virtual address is the interface's own, this router is its owner: priority 255"},
 	{prog: "halb", host: true, args: []string{"-interface", "nosuch0"}, want: `-interface: no interface "nosuch0"`},
 	{prog: "halb", host: true, args: []string{"-src", "192.0.2.9", "-peer", "192.0.2.2"}, want: "-src 192.0.2.9 is not an address of eth0"},
 	{prog: "haproxy-sidecar", host: true, args: []string{"-interface", "nosuch0"}, want: `-interface: no interface "nosuch0"`},
