@@ -122,7 +122,7 @@ func parse(args []string, usage io.Writer) (options, error) {
 	fs.IntVar(&c.fall, "check-fall", 1, "failures in a row that make HAProxy down (vrrp_script fall)")
 	fs.IntVar(&c.weight, "check-weight", 0, "-253..253: priority added while HAProxy is up (positive) or down (negative); 0 means FAULT while it is down (vrrp_script weight)")
 	flags.SetBy("Checks", "-check-*") // the track_script
-	if err := vipcmd.ParseAbout(fs, args, about, prog+" -interface IF -vrid N -vip PREFIX (-haproxy-url URL | -haproxy-socket PATH) [flags]", usage); err != nil {
+	if err := vipcmd.Parse(fs, args, about, prog+" -interface IF -vrid N -vip PREFIX (-haproxy-url URL | -haproxy-socket PATH) [flags]", usage); err != nil {
 		return o, err
 	}
 	var err error

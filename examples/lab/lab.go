@@ -541,7 +541,9 @@ func (tl timeline) verdict(mdi time.Duration) error {
 			ms(tl.outage), ms(outageLimit(mdi)), ms(mdi), ms(outageAllowance))
 	case tl.takeover.IsZero():
 		return errors.New("lb2 did not report becoming master")
-	case tl.detection != 0 && tl.detection < mdi-slack:
+	case tl.lastAdvert.IsZero():
+		return errors.New("no advertisement from lb1 was seen on lb2's interface, so the takeover's timing cannot be checked")
+	case tl.detection < mdi-slack:
 		return fmt.Errorf("lb2 took over %.1f ms after lb1's last advertisement, before Master_Down_Interval (%.1f ms) ran out",
 			ms(tl.detection), ms(mdi))
 	case tl.firstLB2.Before(tl.takeover.Add(-slack)):

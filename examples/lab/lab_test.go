@@ -32,7 +32,7 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"-version", "4"}, "-version 4"},
 		{[]string{"-version", "2", "-advert-int", "100ms"}, "-version 2 -advert-int 100ms: VRRPv2 takes whole seconds"},
 		{[]string{"-version", "3", "-advert-int", "5ms"}, "-version 3 -advert-int 5ms: VRRPv3 takes centiseconds"},
-		{[]string{"-advert-int", "5ms"}, "-advert-int 5ms"},
+		{[]string{"-advert-int", "5ms"}, "lab: -advert-int 5ms: VRRPv3 takes centiseconds"}, // -version not named: not typed
 		{[]string{"-advert-int", "0"}, "-advert-int 0s: need a positive duration"},
 		{[]string{"-bogus"}, "bogus"},
 		{[]string{"extra"}, "extra"},

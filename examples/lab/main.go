@@ -136,7 +136,7 @@ func parse(args []string, w io.Writer) (config, error) {
 	fs.StringVar(&c.mode, "mode", modeLAN, "lan (one LAN, VRRP multicast), havip (a simulated Tencent Cloud HAVIP) or private-ip (a simulated ordinary private IP, moved through the API)")
 	fs.UintVar(&version, "version", 3, "VRRP version, 2 or 3")
 	fs.DurationVar(&c.advert, "advert-int", 0, "VRRP advertisement interval (default 100ms with -version 3, 1s with -version 2, which takes whole seconds)")
-	if err := vipcmd.ParseAbout(fs, args, about, usage, w); err != nil {
+	if err := vipcmd.Parse(fs, args, about, usage, w); err != nil {
 		return c, err
 	}
 	switch c.mode {
@@ -148,9 +148,9 @@ func parse(args []string, w io.Writer) (config, error) {
 		return c, vipcmd.Usagef("-version %d: need 2 or 3", version)
 	}
 	c.version = vrrp.Version(version)
-	given := false
-	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "advert-int" })
-	if !given {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if !given["advert-int"] {
 		c.advert = defaultAdvert(c.version)
 	} else if c.advert <= 0 {
 		return c, vipcmd.Usagef("-advert-int %v: need a positive duration", c.advert)
@@ -158,15 +158,15 @@ func parse(args []string, w io.Writer) (config, error) {
 	// The nodes' configuration, checked before anything is built.
 	err := vrrp.Config{Interface: "eth0", VRID: labVRID, Version: c.version, AdvertInterval: c.advert,
 		VirtualAddresses: []netip.Addr{labVIP}}.Validate()
-	if err != nil {
-		reason := strings.TrimPrefix(err.Error(), vrrp.ErrConfig.Error()+": ")
-		var ce *vrrp.ConfigError
-		if errors.As(err, &ce) {
-			reason = strings.TrimPrefix(ce.Reason, c.advert.String()+"; ")
+	var ce *vrrp.ConfigError
+	if errors.As(err, &ce) {
+		flags := fmt.Sprintf("-advert-int %v", c.advert)
+		if given["version"] {
+			flags = fmt.Sprintf("-version %d %s", version, flags)
 		}
-		return c, vipcmd.Usagef("-version %d -advert-int %v: %s", version, c.advert, reason)
+		return c, vipcmd.Usagef("%s: %s", flags, strings.TrimPrefix(ce.Reason, c.advert.String()+"; "))
 	}
-	return c, nil
+	return c, err
 }
 
 // run runs the lab and returns its exit status.

@@ -61,7 +61,7 @@ func parse(args []string, usage io.Writer) (options, error) {
 	flags := vipcmd.AddFlags(fs)
 	var opts options
 	fs.BoolVar(&opts.noVIP, "no-vip", false, "run the election only: do not hold or announce the addresses")
-	if err := vipcmd.ParseAbout(fs, args, about, "vrrpd -interface IF -vrid N -vip PREFIX [flags]", usage); err != nil {
+	if err := vipcmd.Parse(fs, args, about, "vrrpd -interface IF -vrid N -vip PREFIX [flags]", usage); err != nil {
 		return opts, err
 	}
 	var err error

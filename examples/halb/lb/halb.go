@@ -49,7 +49,7 @@ func parse(args []string, usage io.Writer) (options, error) {
 	flags := vipcmd.AddFlags(fs)
 	flags.MovingPriority("-weight")
 	flags.SetBy("Checks", "-weight/-health-interval") // the backends' check
-	if err := vipcmd.ParseAbout(fs, args, about, "halb -listen ADDR -backend HOST:PORT -interface IF -vrid N -vip PREFIX [flags]", usage); err != nil {
+	if err := vipcmd.Parse(fs, args, about, "halb -listen ADDR -backend HOST:PORT -interface IF -vrid N -vip PREFIX [flags]", usage); err != nil {
 		return o, err
 	}
 	var err error

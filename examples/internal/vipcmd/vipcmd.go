@@ -109,22 +109,15 @@ func (f *Flags) MovingPriority(by string) {
 // the field then names the flag.
 func (f *Flags) SetBy(field, flag string) { f.setBy[field] = flag }
 
-// Parse parses args with fs. For -h it writes usage, then fs's defaults,
-// to w and returns flag.ErrHelp; any other failure, and a positional
-// argument, is a UsageError that names the flag.
-func Parse(fs *flag.FlagSet, args []string, usage string, w io.Writer) error {
-	return ParseAbout(fs, args, "", usage, w)
-}
-
-// ParseAbout is [Parse] for a program whose -h starts with about, one
-// sentence saying what the program does.
-func ParseAbout(fs *flag.FlagSet, args []string, about, usage string, w io.Writer) error {
+// Parse parses args with fs. For -h it writes about (one sentence saying
+// what the program does), usage, then fs's defaults, to w and returns
+// flag.ErrHelp; any other failure, and a positional argument, is a
+// UsageError that names the flag.
+func Parse(fs *flag.FlagSet, args []string, about, usage string, w io.Writer) error {
 	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
 		fs.SetOutput(w)
-		if about != "" {
-			fmt.Fprintln(w, about)
-		}
+		fmt.Fprintln(w, about)
 		fmt.Fprintln(w, "usage:", usage)
 		fs.PrintDefaults()
 		return err

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,7 +23,7 @@ import (
 func parse(args ...string) (Options, error) {
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
 	f := AddFlags(fs)
-	if err := Parse(fs, args, "test", io.Discard); err != nil {
+	if err := Parse(fs, args, "test tests.", "test", io.Discard); err != nil {
 		return Options{}, err
 	}
 	return f.Options()
@@ -90,8 +91,8 @@ func TestHelp(t *testing.T) {
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
 	AddFlags(fs)
 	var out bytes.Buffer
-	assert.ErrorIs(t, Parse(fs, []string{"-h"}, "test -vrid N", &out), flag.ErrHelp)
-	assert.Contains(t, out.String(), "usage: test -vrid N\n")
+	assert.ErrorIs(t, Parse(fs, []string{"-h"}, "test runs a test.", "test -vrid N", &out), flag.ErrHelp)
+	assert.True(t, strings.HasPrefix(out.String(), "test runs a test.\nusage: test -vrid N\n"), "%q", out.String())
 	assert.Contains(t, out.String(), "-garp-master-refresh")
 }
 
@@ -136,7 +137,7 @@ func TestConfigErrorInFlags(t *testing.T) {
 	f := AddFlags(fs)
 	f.SetBy("Checks", "-check-*")
 	require.NoError(t, Parse(fs, append(base, "-vip", "203.0.113.5", "-advert-int", "5ms", "-peer", "192.0.2.2",
-		"-track-interface", "eth1"), "test", io.Discard))
+		"-track-interface", "eth1"), "test tests.", "test", io.Discard))
 	for _, c := range []struct {
 		err  error
 		want string
