@@ -10,8 +10,10 @@
 // garp_master_delay, then one every garp_master_refresh), adds back an
 // address someone removed, and has a [Binder] claim them from the cloud
 // where ARP alone does not move them. On backup, fault or stop it removes
-// them and cancels any claim in flight. At start it removes addresses a
-// crashed earlier run left behind.
+// those it added (not one that was on the interface already, as keepalived
+// leaves an address it did not set) and cancels any claim in flight. At
+// start it removes addresses a crashed earlier run left behind, unless they
+// are the interface's own (Config.Owner).
 //
 // On a LAN announcing is enough: switches and neighbours learn the new
 // owner from the gratuitous ARP. In a cloud VPC the network is software
@@ -122,8 +124,7 @@ type Config struct {
 	Interface string
 	// Addresses are the virtual addresses, each with the prefix length it
 	// gets on the interface (/32 or /128 for a bare address in keepalived).
-	// IPv6 link-local addresses are refused: they cannot be announced by
-	// an unsolicited neighbour advertisement to the whole link.
+	// Link-local addresses are not supported yet.
 	Addresses []netip.Prefix
 	// Owner says that the addresses are the interface's own: this node is
 	// the address owner of RFC 5798 §1 (priority 255). The client then
@@ -217,8 +218,12 @@ func (c Config) withDefaults() (Config, error) {
 	c.Addresses = append([]netip.Prefix(nil), c.Addresses...)
 	for i, p := range c.Addresses {
 		a := p.Addr()
-		if !p.IsValid() || a.Is4In6() || a.Zone() != "" || a.IsUnspecified() || a.IsMulticast() || a.IsLoopback() || a.IsLinkLocalUnicast() {
-			return c, configError(fmt.Sprintf("Addresses[%d]", i), "%v is not a unicast address a virtual IP can be", p)
+		field := fmt.Sprintf("Addresses[%d]", i)
+		switch {
+		case !p.IsValid() || a.Is4In6() || a.Zone() != "" || a.IsUnspecified() || a.IsMulticast() || a.IsLoopback():
+			return c, configError(field, "%v is not a unicast address a virtual IP can be", p)
+		case a.IsLinkLocalUnicast():
+			return c, configError(field, "%v is link-local, which havip does not hold yet", p)
 		}
 	}
 	return c, nil

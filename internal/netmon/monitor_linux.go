@@ -99,10 +99,14 @@ func (m *Monitor) Run(ctx context.Context, handle func(Event)) {
 	}
 }
 
-// drain discards the events queued on the socket. After ENOBUFS the
-// kernel drops every new event, without another ENOBUFS, until the queue is
-// empty; and the queued events are older than the state that whoever gets
-// Lost reads next.
+// maxDrain bounds the events one drain discards, so that a steady flood of
+// events cannot keep Run from ever delivering Lost.
+const maxDrain = 1 << 16
+
+// drain discards the events queued on the socket, at most maxDrain. After
+// ENOBUFS the kernel drops every new event, without another ENOBUFS, until
+// the queue is empty; and the queued events are older than the state that
+// whoever gets Lost reads next.
 func (m *Monitor) drain() error {
 	rc, err := m.events.SyscallConn()
 	if err != nil {
@@ -111,7 +115,7 @@ func (m *Monitor) drain() error {
 	var rerr error
 	b := make([]byte, 1) // the rest of each message is discarded
 	err = rc.Control(func(fd uintptr) {
-		for {
+		for range maxDrain {
 			_, _, rerr = unix.Recvfrom(int(fd), b, unix.MSG_DONTWAIT)
 			if rerr != nil && rerr != unix.EINTR && rerr != unix.ENOBUFS {
 				return

@@ -107,7 +107,7 @@ var badFlags = []badFlag{
 	{prog: "vrrpd", args: []string{"-vip", "192.0.2.7/33"}, want: "-vip 192.0.2.7/33: not an address or prefix: prefix length out of range"},
 	{prog: "vrrpd", args: []string{"-vip", "2001:db8::5"}, want: "-vip 2001:db8::5: not of the family of the first -vip"},
 	{prog: "vrrpd", args: []string{"-vip", "224.0.0.18"}, want: "-vip 224.0.0.18: not a unicast address"},
-	{prog: "vrrpd", drop: "-vip", args: []string{"-vip", "fe80::1"}, want: "-vip fe80::1 is not a unicast address a virtual IP can be"},
+	{prog: "vrrpd", drop: "-vip", args: []string{"-vip", "fe80::1"}, want: "-vip fe80::1 is link-local, which havip does not hold yet"},
 	{prog: "vrrpd", drop: "-vip", args: []string{"-vip", "2001:db8::1", "-version", "2"}, want: "-vip 2001:db8::1 is IPv6; VRRPv2 is IPv4 only"},
 	{prog: "vrrpd", args: []string{"-version", "2", "-auth-pass", "123456789"}, want: "-auth-pass: 9 bytes; at most 8"},
 	{prog: "vrrpd", args: []string{"-auth-pass", "1111"}, want: "-auth-pass: VRRPv3 has no authentication"},

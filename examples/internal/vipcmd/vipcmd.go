@@ -2,7 +2,9 @@
 // keepalived vrrp_instance, the vrrp.Router and havip.Client they describe,
 // and the loop that runs the two and reports transitions as JSON lines.
 // Errors about the configuration are said in the words of the command
-// line: the flag as the user typed it, not the Go field it sets.
+// line: the flag as the user typed it, not the Go field it sets, and its
+// value (a repeatable flag's as typed, another's as Go prints it: 1.5s for
+// 1500ms).
 package vipcmd
 
 import (

@@ -20,17 +20,18 @@
 //
 // # Cleanup
 //
-// Everything a lab makes is removed by the Cleanup of the [T] given to
-// [New] (a *testing.T's) when the test ends, whether it passed, failed,
-// called t.FailNow or panicked: first the processes and captures are stopped (newest first, by PID: SIGTERM, or
-// SIGINT for tcpdump, then SIGKILL after a grace period), then every
-// namespace is deleted, which deletes its interfaces too. Namespace names
-// carry the PID of the process that made them, a test binary or a program
-// such as the lab ("vk<pid>x<rand>-<name>", see [Lab.Prefix]), which keeps
-// concurrent runs apart; [New] also deletes namespaces left behind by
-// processes that no longer run (one killed by a timeout, for instance). Sockets a test opens with [Host.Do]
-// keep their namespace alive until they are closed: close them in the test
-// or in a Cleanup registered after [New].
+// Everything a lab makes is removed by the Cleanup of the [T] given to [New]
+// (a *testing.T's) when the test ends, whether it passed, failed, called
+// t.FailNow or panicked: first the processes and captures are stopped
+// (newest first, by PID: SIGTERM, or SIGINT for tcpdump, then SIGKILL after
+// a grace period), then every namespace is deleted, which deletes its
+// interfaces too. Namespace names carry the PID of the process that made
+// them, a test binary or a program such as the lab ("vk<pid>x<rand>-<name>",
+// see [Lab.Prefix]), which keeps concurrent runs apart; [New] also deletes
+// namespaces left behind by processes that no longer run (one killed by a
+// timeout, for instance). Sockets a test opens with [Host.Do] keep their
+// namespace alive until they are closed: close them in the test or in a
+// Cleanup registered after [New].
 //
 // # Privileges
 //
