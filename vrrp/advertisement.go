@@ -16,6 +16,12 @@ const (
 	// TTL is the IPv4 TTL and IPv6 hop limit every VRRP packet is sent with
 	// and, on multicast, must arrive with (RFC 5798 §5.1.1.3, §7.1).
 	TTL = 255
+	// TOS is the IPv4 TOS and IPv6 traffic class advertisements are sent
+	// with: 0xc0, DSCP class selector 6 (network control), as keepalived
+	// and FRR send them, so that a congested link queues them ahead of
+	// ordinary traffic. The RFCs leave it unset; nothing checks it on
+	// receipt.
+	TOS = 0xc0
 )
 
 // The multicast groups advertisements are sent to (RFC 5798 §5.1.1.2, §5.1.2.2).

@@ -49,24 +49,41 @@ func OpenConn(ifi *net.Interface, ipv6 bool) (Conn, error) {
 }
 
 func bindToDevice(c net.PacketConn, name string) error {
+	err := control(c, func(fd int) error { return unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, name) })
+	if err != nil {
+		return fmt.Errorf("vrrp: bind to %s: %w", name, err)
+	}
+	return nil
+}
+
+// control runs set on c's file descriptor; its error is setsockopt's.
+func control(c net.PacketConn, set func(fd int) error) error {
 	sc, ok := c.(syscall.Conn)
 	if !ok {
-		return fmt.Errorf("vrrp: %T is not a socket", c)
+		return fmt.Errorf("%T is not a socket", c)
 	}
 	rc, err := sc.SyscallConn()
 	if err != nil {
 		return err
 	}
 	var serr error
-	if err := rc.Control(func(fd uintptr) {
-		serr = unix.SetsockoptString(int(fd), unix.SOL_SOCKET, unix.SO_BINDTODEVICE, name)
-	}); err != nil {
+	if err := rc.Control(func(fd uintptr) { serr = set(int(fd)) }); err != nil {
 		return err
 	}
-	if serr != nil {
-		return fmt.Errorf("vrrp: bind to %s: %w", name, os.NewSyscallError("setsockopt", serr))
+	return os.NewSyscallError("setsockopt", serr)
+}
+
+func setsockoptInt(c net.PacketConn, level, opt, v int) error {
+	return control(c, func(fd int) error { return unix.SetsockoptInt(fd, level, opt, v) })
+}
+
+// setReceiveBuffer asks for a receive buffer of size bytes: beyond
+// net.core.rmem_max with CAP_NET_ADMIN (SO_RCVBUFFORCE), within it without.
+func setReceiveBuffer(c net.PacketConn, size int) error {
+	if setsockoptInt(c, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, size) == nil {
+		return nil
 	}
-	return nil
+	return setsockoptInt(c, unix.SOL_SOCKET, unix.SO_RCVBUF, size)
 }
 
 // A cmsg is the control message type of x/net's PacketConn of a family.
@@ -92,8 +109,10 @@ type family[CM cmsg] struct {
 	// control asks for the control messages that received reads.
 	control func() error
 	// setTTL and setMulticastTTL set the TTL (hop limit) of unicast and
-	// of multicast.
-	setTTL, setMulticastTTL func(int) error
+	// of multicast; setTOS the TOS (traffic class).
+	setTTL, setMulticastTTL, setTOS func(int) error
+	// multicastAll is the level and option of IP_MULTICAST_ALL.
+	multicastAll [2]int
 	// zoned says that link-local destinations take a zone (IPv6).
 	zoned bool
 	// received tells the interface, destination and TTL (hop limit) of
@@ -108,8 +127,9 @@ func inet4(c net.PacketConn) family[*ipv4.ControlMessage] {
 	p := ipv4.NewPacketConn(c)
 	return family[*ipv4.ControlMessage]{p: p, group: MulticastGroupIPv4, hops: "TTL",
 		control: func() error { return p.SetControlMessage(ipv4.FlagTTL|ipv4.FlagDst|ipv4.FlagInterface, true) },
-		setTTL:  p.SetTTL, setMulticastTTL: p.SetMulticastTTL,
-		received: func(cm *ipv4.ControlMessage) (int, net.IP, int) { return cm.IfIndex, cm.Dst, cm.TTL },
+		setTTL:  p.SetTTL, setMulticastTTL: p.SetMulticastTTL, setTOS: p.SetTOS,
+		multicastAll: [2]int{unix.IPPROTO_IP, unix.IP_MULTICAST_ALL},
+		received:     func(cm *ipv4.ControlMessage) (int, net.IP, int) { return cm.IfIndex, cm.Dst, cm.TTL },
 		outgoing: func(src netip.Addr, ifindex int) *ipv4.ControlMessage {
 			return &ipv4.ControlMessage{Src: src.AsSlice(), IfIndex: ifindex}
 		},
@@ -121,9 +141,10 @@ func inet6(c net.PacketConn) family[*ipv6.ControlMessage] {
 	p := ipv6.NewPacketConn(c)
 	return family[*ipv6.ControlMessage]{p: p, group: MulticastGroupIPv6, hops: "hop limit",
 		control: func() error { return p.SetControlMessage(ipv6.FlagHopLimit|ipv6.FlagDst|ipv6.FlagInterface, true) },
-		setTTL:  p.SetHopLimit, setMulticastTTL: p.SetMulticastHopLimit,
-		zoned:    true,
-		received: func(cm *ipv6.ControlMessage) (int, net.IP, int) { return cm.IfIndex, cm.Dst, cm.HopLimit },
+		setTTL:  p.SetHopLimit, setMulticastTTL: p.SetMulticastHopLimit, setTOS: p.SetTrafficClass,
+		multicastAll: [2]int{unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_ALL},
+		zoned:        true,
+		received:     func(cm *ipv6.ControlMessage) (int, net.IP, int) { return cm.IfIndex, cm.Dst, cm.HopLimit },
 		outgoing: func(src netip.Addr, ifindex int) *ipv6.ControlMessage {
 			return &ipv6.ControlMessage{Src: src.AsSlice(), IfIndex: ifindex, HopLimit: TTL}
 		},
@@ -143,6 +164,10 @@ type rawConn[CM cmsg] struct {
 	ifi *net.Interface
 }
 
+// receiveBuffer is the size asked for the socket's receive buffer: room for
+// some 5000 advertisements, 50 ms of a thousand routers at 10 ms.
+const receiveBuffer = 4 << 20
+
 // openFamily sets c up for ifi as f says, closing c at the first failure.
 func openFamily[CM cmsg](c net.PacketConn, ifi *net.Interface, f family[CM]) (Conn, error) {
 	steps := []sockopt{
@@ -150,7 +175,11 @@ func openFamily[CM cmsg](c net.PacketConn, ifi *net.Interface, f family[CM]) (Co
 		{"multicast interface", func() error { return f.p.SetMulticastInterface(ifi) }},
 		{"multicast " + f.hops, func() error { return f.setMulticastTTL(TTL) }},
 		{f.hops, func() error { return f.setTTL(TTL) }},
+		{"TOS", func() error { return f.setTOS(TOS) }},
 		{"multicast loopback", func() error { return f.p.SetMulticastLoopback(false) }},
+		// Only the groups this socket joined, not every group of the host.
+		{"multicast all off", func() error { return setsockoptInt(c, f.multicastAll[0], f.multicastAll[1], 0) }},
+		{"receive buffer", func() error { return setReceiveBuffer(c, receiveBuffer) }},
 		{"join " + f.group.String(), func() error { return f.p.JoinGroup(ifi, &net.IPAddr{IP: f.group.AsSlice()}) }},
 	}
 	for _, s := range steps {

@@ -1,6 +1,7 @@
 package vrrp_test
 
 import (
+	"io"
 	"net"
 	"net/netip"
 	"testing"
@@ -8,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
 
 	"github.com/vipkit/vipkit/internal/testkit/netlab"
 	"github.com/vipkit/vipkit/vrrp"
@@ -102,6 +105,7 @@ func TestOpenConn(t *testing.T) {
 			cConn, _ := openConn(t, cEth, tc.ipv6)
 			_, bReads := openConn(t, bEth0, tc.ipv6)
 			openConn(t, bEth1, tc.ipv6) // b's eth1 joins the group too
+			tos := observeTOS(t, bEth0, tc.ipv6)
 
 			// From b's other interface: not for eth0's socket.
 			require.NoError(t, cConn.WriteTo([]byte("other interface"), tc.cSrc, tc.group))
@@ -115,6 +119,12 @@ func TestOpenConn(t *testing.T) {
 				case <-time.After(5 * time.Second):
 					t.Fatalf("nothing received from %v to %v", tc.aSrc, dst)
 				}
+				select {
+				case got := <-tos:
+					assert.Equal(t, vrrp.TOS, got, "TOS (traffic class) to %v", dst)
+				case <-time.After(5 * time.Second):
+					t.Fatalf("the TOS observer saw nothing to %v", dst)
+				}
 			}
 			select {
 			case r := <-bReads:
@@ -125,4 +135,71 @@ func TestOpenConn(t *testing.T) {
 			}
 		})
 	}
+}
+
+// observeTOS reads, on a raw socket of its own in ifc's host, the TOS
+// (IPv4) or traffic class (IPv6) of each VRRP packet ifc receives.
+func observeTOS(t *testing.T, ifc *netlab.Iface, v6 bool) <-chan int {
+	t.Helper()
+	ifi := ifc.Interface()
+	var read func() (int, error)
+	var closer io.Closer
+	require.NoError(t, ifc.Host().Do(func() error {
+		network, any := "ip4:112", "0.0.0.0"
+		if v6 {
+			network, any = "ip6:112", "::"
+		}
+		c, err := net.ListenPacket(network, any)
+		if err != nil {
+			return err
+		}
+		closer = c
+		b := make([]byte, 1500)
+		if v6 {
+			p := ipv6.NewPacketConn(c)
+			if err := p.JoinGroup(ifi, &net.IPAddr{IP: vrrp.MulticastGroupIPv6.AsSlice()}); err != nil {
+				return err
+			}
+			read = func() (int, error) {
+				_, cm, _, err := p.ReadFrom(b)
+				if err != nil || cm == nil {
+					return -1, err
+				}
+				return cm.TrafficClass, nil
+			}
+			return p.SetControlMessage(ipv6.FlagTrafficClass|ipv6.FlagInterface, true)
+		}
+		r, err := ipv4.NewRawConn(c)
+		if err != nil {
+			return err
+		}
+		if err := r.JoinGroup(ifi, &net.IPAddr{IP: vrrp.MulticastGroupIPv4.AsSlice()}); err != nil {
+			return err
+		}
+		read = func() (int, error) {
+			h, _, _, err := r.ReadFrom(b)
+			if err != nil {
+				return -1, err
+			}
+			return h.TOS, nil
+		}
+		return nil
+	}))
+	out := make(chan int, 16)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			tos, err := read()
+			if err != nil {
+				return
+			}
+			out <- tos
+		}
+	}()
+	t.Cleanup(func() {
+		closer.Close()
+		<-done
+	})
+	return out
 }
