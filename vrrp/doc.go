@@ -29,10 +29,15 @@
 //	}()
 //	return r.Run(ctx) // when ctx ends, a master sends priority 0 and Run returns nil
 //
-// NewRouter picks the source address once: Config.UnicastSource if set,
-// else the first IPv4 address of the interface, or for IPv6 its link-local
-// address (a global one when every unicast peer is global). That address
-// also breaks ties between equal priorities.
+// The source address is Config.UnicastSource if set, else the first IPv4
+// address of the interface, or for IPv6 its link-local address (a global
+// one when every unicast peer is global), never a virtual address but the
+// owner's. That address also breaks ties between equal priorities. A
+// Router made by NewRouter follows the interface's addresses: when its
+// source goes it picks another, and with none (or without UnicastSource)
+// it is in [Fault], saying why, until one comes. A master none of whose
+// advertisements leaves for a Master_Down_Interval goes to Fault too, until
+// the host changes or 10 s pass: never a master that cannot advertise.
 //
 // A [Machine] is the state machine alone. It does no I/O and has no clock of
 // its own: every input carries the current time, the caller calls
@@ -55,8 +60,9 @@
 //     every Router there, and each counts it in the VRIDErrors of its [Stats].
 //   - Each [Check] runs on a goroutine of its own, its context ending at its
 //     Timeout. It is never called while the Router's state is locked.
-//   - The link watch of Config.Interface and Config.TrackInterfaces runs on a
-//     goroutine of its own.
+//   - The link watch of Config.Interface and Config.TrackInterfaces, which
+//     also follows the addresses of Config.Interface, runs on a goroutine
+//     of its own, on one rtnetlink socket (and one more for listing).
 //   - [Router.Subscribe] delivers on a goroutine per subscription, from an
 //     unbounded queue. Publishing an event never waits for a subscriber, so
 //     a slow subscriber never delays the protocol.

@@ -429,3 +429,41 @@ func TestSourceIsNotAVirtualAddress(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, netip.MustParseAddr("192.0.2.1"), src)
 }
+
+// TestLANSourceAddressFollowed: a master whose source address is removed
+// sends from another address of the interface; with none left it goes to
+// FAULT, saying why, and the backup takes over; an address back, it
+// returns. Never a master that cannot advertise.
+func TestLANSourceAddressFollowed(t *testing.T) {
+	nodes := lan(t, 2)
+	n1, n2 := nodes[0], nodes[1]
+	vip := []netip.Addr{netip.MustParseAddr("192.0.2.100")}
+	n1.iface.AddAddr(netip.MustParsePrefix("192.0.2.11/24"))
+	n1.start(t, vrrp.Config{VRID: 9, Priority: 150, AdvertInterval: 50 * time.Millisecond, VirtualAddresses: vip})
+	waitMaster(t, n1, time.Time{})
+	n2.start(t, vrrp.Config{VRID: 9, Priority: 100, AdvertInterval: 50 * time.Millisecond, VirtualAddresses: vip})
+	converge(t, nodes, n1, time.Second)
+	require.Equal(t, netip.MustParseAddr("192.0.2.1"), n1.router.Source())
+
+	// The primary goes (the secondary with it, unless the kernel promotes
+	// it): the router follows whatever address the interface keeps.
+	n1.host.MustRun("sysctl", "-qw", "net.ipv4.conf.eth0.promote_secondaries=1")
+	n1.host.MustRun("ip", "addr", "del", "192.0.2.1/24", "dev", "eth0")
+	require.Eventually(t, func() bool { return n1.router.Source() == netip.MustParseAddr("192.0.2.11") }, 2*time.Second, time.Millisecond,
+		"source %v", n1.router.Source())
+	converge(t, nodes, n1, time.Second)
+
+	since := time.Now()
+	n1.host.MustRun("ip", "addr", "del", "192.0.2.11/24", "dev", "eth0")
+	for e := nextTransition(t, n1.events); e.To != vrrp.Fault; e = nextTransition(t, n1.events) {
+	}
+	waitMaster(t, n2, since)
+
+	since = time.Now()
+	n1.host.MustRun("ip", "addr", "add", "192.0.2.1/24", "dev", "eth0")
+	e := nextTransition(t, n1.events)
+	assert.Equal(t, vrrp.Transition{From: vrrp.Fault, To: vrrp.Backup, Reason: vrrp.ReasonFaultCleared}, transitionOf(e))
+	waitMaster(t, n1, since) // preempts again
+	converge(t, nodes, n1, time.Second)
+	assert.Equal(t, netip.MustParseAddr("192.0.2.1"), n1.router.Source())
+}

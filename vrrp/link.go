@@ -3,13 +3,15 @@ package vrrp
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"time"
 
 	"github.com/vipkit/vipkit/internal/netmon"
 )
 
-// A linkWatch follows the state of interfaces through rtnetlink link
-// events, in the network namespace it was opened in. It follows each
+// A linkWatch follows the state of interfaces, and the addresses of the
+// router's own, through rtnetlink events, in the network namespace it was
+// opened in. It follows each
 // tracked interface by name, so that one deleted and made again is
 // followed again, except the router's own interface, which it follows by
 // the index it had when opened: the router's socket is bound to that
@@ -17,6 +19,7 @@ import (
 // advertisements, and the router stays in FAULT.
 type linkWatch struct {
 	mon     *netmon.Monitor
+	own     int             // the index of the router's interface
 	tracked map[string]int  // name → the index it must have, or 0 for any
 	up      map[string]bool // the state when opened
 }
@@ -26,7 +29,7 @@ type linkWatch struct {
 // and of the others it tracks. A name that is not an interface is an
 // ErrConfig error naming TrackInterfaces.
 func openLinkWatch(own string, others []string) (*linkWatch, error) {
-	mon, err := netmon.Open(netmon.LinkEvents)
+	mon, err := netmon.Open(netmon.LinkEvents | netmon.AddrEvents)
 	if err != nil {
 		return nil, fmt.Errorf("vrrp: %w", err)
 	}
@@ -51,7 +54,7 @@ func openLinkWatch(own string, others []string) (*linkWatch, error) {
 		}
 		w.tracked[name], w.up[name] = 0, l.Up()
 		if i == 0 {
-			w.tracked[name] = l.Index
+			w.tracked[name], w.own = l.Index, l.Index
 		}
 	}
 	return w, nil
@@ -67,11 +70,28 @@ func (w *linkWatch) isUp(l netmon.Link) bool {
 	return l.Up() && (index == 0 || index == l.Index)
 }
 
-// run reports every change of a tracked interface until ctx ends. When
-// events were lost it lists the links again, until it can, and reports
-// each tracked interface (down if it is gone); the monitor retries errors
-// itself, so tracking never silently stops.
-func (w *linkWatch) run(ctx context.Context, report func(name string, up bool)) {
+// addrs lists the addresses of the router's interface.
+func (w *linkWatch) addrs() ([]netip.Addr, error) {
+	all, err := w.mon.Addrs()
+	if err != nil {
+		return nil, fmt.Errorf("vrrp: %w", err)
+	}
+	var own []netip.Addr
+	for _, a := range all {
+		if a.Index == w.own {
+			own = append(own, a.Prefix.Addr())
+		}
+	}
+	return own, nil
+}
+
+// run reports every change of a tracked interface, and calls addrsChanged
+// when the addresses of the router's interface may have changed, until
+// ctx ends. When events were lost it lists the links again, until it can,
+// reports each tracked interface (down if it is gone) and calls
+// addrsChanged; the monitor retries errors itself, so tracking never
+// silently stops.
+func (w *linkWatch) run(ctx context.Context, report func(name string, up bool), addrsChanged func()) {
 	w.mon.Run(ctx, func(e netmon.Event) {
 		switch e.Type {
 		case netmon.Lost:
@@ -91,9 +111,14 @@ func (w *linkWatch) run(ctx context.Context, report func(name string, up bool)) 
 			for name := range w.tracked {
 				report(name, up[name]) // down if gone
 			}
+			addrsChanged()
 		case netmon.NewLink, netmon.DelLink:
 			if index, ok := w.tracked[e.Link.Name]; ok && (index == 0 || index == e.Link.Index) {
 				report(e.Link.Name, e.Type == netmon.NewLink && w.isUp(e.Link))
+			}
+		case netmon.NewAddr, netmon.DelAddr:
+			if e.Addr.Index == w.own {
+				addrsChanged()
 			}
 		}
 	})

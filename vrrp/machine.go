@@ -338,6 +338,11 @@ func (m *Machine) receiveMaster(now time.Time, src netip.Addr, adv *Advertisemen
 	return Actions{}
 }
 
+// SetPrimary changes the router's primary address, which breaks ties
+// between equal priorities (RFC 5798 §6.4.3), as when the interface's
+// addresses change.
+func (m *Machine) SetPrimary(a netip.Addr) { m.cfg.Primary = a }
+
 // SetPriority changes the priority, as a tracked check's weight does. A
 // master advertises the new priority at its next interval; a backup
 // compares it with the master's at the next advertisement. p is clamped

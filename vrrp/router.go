@@ -3,6 +3,7 @@ package vrrp
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -22,7 +23,7 @@ import (
 // All methods are safe for concurrent use.
 type Router struct {
 	cfg  Config
-	src  netip.Addr   // the source of our advertisements, and our primary address
+	src  netip.Addr   // the source of our advertisements, and our primary address; owned by Run (health.source is the next)
 	dsts []netip.Addr // the multicast group, or the unicast peers
 	log  *slog.Logger
 
@@ -37,11 +38,13 @@ type Router struct {
 	finished chan struct{} // closed when Run has released the router
 
 	// Owned by the goroutine in Run.
-	machine  *Machine
-	lowerLog rateLimit // the log line of lower-priority advertisements
-	advert   Advertisement
-	rx       Advertisement
-	sendBuf  []byte
+	machine     *Machine
+	lowerLog    rateLimit // the log line of lower-priority advertisements
+	sendLog     rateLimit // the log line of failed sends
+	sendFailing time.Time // since when every send has failed; zero if the last went
+	advert      Advertisement
+	rx          Advertisement
+	sendBuf     []byte
 
 	state   atomic.Uint32 // State
 	running atomic.Bool
@@ -79,7 +82,11 @@ func NewRouter(cfg Config) (*Router, error) {
 	if err != nil {
 		return nil, configError("Interface", "%v", err)
 	}
-	src, err := sourceAddress(&cfg, ifi)
+	own, err := interfaceAddrs(ifi)
+	if err != nil {
+		return nil, err
+	}
+	src, err := pickSource(&cfg, ifi.Name, own)
 	if err != nil {
 		return nil, err
 	}
@@ -146,6 +153,7 @@ func newRouter(cfg Config, src netip.Addr, key muxKey, open func() (Conn, error)
 			base:      cfg.Priority,
 			linkDown:  map[string]bool{},
 			checkDown: make([]bool, len(cfg.Checks)),
+			source:    src,
 		},
 	}
 	if !cfg.unicast() {
@@ -173,14 +181,11 @@ func newRouter(cfg Config, src netip.Addr, key muxKey, open func() (Conn, error)
 	return r, nil
 }
 
-// sourceAddress picks the address cfg's advertisements are sent from on
-// ifi: UnicastSource if set, which must be an address of ifi; otherwise
-// the first IPv4 address of ifi, or for IPv6 its link-local address (RFC
-// 5798 §5.1.2.1), or a global one when every unicast peer is global.
-func sourceAddress(cfg *Config, ifi *net.Interface) (netip.Addr, error) {
+// interfaceAddrs lists the addresses of ifi.
+func interfaceAddrs(ifi *net.Interface) ([]netip.Addr, error) {
 	addrs, err := ifi.Addrs()
 	if err != nil {
-		return netip.Addr{}, configError("Interface", "%s: addresses: %v", ifi.Name, err)
+		return nil, configError("Interface", "%s: addresses: %v", ifi.Name, err)
 	}
 	var own []netip.Addr
 	for _, a := range addrs {
@@ -188,9 +193,18 @@ func sourceAddress(cfg *Config, ifi *net.Interface) (netip.Addr, error) {
 			own = append(own, p.Addr())
 		}
 	}
+	return own, nil
+}
+
+// pickSource picks the address cfg's advertisements are sent from among
+// own, the addresses of the interface ifname: UnicastSource if set, which
+// must be one of them; otherwise the first IPv4 address, or for IPv6 the
+// link-local address (RFC 5798 §5.1.2.1), or a global one when every
+// unicast peer is global; never a virtual address but the owner's.
+func pickSource(cfg *Config, ifname string, own []netip.Addr) (netip.Addr, error) {
 	if cfg.UnicastSource.IsValid() {
 		if !slices.Contains(own, cfg.UnicastSource) {
-			return netip.Addr{}, configError("UnicastSource", "%v is not an address of %s", cfg.UnicastSource, ifi.Name)
+			return netip.Addr{}, configError("UnicastSource", "%v is not an address of %s", cfg.UnicastSource, ifname)
 		}
 		return cfg.UnicastSource, nil
 	}
@@ -216,9 +230,31 @@ func sourceAddress(cfg *Config, ifi *net.Interface) (netip.Addr, error) {
 	}
 	if virtual {
 		return netip.Addr{}, configError("Interface", "%s has no %s address but the virtual ones to send advertisements from; "+
-			"if a virtual address is the interface's own, this router is its owner: priority 255 (RFC 5798 §5.2.4)", ifi.Name, kind)
+			"if a virtual address is the interface's own, this router is its owner: priority 255 (RFC 5798 §5.2.4)", ifname, kind)
 	}
-	return netip.Addr{}, configError("Interface", "%s has no %s address to send advertisements from", ifi.Name, kind)
+	return netip.Addr{}, configError("Interface", "%s has no %s address to send advertisements from", ifname, kind)
+}
+
+// addrsChanged picks the source again from the interface's addresses, on
+// the watch's goroutine: none usable puts the router in FAULT, with the
+// reason, until one is. A change of the host also ends a FAULT for
+// failing sends.
+func (r *Router) addrsChanged() {
+	own, err := r.links.addrs()
+	if err != nil {
+		r.log.Warn("listing the interface's addresses", "err", err)
+		return
+	}
+	src, err := pickSource(&r.cfg, r.cfg.Interface, own)
+	r.mu.Lock()
+	r.health.sendFault = ""
+	if ce := (*ConfigError)(nil); errors.As(err, &ce) {
+		r.health.noSource = ce.Reason
+	} else {
+		r.health.source, r.health.noSource = src, ""
+	}
+	r.mu.Unlock()
+	r.poke()
 }
 
 // Config returns a copy of the router's configuration, with defaults
@@ -232,8 +268,14 @@ func (r *Router) Config() Config {
 	return c
 }
 
-// Source returns the address the router sends advertisements from.
-func (r *Router) Source() netip.Addr { return r.src }
+// Source returns the address the router sends advertisements from. It
+// follows the interface's addresses: when the one it sends from goes,
+// another is picked.
+func (r *Router) Source() netip.Addr {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.health.source
+}
 
 // State returns the router's current state.
 func (r *Router) State() State { return State(r.state.Load()) }
@@ -378,12 +420,15 @@ func (r *Router) startTrackers(ctx context.Context, wg *sync.WaitGroup) {
 				r.mu.Lock()
 				changed := r.health.linkDown[name] == up
 				r.health.linkDown[name] = !up
+				if changed {
+					r.health.sendFault = "" // the host changed: try again
+				}
 				r.mu.Unlock()
 				if changed {
 					r.log.Info("tracked interface changed", "tracked", name, "up", up)
 					r.poke()
 				}
-			})
+			}, r.addrsChanged)
 		})
 	}
 	for i, c := range r.cfg.Checks {
@@ -404,7 +449,13 @@ func (r *Router) startTrackers(ctx context.Context, wg *sync.WaitGroup) {
 func (r *Router) applyHealth(now time.Time) {
 	r.mu.Lock()
 	prio, fault := r.health.effective(r.cfg.Checks)
+	src := r.health.source
 	r.mu.Unlock()
+	if src.IsValid() && src != r.src {
+		r.log.Info("source address changed", "from", r.src, "to", src)
+		r.src = src
+		r.machine.SetPrimary(src)
+	}
 	// The priority first, so that leaving FAULT chooses Master or Backup
 	// by the priority in force.
 	if prio != r.machine.Priority() {
@@ -469,9 +520,15 @@ func (l *rateLimit) allow(now time.Time) bool {
 	return true
 }
 
-// send sends one advertisement with priority prio to every destination.
+// send sends one advertisement with priority prio to every destination. A
+// master none of whose advertisements has left for a whole
+// Master_Down_Interval cannot do its job: it goes to FAULT, giving the
+// address up, until the host changes (an address or link event) or
+// sendFaultHold has passed.
 func (r *Router) send(prio uint8) {
 	r.advert.Priority = prio
+	var lastErr error
+	sent := false
 	for _, dst := range r.dsts {
 		var err error
 		r.sendBuf, err = r.advert.Append(r.sendBuf[:0], r.src, dst, r.cfg.Checksum)
@@ -489,10 +546,43 @@ func (r *Router) send(prio uint8) {
 		}
 		r.mu.Unlock()
 		if err != nil {
-			r.log.Warn("sending advertisement", "to", dst, "err", err)
+			lastErr = err
+			if r.sendLog.allow(time.Now()) {
+				r.log.Warn("sending advertisement", "to", dst, "err", err, "not_logged_since_last", r.sendLog.suppressed)
+				r.sendLog.suppressed = 0
+			}
 		}
+		sent = sent || err == nil
+	}
+	now := time.Now()
+	switch {
+	case sent:
+		r.sendFailing = time.Time{}
+	case r.sendFailing.IsZero():
+		r.sendFailing = now
+	case r.machine.State() == Master && now.Sub(r.sendFailing) >= r.machine.MasterDownInterval():
+		why := fmt.Sprintf("no advertisement could be sent for %v: %v", now.Sub(r.sendFailing).Round(time.Millisecond), lastErr)
+		r.mu.Lock()
+		r.health.sendFault = why
+		r.mu.Unlock()
+		r.sendFailing = time.Time{}
+		r.poke() // to FAULT, on the next turn of Run's loop
+		time.AfterFunc(max(sendFaultHold, r.machine.MasterDownInterval()), func() {
+			r.mu.Lock()
+			if r.health.sendFault == why {
+				r.health.sendFault = ""
+			}
+			r.mu.Unlock()
+			r.poke()
+		})
 	}
 }
+
+// sendFaultHold is the least time a router stays in FAULT for failing
+// sends when the host does not change. Then it tries again as backup: if
+// another router advertises it stays backup, and if sends still fail once
+// it is master it comes back here.
+const sendFaultHold = 10 * time.Second
 
 // receive checks a message by RFC 5798 §7.1 (RFC 3768 §7.1 for version
 // 2), counts what is wrong with it, and hands a good one to the state

@@ -31,6 +31,7 @@ type fakeConn struct {
 	in        chan fakePacket
 	closed    chan struct{}
 	closeOnce sync.Once
+	failSends atomic.Bool // WriteTo fails, as on a host whose route went
 }
 
 type fakePacket struct {
@@ -56,6 +57,9 @@ func (c *fakeConn) ReadFrom(b []byte) (int, vrrp.PacketInfo, error) {
 }
 
 func (c *fakeConn) WriteTo(b []byte, src, dst netip.Addr) error {
+	if c.failSends.Load() {
+		return errors.New("sendmsg: network is unreachable")
+	}
 	c.net.mu.Lock()
 	defer c.net.mu.Unlock()
 	for _, o := range c.net.conns {
@@ -687,4 +691,29 @@ func TestRouterQueuesNothingBeforeRunAndCountsEveryMessage(t *testing.T) {
 	// Run would have received its whole queue (64) on top.
 	assert.LessOrEqual(t, s.AdvertsReceived+s.QueueDrops, uint64(flood+1),
 		"received %d and dropped %d of %d sent after Run: what came before Run was queued", s.AdvertsReceived, s.QueueDrops, flood)
+}
+
+// TestRouterFaultWhenSendsFail: a master none of whose advertisements
+// leaves for a Master_Down_Interval goes to FAULT (giving the address up)
+// rather than holding it without advertising.
+func TestRouterFaultWhenSendsFail(t *testing.T) {
+	var lan fakeNet
+	conn := lan.conn(src4)
+	cfg := routerConfig(255)
+	r, err := vrrp.NewRouterConn(cfg, conn, src4)
+	require.NoError(t, err)
+	events := r.Subscribe(context.Background())
+	runRouter(t, r)
+	waitState(t, r, vrrp.Master, time.Second)
+
+	conn.failSends.Store(true)
+	failing := time.Now()
+	var e vrrp.Event
+	for e = nextTransition(t, events); e.To != vrrp.Fault; e = nextTransition(t, events) {
+	}
+	// Master_Down_Interval at priority 255, 20 ms: 60 ms + 1/256 of 20 ms.
+	mdi := 3*cfg.AdvertInterval + cfg.AdvertInterval/256
+	assert.GreaterOrEqual(t, e.Time.Sub(failing), mdi, "FAULT before a Master_Down_Interval of failures")
+	assert.Equal(t, vrrp.Master, e.From)
+	assert.Positive(t, r.Stats().SendErrors)
 }

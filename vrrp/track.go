@@ -3,6 +3,7 @@ package vrrp
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"time"
 )
 
@@ -65,12 +66,18 @@ type health struct {
 	base      uint8           // the priority before weights: configured or set at run time
 	linkDown  map[string]bool // tracked interfaces that are down
 	checkDown []bool          // by index of Config.Checks
+	source    netip.Addr      // the address to send from, as the interface's addresses say
+	noSource  string          // why there is none, or ""
+	sendFault string          // why sending failed for a Master_Down_Interval, or ""
 }
 
 // effective returns the priority the weights give, clamped to 1..254 (the
 // owner's 255 never changes), and the reason for FAULT or "".
 func (h *health) effective(checks []Check) (uint8, string) {
-	fault := ""
+	fault := h.noSource
+	if h.sendFault != "" {
+		fault = h.sendFault
+	}
 	for name, down := range h.linkDown {
 		if down {
 			fault = "interface " + name + " is down"
