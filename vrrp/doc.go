@@ -50,14 +50,21 @@
 //
 // # Goroutines
 //
-//   - [Router.Run] runs the protocol on the caller's goroutine: timers,
-//     received advertisements, sending and health changes, one at a time.
+//   - A Router's protocol runs in turns, one at a time, under a lock of
+//     its own: a received advertisement, a timer, a health change. [Router.Run]
+//     starts it (Startup), waits for its context or Close, and stops it
+//     (Shutdown); it runs no loop of its own.
+//   - One scheduler goroutine for the whole process runs every Router's
+//     timer (Adver_Timer, Master_Down_Timer) from a heap of absolute
+//     deadlines, while any is pending. The Adver_Timer keeps its cadence.
 //   - One reader goroutine per interface, family and network namespace,
-//     started by the first NewRouter there, reads the shared socket. It hands
-//     each message to the queue (64 messages) of the Router of its VRID
-//     without blocking: when that queue is full, the message is dropped, and
-//     no counter counts it. A message for a VRID that no Router runs goes to
-//     every Router there, and each counts it in the VRIDErrors of its [Stats].
+//     started by the first NewRouter there, reads the shared socket and
+//     hands each message straight to the Router of its VRID, which handles
+//     it before the next is read: no queue, no copy. What arrives for a
+//     Router that is not running is dropped. A message for a VRID that no
+//     Router runs, or too short to carry one, is counted once for the
+//     interface; every Router there shows that count in the VRIDErrors (or
+//     LengthErrors) of its [Stats].
 //   - Each [Check] runs on a goroutine of its own, its context ending at its
 //     Timeout. It is never called while the Router's state is locked.
 //   - The link watch of Config.Interface and Config.TrackInterfaces, which

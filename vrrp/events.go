@@ -70,10 +70,6 @@ type Stats struct {
 	// AddressListMismatches counts advertisements whose address list
 	// differs from ours: counted and logged, not dropped.
 	AddressListMismatches uint64
-
-	// QueueDrops counts advertisements for this router lost because it
-	// was behind: its receive queue was full.
-	QueueDrops uint64
 }
 
 // Stats returns a copy of the router's counters.
@@ -83,7 +79,6 @@ func (r *Router) Stats() Stats {
 	r.mu.Unlock()
 	s.VRIDErrors += r.mux.unknownVRID.Load()
 	s.LengthErrors += r.mux.short.Load()
-	s.QueueDrops = r.route.drops.Load()
 	return s
 }
 

@@ -29,15 +29,18 @@ type Router struct {
 
 	conn     Conn // shared with the other routers of the interface and family
 	mux      *mux
-	route    *route
-	in       chan received
 	detach   func()
 	released sync.Once
 	stop     chan struct{} // closed by Close
 	stopOnce sync.Once
 	finished chan struct{} // closed when Run has released the router
 
-	// Owned by the goroutine in Run.
+	// The protocol: what the machine is told and what it says, in turns
+	// that pmu serializes (the mux's reader, the scheduler, the trackers,
+	// Run). Never held while user code runs.
+	pmu         sync.Mutex
+	active      bool // between Start and Shutdown
+	healthDirty bool // a send changed r.health: apply it before the turn ends
 	machine     *Machine
 	lowerLog    rateLimit // the log line of lower-priority advertisements
 	sendLog     rateLimit // the log line of failed sends
@@ -48,7 +51,10 @@ type Router struct {
 
 	state   atomic.Uint32 // State
 	running atomic.Bool
-	wake    chan struct{} // a pending change below
+
+	// The scheduler's, guarded by sched.mu.
+	heapIndex int // in sched.due, or -1
+	heapAt    time.Time
 
 	links *linkWatch // nil for an injected Conn
 
@@ -134,14 +140,13 @@ func NewRouterConn(cfg Config, conn Conn, src netip.Addr) (*Router, error) {
 
 func newRouter(cfg Config, src netip.Addr, key muxKey, open func() (Conn, error)) (*Router, error) {
 	r := &Router{
-		cfg:      cfg,
-		src:      src,
-		dsts:     cfg.UnicastPeers,
-		log:      cfg.Logger.With("vrid", cfg.VRID, "interface", cfg.Interface),
-		in:       make(chan received, 64),
-		wake:     make(chan struct{}, 1),
-		stop:     make(chan struct{}),
-		finished: make(chan struct{}),
+		cfg:       cfg,
+		src:       src,
+		dsts:      cfg.UnicastPeers,
+		log:       cfg.Logger.With("vrid", cfg.VRID, "interface", cfg.Interface),
+		heapIndex: -1,
+		stop:      make(chan struct{}),
+		finished:  make(chan struct{}),
 		advert: Advertisement{
 			Version:   cfg.Version,
 			Type:      TypeAdvertisement,
@@ -171,13 +176,13 @@ func newRouter(cfg Config, src netip.Addr, key muxKey, open func() (Conn, error)
 		return nil, err
 	}
 	r.state.Store(uint32(Initialize))
-	m, rt, detach, err := attach(key, cfg.VRID, open)
+	m, detach, err := attach(key, cfg.VRID, open)
 	if errors.Is(err, errVRIDTaken) {
 		return nil, configError("VRID", "%d on %s: %v", cfg.VRID, cfg.Interface, err)
 	} else if err != nil {
 		return nil, err
 	}
-	r.conn, r.mux, r.route, r.detach = m.conn, m, rt, detach
+	r.conn, r.mux, r.detach = m.conn, m, detach
 	return r, nil
 }
 
@@ -302,10 +307,48 @@ func (r *Router) SetPriority(p uint8) error {
 	return nil
 }
 
+// poke brings the machine in line with r.health, from a goroutine that
+// does not hold r.pmu.
 func (r *Router) poke() {
-	select {
-	case r.wake <- struct{}{}:
-	default:
+	r.pmu.Lock()
+	defer r.pmu.Unlock()
+	if r.active {
+		now := time.Now()
+		r.applyHealth(now)
+		r.settle(now)
+	}
+}
+
+// settle ends a turn of the protocol: it applies what a send changed in
+// r.health and gives the machine's deadline to the scheduler. r.pmu is
+// held.
+func (r *Router) settle(now time.Time) {
+	for r.healthDirty {
+		r.healthDirty = false
+		r.applyHealth(now)
+	}
+	sched.set(r, r.machine.Deadline())
+}
+
+// expire is the scheduler's: the machine's timer is due.
+func (r *Router) expire(now time.Time) {
+	r.pmu.Lock()
+	defer r.pmu.Unlock()
+	if r.active {
+		r.do(now, r.machine.Expire(now))
+		r.settle(now)
+	}
+}
+
+// deliver is the mux's: a message for this router, in a buffer the mux
+// reuses once deliver returns.
+func (r *Router) deliver(msg []byte, info PacketInfo) {
+	r.pmu.Lock()
+	defer r.pmu.Unlock()
+	if r.active {
+		now := time.Now()
+		r.receive(now, msg, info)
+		r.settle(now)
 	}
 }
 
@@ -352,7 +395,8 @@ var (
 // §6.4.3 says: a master sends an advertisement with priority 0, so that a
 // backup takes over after Skew_Time rather than Master_Down_Interval. It
 // returns nil after a clean stop, also when Close stopped it. A Router runs
-// once.
+// once. The protocol itself runs on the goroutines of the process's
+// scheduler and of the socket's reader; Run only starts and stops it.
 func (r *Router) Run(ctx context.Context) error {
 	if !r.running.CompareAndSwap(false, true) {
 		select {
@@ -363,7 +407,6 @@ func (r *Router) Run(ctx context.Context) error {
 		}
 	}
 	defer r.release()
-	r.mux.start(r.route, r.in)
 	r.log.Info("vrrp router starting", "version", r.cfg.Version, "priority", r.cfg.Priority,
 		"interval", r.cfg.AdvertInterval, "source", r.src, "destinations", r.dsts)
 
@@ -373,40 +416,32 @@ func (r *Router) Run(ctx context.Context) error {
 	defer stopTrackers()
 	r.startTrackers(trackCtx, &linkWatch)
 
-	r.applyHealth(time.Now())
-	r.do(time.Now(), r.machine.Start(time.Now()))
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	for {
-		if d := r.machine.Deadline(); d.IsZero() {
-			timer.Stop()
-		} else {
-			timer.Reset(time.Until(d))
-		}
-		select {
-		case <-ctx.Done():
-			r.shutdown()
-			return nil
-		case <-r.stop:
-			r.shutdown()
-			return nil
-		case p := <-r.in:
-			now := time.Now()
-			r.receive(now, p.buf[:p.n], p.info)
-			bufPool.Put(p.buf)
-		case <-timer.C:
-			now := time.Now()
-			r.do(now, r.machine.Expire(now))
-		case <-r.wake:
-			r.applyHealth(time.Now())
-		}
+	now := time.Now()
+	r.pmu.Lock()
+	r.active = true
+	r.applyHealth(now)
+	r.do(now, r.machine.Start(now))
+	r.settle(now)
+	r.pmu.Unlock()
+	r.mux.start(r)
+
+	select {
+	case <-ctx.Done():
+	case <-r.stop:
 	}
+	r.shutdown()
+	return nil
 }
 
-// shutdown leaves the protocol as RFC 5798 §6.4 says for Shutdown.
+// shutdown leaves the protocol as RFC 5798 §6.4 says for Shutdown and
+// takes the router off the scheduler.
 func (r *Router) shutdown() {
+	r.pmu.Lock()
+	defer r.pmu.Unlock()
 	now := time.Now()
 	r.do(now, r.machine.Shutdown(now))
+	r.active = false
+	sched.set(r, time.Time{})
 	r.log.Info("vrrp router stopped")
 }
 
@@ -566,7 +601,7 @@ func (r *Router) send(prio uint8) {
 		r.health.sendFault = why
 		r.mu.Unlock()
 		r.sendFailing = time.Time{}
-		r.poke() // to FAULT, on the next turn of Run's loop
+		r.healthDirty = true // to FAULT, at the end of this turn
 		time.AfterFunc(max(sendFaultHold, r.machine.MasterDownInterval()), func() {
 			r.mu.Lock()
 			if r.health.sendFault == why {
