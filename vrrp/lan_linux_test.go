@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -466,4 +467,36 @@ func TestLANSourceAddressFollowed(t *testing.T) {
 	waitMaster(t, n1, since) // preempts again
 	converge(t, nodes, n1, time.Second)
 	assert.Equal(t, netip.MustParseAddr("192.0.2.1"), n1.router.Source())
+}
+
+// TestRoutersShareTheHost: a hundred routers on one interface share one
+// raw socket and one rtnetlink monitor of the namespace (its two
+// sockets), not two sockets each; and run.
+func TestRoutersShareTheHost(t *testing.T) {
+	nodes := lan(t, 1)
+	n := nodes[0]
+	fds := func() int {
+		entries, err := os.ReadDir("/proc/self/fd")
+		require.NoError(t, err)
+		return len(entries)
+	}
+	before := fds()
+	var routers []*vrrp.Router
+	for vrid := 1; vrid <= 100; vrid++ {
+		require.NoError(t, n.host.Do(func() error {
+			r, err := vrrp.NewRouter(vrrp.Config{Interface: n.iface.Name(), VRID: uint8(vrid), Priority: 255,
+				AdvertInterval: 100 * time.Millisecond, VirtualAddresses: []netip.Addr{netip.MustParseAddr("192.0.2.100")},
+				Logger: slog.New(slog.DiscardHandler)})
+			routers = append(routers, r)
+			return err
+		}))
+	}
+	opened := fds() - before
+	assert.LessOrEqual(t, opened, 6, "%d descriptors for 100 routers", opened)
+	for _, r := range routers {
+		runRouter(t, r)
+	}
+	for _, r := range routers {
+		waitState(t, r, vrrp.Master, 2*time.Second)
+	}
 }

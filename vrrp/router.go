@@ -100,7 +100,7 @@ func NewRouter(cfg Config) (*Router, error) {
 	if err != nil {
 		return nil, err
 	}
-	links, err := openLinkWatch(cfg.Interface, cfg.TrackInterfaces)
+	links, err := openLinkWatch(netns, cfg.Interface, cfg.TrackInterfaces)
 	if err != nil {
 		return nil, err
 	}
@@ -244,12 +244,7 @@ func pickSource(cfg *Config, ifname string, own []netip.Addr) (netip.Addr, error
 // the watch's goroutine: none usable puts the router in FAULT, with the
 // reason, until one is. A change of the host also ends a FAULT for
 // failing sends.
-func (r *Router) addrsChanged() {
-	own, err := r.links.addrs()
-	if err != nil {
-		r.log.Warn("listing the interface's addresses", "err", err)
-		return
-	}
+func (r *Router) addrsChanged(own []netip.Addr) {
 	src, err := pickSource(&r.cfg, r.cfg.Interface, own)
 	r.mu.Lock()
 	r.health.sendFault = ""
