@@ -176,24 +176,25 @@ func (w *linkWatch) isUp(l netmon.Link) bool {
 	return l.Up() && (index == 0 || index == l.Index)
 }
 
-// run reports every change of a tracked interface, and calls addrsChanged
-// with the addresses of the router's interface when they may have
-// changed, until ctx ends. It starts by reporting every tracked interface
-// and the addresses as they are now (what changed since openLinkWatch
-// went to no one). When events were lost it does the same, as listed
-// again; the monitor retries errors itself, so tracking never silently
-// stops.
-func (w *linkWatch) run(ctx context.Context, report func(name string, up bool), addrsChanged func(own []netip.Addr)) {
-	links := retry(ctx, w.host.mon.Links)
-	addrs := retry(ctx, w.host.mon.Addrs)
+// start reports every change of a tracked interface, and calls
+// addrsChanged with the addresses of the router's interface when they may
+// have changed, from the hostWatch's goroutine, until stop. It begins by
+// reporting every tracked interface and the addresses as they are now
+// (what changed since openLinkWatch went to no one). When events were
+// lost it does the same, as listed again; the monitor retries errors
+// itself, so tracking never silently stops.
+func (w *linkWatch) start(report func(name string, up bool), addrsChanged func(own []netip.Addr)) {
+	links := retry(w.host.ctx, w.host.mon.Links)
+	addrs := retry(w.host.ctx, w.host.mon.Addrs)
 	w.host.mu.Lock()
+	defer w.host.mu.Unlock()
 	w.report, w.addrsChanged = report, addrsChanged
 	w.host.watch[w] = true
-	if ctx.Err() == nil {
-		w.handle(netmon.Event{Type: netmon.Lost}, links, addrs)
-	}
-	w.host.mu.Unlock()
-	<-ctx.Done()
+	w.handle(netmon.Event{Type: netmon.Lost}, links, addrs)
+}
+
+// stop ends what start began; when it returns, no report is under way.
+func (w *linkWatch) stop() {
 	w.host.mu.Lock()
 	delete(w.host.watch, w)
 	w.host.mu.Unlock()

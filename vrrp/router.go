@@ -406,10 +406,11 @@ func (r *Router) Run(ctx context.Context) error {
 		"interval", r.cfg.AdvertInterval, "source", r.src, "destinations", r.dsts)
 
 	trackCtx, stopTrackers := context.WithCancel(ctx)
-	var linkWatch sync.WaitGroup
-	defer linkWatch.Wait()
 	defer stopTrackers()
-	r.startTrackers(trackCtx, &linkWatch)
+	r.startTrackers(trackCtx)
+	if r.links != nil {
+		defer r.links.stop()
+	}
 
 	now := time.Now()
 	r.pmu.Lock()
@@ -440,26 +441,25 @@ func (r *Router) shutdown() {
 	r.log.Info("vrrp router stopped")
 }
 
-// startTrackers starts the link watch, which wg waits for, and the health
-// checks, which nothing waits for: a Check that ignores its context must
-// not hold up Close. They run until ctx ends and report to r.health.
-func (r *Router) startTrackers(ctx context.Context, wg *sync.WaitGroup) {
+// startTrackers starts the link watch, which the caller stops, and the
+// health checks, which run until ctx ends and which nothing waits for: a
+// Check that ignores its context must not hold up Close. They report to
+// r.health.
+func (r *Router) startTrackers(ctx context.Context) {
 	if r.links != nil {
-		wg.Go(func() {
-			r.links.run(ctx, func(name string, up bool) {
-				r.mu.Lock()
-				changed := r.health.linkDown[name] == up
-				r.health.linkDown[name] = !up
-				if changed {
-					r.health.sendFault = "" // the host changed: try again
-				}
-				r.mu.Unlock()
-				if changed {
-					r.log.Info("tracked interface changed", "tracked", name, "up", up)
-					r.poke()
-				}
-			}, r.addrsChanged)
-		})
+		r.links.start(func(name string, up bool) {
+			r.mu.Lock()
+			changed := r.health.linkDown[name] == up
+			r.health.linkDown[name] = !up
+			if changed {
+				r.health.sendFault = "" // the host changed: try again
+			}
+			r.mu.Unlock()
+			if changed {
+				r.log.Info("tracked interface changed", "tracked", name, "up", up)
+				r.poke()
+			}
+		}, r.addrsChanged)
 	}
 	for i, c := range r.cfg.Checks {
 		go func() {
