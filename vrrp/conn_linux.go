@@ -1,12 +1,15 @@
 package vrrp
 
 import (
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"os"
-	"strconv"
+	"sync"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
@@ -30,11 +33,11 @@ func currentNetns() (uint64, error) {
 // §5.1.2.2), sending with TTL or hop limit 255 and not looping its own
 // multicast back. It needs CAP_NET_RAW.
 func OpenConn(ifi *net.Interface, ipv6 bool) (Conn, error) {
-	network, any := "ip4:112", "0.0.0.0"
+	l := &inet4Layout
 	if ipv6 {
-		network, any = "ip6:112", "::"
+		l = &inet6Layout
 	}
-	c, err := net.ListenPacket(network, any)
+	c, err := net.ListenPacket(l.network, l.wildcard)
 	if err != nil {
 		return nil, fmt.Errorf("vrrp: raw socket on %s (needs CAP_NET_RAW): %w", ifi.Name, err)
 	}
@@ -86,68 +89,50 @@ func setReceiveBuffer(c net.PacketConn, size int) error {
 	return setsockoptInt(c, unix.SOL_SOCKET, unix.SO_RCVBUF, size)
 }
 
-// A cmsg is the control message type of x/net's PacketConn of a family.
-type cmsg interface {
-	*ipv4.ControlMessage | *ipv6.ControlMessage
-}
-
-// A packetConn is x/net's ipv4.PacketConn or ipv6.PacketConn: what the
-// two share.
-type packetConn[CM cmsg] interface {
-	ReadFrom(b []byte) (n int, cm CM, src net.Addr, err error)
-	WriteTo(b []byte, cm CM, dst net.Addr) (n int, err error)
+// A setupConn is what x/net's ipv4.PacketConn and ipv6.PacketConn share
+// for setting the socket up.
+type setupConn interface {
 	SetMulticastInterface(ifi *net.Interface) error
 	SetMulticastLoopback(on bool) error
 	JoinGroup(ifi *net.Interface, group net.Addr) error
 }
 
-// A family is what differs between the IPv4 and the IPv6 socket.
-type family[CM cmsg] struct {
-	p     packetConn[CM]
+// A family is what differs between the IPv4 and the IPv6 socket: the
+// options that set it up, through x/net, and the layout of what each
+// message carries.
+type family struct {
+	*layout
+	p     setupConn
 	group netip.Addr
 	hops  string // what the family calls the TTL
-	// control asks for the control messages that received reads.
+	// control asks for the control messages that received messages
+	// carry: the packet information (IP_PKTINFO, IPV6_RECVPKTINFO) and
+	// the TTL or hop limit (IP_RECVTTL, IPV6_RECVHOPLIMIT).
 	control func() error
 	// setTTL and setMulticastTTL set the TTL (hop limit) of unicast and
 	// of multicast; setTOS the TOS (traffic class).
 	setTTL, setMulticastTTL, setTOS func(int) error
 	// multicastAll is the level and option of IP_MULTICAST_ALL.
 	multicastAll [2]int
-	// zoned says that link-local destinations take a zone (IPv6).
-	zoned bool
-	// received tells the interface, destination and TTL (hop limit) of
-	// a received message.
-	received func(cm CM) (ifindex int, dst net.IP, hops int)
-	// outgoing returns the control message of a message sent.
-	outgoing func(src netip.Addr, ifindex int) CM
 }
 
 // inet4 is IPv4 over c.
-func inet4(c net.PacketConn) family[*ipv4.ControlMessage] {
+func inet4(c net.PacketConn) family {
 	p := ipv4.NewPacketConn(c)
-	return family[*ipv4.ControlMessage]{p: p, group: MulticastGroupIPv4, hops: "TTL",
+	return family{layout: &inet4Layout, p: p, group: MulticastGroupIPv4, hops: "TTL",
 		control: func() error { return p.SetControlMessage(ipv4.FlagTTL|ipv4.FlagDst|ipv4.FlagInterface, true) },
 		setTTL:  p.SetTTL, setMulticastTTL: p.SetMulticastTTL, setTOS: p.SetTOS,
 		multicastAll: [2]int{unix.IPPROTO_IP, unix.IP_MULTICAST_ALL},
-		received:     func(cm *ipv4.ControlMessage) (int, net.IP, int) { return cm.IfIndex, cm.Dst, cm.TTL },
-		outgoing: func(src netip.Addr, ifindex int) *ipv4.ControlMessage {
-			return &ipv4.ControlMessage{Src: src.AsSlice(), IfIndex: ifindex}
-		},
 	}
 }
 
 // inet6 is IPv6 over c.
-func inet6(c net.PacketConn) family[*ipv6.ControlMessage] {
+func inet6(c net.PacketConn) family {
 	p := ipv6.NewPacketConn(c)
-	return family[*ipv6.ControlMessage]{p: p, group: MulticastGroupIPv6, hops: "hop limit",
+	return family{layout: &inet6Layout, p: p, group: MulticastGroupIPv6, hops: "hop limit",
 		control: func() error { return p.SetControlMessage(ipv6.FlagHopLimit|ipv6.FlagDst|ipv6.FlagInterface, true) },
 		setTTL:  p.SetHopLimit, setMulticastTTL: p.SetMulticastHopLimit, setTOS: p.SetTrafficClass,
 		multicastAll: [2]int{unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_ALL},
-		zoned:        true,
-		received:     func(cm *ipv6.ControlMessage) (int, net.IP, int) { return cm.IfIndex, cm.Dst, cm.HopLimit },
-		outgoing: func(src netip.Addr, ifindex int) *ipv6.ControlMessage {
-			return &ipv6.ControlMessage{Src: src.AsSlice(), IfIndex: ifindex, HopLimit: TTL}
-		},
 	}
 }
 
@@ -157,19 +142,12 @@ type sockopt struct {
 	set  func() error
 }
 
-// A rawConn is the raw VRRP socket of one interface and family.
-type rawConn[CM cmsg] struct {
-	c   net.PacketConn
-	f   family[CM]
-	ifi *net.Interface
-}
-
 // receiveBuffer is the size asked for the socket's receive buffer: room for
 // some 5000 advertisements, 50 ms of a thousand routers at 10 ms.
 const receiveBuffer = 4 << 20
 
 // openFamily sets c up for ifi as f says, closing c at the first failure.
-func openFamily[CM cmsg](c net.PacketConn, ifi *net.Interface, f family[CM]) (Conn, error) {
+func openFamily(c net.PacketConn, ifi *net.Interface, f family) (Conn, error) {
 	steps := []sockopt{
 		{"control messages", f.control},
 		{"multicast interface", func() error { return f.p.SetMulticastInterface(ifi) }},
@@ -188,50 +166,423 @@ func openFamily[CM cmsg](c net.PacketConn, ifi *net.Interface, f family[CM]) (Co
 			return nil, fmt.Errorf("vrrp: %s on %s: %w", s.what, ifi.Name, err)
 		}
 	}
-	return &rawConn[CM]{c: c, f: f, ifi: ifi}, nil
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		c.Close()
+		return nil, fmt.Errorf("vrrp: %T is not a socket", c)
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("vrrp: raw socket on %s: %w", ifi.Name, err)
+	}
+	return newRawConn(c, rc, ifi.Index, f.layout), nil
 }
 
-// ReadFrom skips the messages of other interfaces.
-func (c *rawConn[CM]) ReadFrom(b []byte) (int, PacketInfo, error) {
+// Messages. Once the socket is set up, they do not go through x/net's
+// PacketConn: its ReadFrom and WriteTo allocate, on every call, a
+// ControlMessage, the buffers of the control messages and the net.Addr of
+// the peer (11 allocations per message sent, 16 per message received), and
+// package net looks the zone of an IPv6 destination up among the names of
+// the interfaces, which a numeric zone never matches: each advertisement
+// sent to ff02::12 made it list the links over netlink again (67
+// allocations, 30 kB, some 50 µs). Instead each message is one recvmsg(2) or
+// sendmsg(2) on the socket's descriptor, made through syscall.RawConn so
+// that the runtime's netpoller still parks a reader until the socket is
+// readable and Close still wakes it, with a message header, iovecs, a
+// sockaddr and control messages built once and kept with the rawConn:
+// nothing is allocated per message.
+//
+// The destination's sockaddr and the source's control message are filled in
+// per message rather than looked up in a cache: writing 4 or 16 bytes of
+// address costs less than a map lookup. What does not change, the family,
+// the interface index and the control message's header, is written once.
+
+// A layout says where a family keeps what each message carries in the
+// structures of the socket API: the peer's address in the sockaddr
+// (struct sockaddr_in, ip(7); struct sockaddr_in6, ipv6(7)), and the
+// interface and addresses in the control message of packet information
+// (struct in_pktinfo, IP_PKTINFO in ip(7); struct in6_pktinfo, IPV6_PKTINFO
+// in RFC 3542 §6.1). IPv4 and IPv6 share the code that reads and writes
+// them at these offsets.
+type layout struct {
+	network, wildcard string // to open the socket with net.ListenPacket
+	af                uint16 // AF_INET, AF_INET6
+	addrLen           int    // of an address: 4, 16
+	// headerLen is the length, options aside, of the IP header a raw
+	// socket reads before the payload: IPv4's (raw(7)), whose options
+	// come next; 0 in IPv6, whose raw sockets read none (RFC 3542 §3).
+	headerLen int
+
+	sockaddrLen  int // sizeof(struct sockaddr_in), sizeof(struct sockaddr_in6)
+	sockaddrAddr int // offset of sin_addr, sin6_addr
+	sockaddrZone int // offset of sin6_scope_id; 0 in IPv4, which has none
+
+	level      int32 // of the control messages: IPPROTO_IP, IPPROTO_IPV6
+	pktinfo    int32 // type of the packet information: IP_PKTINFO, IPV6_PKTINFO
+	hopsType   int32 // type of the TTL / hop limit received, an int: IP_TTL, IPV6_HOPLIMIT
+	pktinfoLen int   // sizeof(struct in_pktinfo), sizeof(struct in6_pktinfo)
+	pktIfindex int   // offset of the interface index: ipi_ifindex, ipi6_ifindex
+	pktSrc     int   // offset of the source address to send from: ipi_spec_dst, ipi6_addr
+	pktDst     int   // offset of the destination received: ipi_addr, ipi6_addr
+}
+
+var inet4Layout = layout{
+	network: "ip4:112", wildcard: "0.0.0.0",
+	af: unix.AF_INET, addrLen: 4, headerLen: ipv4.HeaderLen,
+
+	sockaddrLen:  unix.SizeofSockaddrInet4,
+	sockaddrAddr: int(unsafe.Offsetof(unix.RawSockaddrInet4{}.Addr)),
+
+	level: unix.IPPROTO_IP, pktinfo: unix.IP_PKTINFO, hopsType: unix.IP_TTL,
+	pktinfoLen: unix.SizeofInet4Pktinfo,
+	pktIfindex: int(unsafe.Offsetof(unix.Inet4Pktinfo{}.Ifindex)),
+	pktSrc:     int(unsafe.Offsetof(unix.Inet4Pktinfo{}.Spec_dst)),
+	pktDst:     int(unsafe.Offsetof(unix.Inet4Pktinfo{}.Addr)),
+}
+
+var inet6Layout = layout{
+	network: "ip6:112", wildcard: "::",
+	af: unix.AF_INET6, addrLen: 16,
+
+	sockaddrLen:  unix.SizeofSockaddrInet6,
+	sockaddrAddr: int(unsafe.Offsetof(unix.RawSockaddrInet6{}.Addr)),
+	sockaddrZone: int(unsafe.Offsetof(unix.RawSockaddrInet6{}.Scope_id)),
+
+	level: unix.IPPROTO_IPV6, pktinfo: unix.IPV6_PKTINFO, hopsType: unix.IPV6_HOPLIMIT,
+	pktinfoLen: unix.SizeofInet6Pktinfo,
+	pktIfindex: int(unsafe.Offsetof(unix.Inet6Pktinfo{}.Ifindex)),
+	pktSrc:     int(unsafe.Offsetof(unix.Inet6Pktinfo{}.Addr)),
+	pktDst:     int(unsafe.Offsetof(unix.Inet6Pktinfo{}.Addr)),
+}
+
+// putAddr writes a into b if it is an address of the family (an IPv4
+// address may come in IPv6 form), reporting whether it was.
+func (l *layout) putAddr(b []byte, a netip.Addr) bool {
+	if l.addrLen == 4 {
+		if a = a.Unmap(); !a.Is4() {
+			return false
+		}
+		a4 := a.As4()
+		copy(b, a4[:])
+		return true
+	}
+	if !a.Is6() || a.Is4In6() {
+		return false
+	}
+	a16 := a.As16()
+	copy(b, a16[:])
+	return true
+}
+
+// addr reads an address of the family at the start of b.
+func (l *layout) addr(b []byte) netip.Addr {
+	if l.addrLen == 4 {
+		return netip.AddrFrom4([4]byte(b))
+	}
+	return netip.AddrFrom16([16]byte(b)).Unmap()
+}
+
+// cmsg returns a control message of level and type typ (cmsg(3)) with
+// room for datalen bytes of data, zeroed, from CmsgLen(0). Being allocated
+// on its own, it is aligned as a struct cmsghdr must be.
+func cmsg(level, typ int32, datalen int) []byte {
+	b := make([]byte, unix.CmsgSpace(datalen))
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&b[0]))
+	h.Level, h.Type = level, typ
+	h.SetLen(unix.CmsgLen(datalen))
+	return b
+}
+
+// sysmsg makes the system call trap, SYS_RECVMSG or SYS_SENDMSG, on fd
+// with msg, again when a signal interrupts it. It reports false when the
+// socket is not ready (EAGAIN), for syscall.RawConn to wait until it is.
+func sysmsg(trap, fd uintptr, msg *unix.Msghdr) (n int, ready bool, err error) {
 	for {
-		n, cm, from, err := c.f.p.ReadFrom(b)
+		r, _, errno := unix.Syscall(trap, fd, uintptr(unsafe.Pointer(msg)), 0)
+		switch errno {
+		case 0:
+			return int(r), true, nil
+		case unix.EINTR:
+		case unix.EAGAIN:
+			return 0, false, nil
+		default:
+			return 0, true, errno
+		}
+	}
+}
+
+// A rawConn is the raw VRRP socket of one interface and family.
+type rawConn struct {
+	c       net.PacketConn
+	rc      syscall.RawConn
+	l       *layout
+	ifindex int
+	r       receiver
+
+	// senders holds the senders no WriteTo is using. A WriteTo takes one
+	// for itself, so that writers from several goroutines do not wait for
+	// each other's system call. It is not a sync.Pool: that drops its
+	// contents at garbage collections (and at random with the race
+	// detector), which would allocate anew.
+	senders struct {
+		sync.Mutex
+		free []*sender
+	}
+}
+
+func newRawConn(c net.PacketConn, rc syscall.RawConn, ifindex int, l *layout) *rawConn {
+	conn := &rawConn{c: c, rc: rc, l: l, ifindex: ifindex}
+	conn.r.init(l)
+	return conn
+}
+
+// A receiver is what recvmsg(2) fills: one, for one ReadFrom at a time.
+type receiver struct {
+	mu      sync.Mutex
+	l       *layout
+	msg     unix.Msghdr
+	iov     [2]unix.Iovec // the IPv4 header and the payload; the payload alone in IPv6
+	payload *unix.Iovec   // the iovec of the payload: the caller's buffer
+	hdr     [ipv4.HeaderLen]byte
+	name    [unix.SizeofSockaddrInet6]byte // the source's sockaddr
+	oob     []byte                         // the control messages
+	// recv is r.recvmsg, made once: a func value made per ReadFrom would
+	// escape into RawConn.Read, and be allocated each time.
+	recv func(fd uintptr) bool
+	n    int
+	err  error
+}
+
+func (r *receiver) init(l *layout) {
+	r.l = l
+	r.msg.Name = &r.name[0]
+	r.msg.Iov = &r.iov[0]
+	iovs := 1
+	if l.headerLen > 0 {
+		r.iov[0].Base = &r.hdr[0]
+		r.iov[0].SetLen(l.headerLen)
+		iovs = 2
+	}
+	r.msg.SetIovlen(iovs)
+	r.payload = &r.iov[iovs-1]
+	// Room for what the options asked for at open put in each message:
+	// the packet information and the TTL (hop limit), an int.
+	r.oob = make([]byte, unix.CmsgSpace(l.pktinfoLen)+unix.CmsgSpace(4))
+	r.msg.Control = &r.oob[0]
+	r.recv = r.recvmsg
+}
+
+func (r *receiver) recvmsg(fd uintptr) bool {
+	var ready bool
+	r.n, ready, r.err = sysmsg(unix.SYS_RECVMSG, fd, &r.msg)
+	if r.err != nil {
+		r.err = os.NewSyscallError("recvmsg", r.err)
+	}
+	return ready
+}
+
+// read reads one message, its payload into b, and returns the length of
+// the payload; ok is false for a message shorter than its IPv4 header says.
+func (r *receiver) read(rc syscall.RawConn, b []byte) (n int, ok bool, err error) {
+	r.payload.Base = nil
+	if len(b) > 0 {
+		r.payload.Base = &b[0]
+	}
+	r.payload.SetLen(len(b))
+	r.msg.Namelen = uint32(r.l.sockaddrLen)
+	r.msg.SetControllen(len(r.oob))
+	r.msg.Flags = 0
+	err = rc.Read(r.recv)
+	r.payload.Base = nil // not to keep b alive
+	if err == nil {
+		err = r.err
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	n = r.n
+	if hl := r.l.headerLen; hl > 0 {
+		// The IPv4 header: its first hl bytes in r.hdr, its options, if
+		// any, at the start of b.
+		ihl := int(r.hdr[0]&0x0f) << 2
+		if ihl < hl || n < ihl {
+			return 0, false, nil
+		}
+		copy(b, b[ihl-hl:n-hl])
+		n -= ihl
+	}
+	return n, true, nil
+}
+
+// info returns what the kernel told of the message read: its source, from
+// the sockaddr, and the interface it came in on, its destination and its
+// TTL (hop limit), from the control messages. It walks the control messages
+// itself: unix.ParseSocketControlMessage would allocate.
+func (r *receiver) info() (ifindex int, info PacketInfo) {
+	l := r.l
+	info.Src = l.addr(r.name[l.sockaddrAddr:])
+	oob := r.oob[:min(int(r.msg.Controllen), len(r.oob))]
+	for len(oob) >= unix.SizeofCmsghdr {
+		h, data, rest, err := unix.ParseOneSocketControlMessage(oob)
 		if err != nil {
-			return 0, PacketInfo{}, err
+			break
 		}
-		if cm == nil {
+		oob = rest
+		switch {
+		case h.Level != l.level:
+		case h.Type == l.pktinfo && len(data) >= l.pktinfoLen:
+			ifindex = int(binary.NativeEndian.Uint32(data[l.pktIfindex:]))
+			info.Dst = l.addr(data[l.pktDst:])
+		case h.Type == l.hopsType && len(data) >= 4:
+			info.TTL = uint8(binary.NativeEndian.Uint32(data))
+		}
+	}
+	return ifindex, info
+}
+
+// ReadFrom skips the messages of other interfaces (the socket may have
+// queued some before it was bound to its own). Calls from several goroutines
+// take turns.
+func (c *rawConn) ReadFrom(b []byte) (int, PacketInfo, error) {
+	r := &c.r
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for {
+		n, ok, err := r.read(c.rc, b)
+		if err != nil {
+			return 0, PacketInfo{}, c.opError("read", netip.Addr{}, err)
+		}
+		if !ok {
 			continue
 		}
-		ifindex, dst, hops := c.f.received(cm)
-		if ifindex != c.ifi.Index {
-			continue
+		if ifindex, info := r.info(); ifindex == c.ifindex {
+			return n, info, nil
 		}
-		return n, PacketInfo{Src: ipAddr(from), Dst: ipFrom(dst), TTL: uint8(hops)}, nil
 	}
 }
 
-// ipAddr returns the address of a *net.IPAddr, or the zero Addr.
-func ipAddr(a net.Addr) netip.Addr {
-	if ia, ok := a.(*net.IPAddr); ok {
-		return ipFrom(ia.IP)
+// A sender is what sendmsg(2) sends: the destination's sockaddr and the
+// packet information, which says the interface and, per message, the
+// source address (the socket is shared by routers that may send from
+// different addresses). The TTL (hop limit) and the TOS (traffic class)
+// are the socket's, set at open; an IPV6_HOPLIMIT control message, which
+// x/net sent too, would only repeat it.
+type sender struct {
+	l    *layout
+	msg  unix.Msghdr
+	iov  unix.Iovec                     // the payload: the caller's buffer
+	name [unix.SizeofSockaddrInet6]byte // the destination's sockaddr
+	oob  []byte                         // IP_PKTINFO, IPV6_PKTINFO
+	src  []byte                         // where in oob the source goes
+	// send is s.sendmsg, made once: a func value made per WriteTo would
+	// escape into RawConn.Write, and be allocated each time.
+	send func(fd uintptr) bool
+	err  error
+}
+
+func newSender(l *layout, ifindex int) *sender {
+	s := &sender{l: l}
+	binary.NativeEndian.PutUint16(s.name[:], l.af)
+	s.oob = cmsg(l.level, l.pktinfo, l.pktinfoLen)
+	info := s.oob[unix.CmsgLen(0):]
+	binary.NativeEndian.PutUint32(info[l.pktIfindex:], uint32(ifindex))
+	s.src = info[l.pktSrc : l.pktSrc+l.addrLen]
+	s.msg.Name = &s.name[0]
+	s.msg.Namelen = uint32(l.sockaddrLen)
+	s.msg.Iov = &s.iov
+	s.msg.SetIovlen(1)
+	s.msg.Control = &s.oob[0]
+	s.msg.SetControllen(len(s.oob))
+	s.send = s.sendmsg
+	return s
+}
+
+func (s *sender) sendmsg(fd uintptr) bool {
+	var ready bool
+	_, ready, s.err = sysmsg(unix.SYS_SENDMSG, fd, &s.msg)
+	if s.err != nil {
+		s.err = os.NewSyscallError("sendmsg", s.err)
 	}
-	return netip.Addr{}
+	return ready
 }
 
-// ipFrom converts ip, unmapping an IPv4 address in IPv6 form.
-func ipFrom(ip net.IP) netip.Addr {
-	a, _ := netip.AddrFromSlice(ip)
-	return a.Unmap()
-}
-
-func (c *rawConn[CM]) WriteTo(b []byte, src, dst netip.Addr) error {
-	to := &net.IPAddr{IP: dst.AsSlice()}
-	// The zone is the interface index, not its name: a name would be
-	// looked up in the namespace of whatever thread runs this.
-	if c.f.zoned && (dst.IsLinkLocalUnicast() || dst.IsLinkLocalMulticast()) {
-		to.Zone = strconv.Itoa(c.ifi.Index)
+// address sets the destination and the source of the next message,
+// reporting false if dst is not an address of the family. An IPv6
+// link-local destination takes the interface's index as its scope (its
+// zone: not a name, which would be looked up in the namespace of whatever
+// thread runs this). An invalid src, or one of the other family, leaves
+// the choice of the source to the kernel.
+func (s *sender) address(src, dst netip.Addr, ifindex int) bool {
+	l := s.l
+	if !l.putAddr(s.name[l.sockaddrAddr:], dst) {
+		return false
 	}
-	_, err := c.f.p.WriteTo(b, c.f.outgoing(src, c.ifi.Index), to)
-	return err
+	if l.sockaddrZone != 0 {
+		var zone uint32
+		if dst.IsLinkLocalUnicast() || dst.IsLinkLocalMulticast() {
+			zone = uint32(ifindex)
+		}
+		binary.NativeEndian.PutUint32(s.name[l.sockaddrZone:], zone)
+	}
+	if !l.putAddr(s.src, src) {
+		clear(s.src)
+	}
+	return true
 }
 
-func (c *rawConn[CM]) Close() error { return c.c.Close() }
+// sender returns a sender no other WriteTo is using.
+func (c *rawConn) sender() *sender {
+	c.senders.Lock()
+	defer c.senders.Unlock()
+	if n := len(c.senders.free); n > 0 {
+		s := c.senders.free[n-1]
+		c.senders.free = c.senders.free[:n-1]
+		return s
+	}
+	return newSender(c.l, c.ifindex)
+}
+
+func (c *rawConn) release(s *sender) {
+	c.senders.Lock()
+	c.senders.free = append(c.senders.free, s)
+	c.senders.Unlock()
+}
+
+func (c *rawConn) WriteTo(b []byte, src, dst netip.Addr) error {
+	s := c.sender()
+	defer c.release(s)
+	if !s.address(src, dst, c.ifindex) {
+		return c.opError("write", dst, &net.AddrError{Err: "not an address of the socket's family", Addr: dst.String()})
+	}
+	s.iov.Base = nil
+	if len(b) > 0 {
+		s.iov.Base = &b[0]
+	}
+	s.iov.SetLen(len(b))
+	err := c.rc.Write(s.send)
+	s.iov.Base = nil // not to keep b alive
+	if err == nil {
+		err = s.err
+	}
+	if err != nil {
+		return c.opError("write", dst, err)
+	}
+	return nil
+}
+
+// opError describes a failed read or write as package net does. An error
+// of RawConn's own (net.ErrClosed after Close) is unwrapped first: its Op is
+// RawConn's.
+func (c *rawConn) opError(op string, addr netip.Addr, err error) error {
+	if oe, ok := errors.AsType[*net.OpError](err); ok {
+		err = oe.Err
+	}
+	e := &net.OpError{Op: op, Net: c.l.network, Err: err}
+	if addr.IsValid() {
+		e.Addr = &net.IPAddr{IP: addr.AsSlice(), Zone: addr.Zone()}
+	}
+	return e
+}
+
+func (c *rawConn) Close() error { return c.c.Close() }

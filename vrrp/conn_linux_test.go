@@ -54,7 +54,7 @@ func openConn(t *testing.T, ifc *netlab.Iface, ipv6 bool) (vrrp.Conn, <-chan con
 }
 
 // linkLocal returns the IPv6 link-local address of ifc.
-func linkLocal(t *testing.T, ifc *netlab.Iface) netip.Addr {
+func linkLocal(t testing.TB, ifc *netlab.Iface) netip.Addr {
 	t.Helper()
 	ifi := ifc.Interface()
 	var ll netip.Addr
@@ -202,4 +202,102 @@ func observeTOS(t *testing.T, ifc *netlab.Iface, v6 bool) <-chan int {
 		<-done
 	})
 	return out
+}
+
+// TestOpenConnEdges covers what the wire tests do not: an IPv4 header with
+// options (the payload still starts at b[0]), the TTL and destination of a
+// crafted packet, a message longer than the buffer (truncated, as
+// recvmsg(2) does), a destination of the wrong family, and Close, which
+// wakes a blocked ReadFrom and after which both calls fail with
+// net.ErrClosed.
+func TestOpenConnEdges(t *testing.T) {
+	lab := netlab.New(t)
+	a, b := lab.Host("a"), lab.Host("b")
+	aEth, bEth := lab.Link(a, b)
+	aEth.AddAddr(netip.MustParsePrefix("192.0.2.1/24"))
+	bEth.AddAddr(netip.MustParsePrefix("192.0.2.2/24"))
+	aAddr, bAddr := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
+
+	var raw *ipv4.RawConn
+	require.NoError(t, a.Do(func() error {
+		c, err := net.ListenPacket("ip4:112", aAddr.String())
+		if err == nil {
+			raw, err = ipv4.NewRawConn(c)
+		}
+		return err
+	}))
+	t.Cleanup(func() { raw.Close() })
+	conn := openBareConn(t, bEth, false)
+	read := func(t *testing.T, buf []byte) (string, vrrp.PacketInfo) {
+		t.Helper()
+		type result struct {
+			n    int
+			info vrrp.PacketInfo
+			err  error
+		}
+		done := make(chan result, 1)
+		go func() {
+			n, info, err := conn.ReadFrom(buf)
+			done <- result{n, info, err}
+		}()
+		select {
+		case r := <-done:
+			require.NoError(t, r.err)
+			return string(buf[:r.n]), r.info
+		case <-time.After(5 * time.Second):
+			t.Fatal("nothing received")
+			return "", vrrp.PacketInfo{}
+		}
+	}
+
+	t.Run("IP options", func(t *testing.T) {
+		msg := []byte("with a router alert option")
+		routerAlert := []byte{0x94, 0x04, 0, 0} // RFC 2113
+		h := &ipv4.Header{Version: 4, Len: ipv4.HeaderLen + len(routerAlert), TotalLen: ipv4.HeaderLen + len(routerAlert) + len(msg),
+			TTL: 255, Protocol: vrrp.ProtocolNumber, Src: aAddr.AsSlice(), Dst: vrrp.MulticastGroupIPv4.AsSlice(), Options: routerAlert}
+		require.NoError(t, raw.WriteTo(h, msg, nil))
+		got, info := read(t, make([]byte, 1500))
+		assert.Equal(t, string(msg), got)
+		assert.Equal(t, vrrp.PacketInfo{Src: aAddr, Dst: vrrp.MulticastGroupIPv4, TTL: 255}, info)
+	})
+	t.Run("TTL and unicast destination", func(t *testing.T) {
+		msg := []byte("TTL 7")
+		h := &ipv4.Header{Version: 4, Len: ipv4.HeaderLen, TotalLen: ipv4.HeaderLen + len(msg),
+			TTL: 7, Protocol: vrrp.ProtocolNumber, Src: aAddr.AsSlice(), Dst: bAddr.AsSlice()}
+		require.NoError(t, raw.WriteTo(h, msg, nil))
+		got, info := read(t, make([]byte, 1500))
+		assert.Equal(t, string(msg), got)
+		assert.Equal(t, vrrp.PacketInfo{Src: aAddr, Dst: bAddr, TTL: 7}, info)
+	})
+	t.Run("truncated", func(t *testing.T) {
+		msg := []byte("longer than the buffer")
+		h := &ipv4.Header{Version: 4, Len: ipv4.HeaderLen, TotalLen: ipv4.HeaderLen + len(msg),
+			TTL: 255, Protocol: vrrp.ProtocolNumber, Src: aAddr.AsSlice(), Dst: vrrp.MulticastGroupIPv4.AsSlice()}
+		require.NoError(t, raw.WriteTo(h, msg, nil))
+		got, info := read(t, make([]byte, 6))
+		assert.Equal(t, string(msg[:6]), got)
+		assert.Equal(t, vrrp.PacketInfo{Src: aAddr, Dst: vrrp.MulticastGroupIPv4, TTL: 255}, info)
+	})
+	t.Run("wrong family", func(t *testing.T) {
+		assert.Error(t, conn.WriteTo([]byte("x"), bAddr, vrrp.MulticastGroupIPv6))
+		assert.Error(t, conn.WriteTo([]byte("x"), bAddr, netip.Addr{}))
+	})
+	t.Run("Close", func(t *testing.T) {
+		done := make(chan error, 1)
+		go func() {
+			_, _, err := conn.ReadFrom(make([]byte, 1500))
+			done <- err
+		}()
+		time.Sleep(50 * time.Millisecond)
+		require.NoError(t, conn.Close())
+		select {
+		case err := <-done:
+			assert.ErrorIs(t, err, net.ErrClosed, "ReadFrom blocked at Close")
+		case <-time.After(5 * time.Second):
+			t.Fatal("Close did not wake ReadFrom")
+		}
+		_, _, err := conn.ReadFrom(make([]byte, 1500))
+		assert.ErrorIs(t, err, net.ErrClosed, "ReadFrom after Close")
+		assert.ErrorIs(t, conn.WriteTo([]byte("x"), bAddr, vrrp.MulticastGroupIPv4), net.ErrClosed, "WriteTo after Close")
+	})
 }
