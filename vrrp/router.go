@@ -242,15 +242,18 @@ func pickSource(cfg *Config, ifname string, own []netip.Addr) (netip.Addr, error
 
 // addrsChanged picks the source again from the interface's addresses, on
 // the watch's goroutine: none usable puts the router in FAULT, with the
-// reason, until one is. A change of the host also ends a FAULT for
-// failing sends.
+// reason, until one is. A new source also ends a FAULT for failing sends
+// (the virtual addresses coming and going, as they do in that FAULT, do
+// not).
 func (r *Router) addrsChanged(own []netip.Addr) {
 	src, err := pickSource(&r.cfg, r.cfg.Interface, own)
 	r.mu.Lock()
-	r.health.sendFault = ""
 	if ce := (*ConfigError)(nil); errors.As(err, &ce) {
 		r.health.noSource = ce.Reason
 	} else {
+		if src != r.health.source || r.health.noSource != "" {
+			r.health.sendFault = ""
+		}
 		r.health.source, r.health.noSource = src, ""
 	}
 	r.mu.Unlock()
