@@ -13,6 +13,10 @@ import (
 type PacketInfo struct {
 	Src, Dst netip.Addr
 	TTL      uint8 // IPv4 TTL or IPv6 hop limit
+	// Drops is how many messages the socket had dropped for want of room
+	// in its receive queue when this one was queued (SO_RXQ_OVFL, socket(7)),
+	// where the Conn can tell; 0 otherwise.
+	Drops uint32
 }
 
 // A Conn carries the VRRP messages of one interface and address family:
@@ -42,6 +46,7 @@ type mux struct {
 
 	unknownVRID atomic.Uint64 // messages for a VRID no router here runs
 	short       atomic.Uint64 // messages too short to carry a VRID
+	drops       atomic.Uint32 // the socket's overflow count, as its last message told
 
 	mu      sync.Mutex
 	routers map[uint8]*Router // reserved VRIDs; nil until the router runs
@@ -123,6 +128,9 @@ func (m *mux) read() {
 			// socket): try again, without spinning.
 			time.Sleep(10 * time.Millisecond)
 			continue
+		}
+		if info.Drops != 0 {
+			m.drops.Store(info.Drops)
 		}
 		if n < 2 {
 			m.short.Add(1)

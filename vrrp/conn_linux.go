@@ -158,6 +158,8 @@ func openFamily(c net.PacketConn, ifi *net.Interface, f family) (Conn, error) {
 		// Only the groups this socket joined, not every group of the host.
 		{"multicast all off", func() error { return setsockoptInt(c, f.multicastAll[0], f.multicastAll[1], 0) }},
 		{"receive buffer", func() error { return setReceiveBuffer(c, receiveBuffer) }},
+		// Each message tells how many the queue dropped so far.
+		{"overflow count", func() error { return setsockoptInt(c, unix.SOL_SOCKET, unix.SO_RXQ_OVFL, 1) }},
 		{"join " + f.group.String(), func() error { return f.p.JoinGroup(ifi, &net.IPAddr{IP: f.group.AsSlice()}) }},
 	}
 	for _, s := range steps {
@@ -367,8 +369,9 @@ func (r *receiver) init(l *layout) {
 	r.msg.SetIovlen(iovs)
 	r.payload = &r.iov[iovs-1]
 	// Room for what the options asked for at open put in each message:
-	// the packet information and the TTL (hop limit), an int.
-	r.oob = make([]byte, unix.CmsgSpace(l.pktinfoLen)+unix.CmsgSpace(4))
+	// the packet information, the TTL (hop limit), an int, and the
+	// overflow count, a uint32.
+	r.oob = make([]byte, unix.CmsgSpace(l.pktinfoLen)+2*unix.CmsgSpace(4))
 	r.msg.Control = &r.oob[0]
 	r.recv = r.recvmsg
 }
@@ -430,6 +433,8 @@ func (r *receiver) info() (ifindex int, info PacketInfo) {
 		}
 		oob = rest
 		switch {
+		case h.Level == unix.SOL_SOCKET && h.Type == unix.SO_RXQ_OVFL && len(data) >= 4:
+			info.Drops = binary.NativeEndian.Uint32(data)
 		case h.Level != l.level:
 		case h.Type == l.pktinfo && len(data) >= l.pktinfoLen:
 			ifindex = int(binary.NativeEndian.Uint32(data[l.pktIfindex:]))

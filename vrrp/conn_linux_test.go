@@ -4,6 +4,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -300,4 +301,55 @@ func TestOpenConnEdges(t *testing.T) {
 		assert.ErrorIs(t, err, net.ErrClosed, "ReadFrom after Close")
 		assert.ErrorIs(t, conn.WriteTo([]byte("x"), bAddr, vrrp.MulticastGroupIPv4), net.ErrClosed, "WriteTo after Close")
 	})
+}
+
+// TestOpenConnReportsDrops: messages that find the receive queue full are
+// dropped by the kernel, and the next message queued says how many
+// (SO_RXQ_OVFL).
+func TestOpenConnReportsDrops(t *testing.T) {
+	lab := netlab.New(t)
+	a, b := lab.Host("a"), lab.Host("b")
+	aEth, bEth := lab.Link(a, b)
+	aEth.AddAddr(netip.MustParsePrefix("192.0.2.1/24"))
+	bEth.AddAddr(netip.MustParsePrefix("192.0.2.2/24"))
+	var aConn, bConn vrrp.Conn
+	for _, c := range []struct {
+		ifc  *netlab.Iface
+		conn *vrrp.Conn
+	}{{aEth, &aConn}, {bEth, &bConn}} {
+		ifi := c.ifc.Interface()
+		require.NoError(t, c.ifc.Host().Do(func() (err error) {
+			*c.conn, err = vrrp.OpenConn(ifi, false)
+			return err
+		}))
+		t.Cleanup(func() { (*c.conn).Close() })
+	}
+	src, dst := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
+	msg := make([]byte, 1000)
+	// Nobody reads b's socket: the queue (4 MiB asked) fills and the
+	// kernel drops the rest.
+	for range 30000 {
+		require.NoError(t, aConn.WriteTo(msg, src, dst))
+	}
+	var maxDrops atomic.Uint32
+	var read atomic.Int64
+	go func() {
+		b := make([]byte, 1500)
+		for {
+			_, info, err := bConn.ReadFrom(b)
+			if err != nil {
+				return
+			}
+			read.Add(1)
+			if info.Drops > maxDrops.Load() {
+				maxDrops.Store(info.Drops)
+			}
+		}
+	}()
+	// Once the queue is read, a message queued after the drops tells.
+	require.Eventually(t, func() bool {
+		aConn.WriteTo(msg, src, dst) // an error shows as no drop reported
+		return maxDrops.Load() > 0
+	}, 5*time.Second, 10*time.Millisecond, "no drop reported after %d messages read", read.Load())
+	assert.Less(t, read.Load(), int64(30000), "the queue held everything: nothing was dropped")
 }

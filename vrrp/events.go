@@ -70,6 +70,12 @@ type Stats struct {
 	// AddressListMismatches counts advertisements whose address list
 	// differs from ours: counted and logged, not dropped.
 	AddressListMismatches uint64
+
+	// SocketDrops counts the messages the socket of the interface and
+	// family dropped for want of room in its receive queue (SO_RXQ_OVFL):
+	// counted once for the interface, which every Router there reports,
+	// and known as of the last message received.
+	SocketDrops uint64
 }
 
 // Stats returns a copy of the router's counters.
@@ -79,6 +85,7 @@ func (r *Router) Stats() Stats {
 	r.mu.Unlock()
 	s.VRIDErrors += r.mux.unknownVRID.Load()
 	s.LengthErrors += r.mux.short.Load()
+	s.SocketDrops = uint64(r.mux.drops.Load())
 	return s
 }
 

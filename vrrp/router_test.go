@@ -713,3 +713,22 @@ func TestRouterFaultWhenSendsFail(t *testing.T) {
 	assert.Equal(t, vrrp.Master, e.From)
 	assert.Positive(t, r.Stats().SendErrors)
 }
+
+// TestRouterReportsSocketDrops: the overflow count a message brings is
+// the router's SocketDrops.
+func TestRouterReportsSocketDrops(t *testing.T) {
+	var lan fakeNet
+	conn := lan.conn(src4)
+	r, err := vrrp.NewRouterConn(routerConfig(100), conn, src4)
+	require.NoError(t, err)
+	runRouter(t, r)
+	waitState(t, r, vrrp.Backup, time.Second)
+	peer := netip.MustParseAddr("192.0.2.2")
+	a := vrrp.Advertisement{Version: vrrp.Version3, Type: vrrp.TypeAdvertisement, VRID: 51, Priority: 200,
+		Interval: 20 * time.Millisecond, Addresses: []netip.Addr{vip4}}
+	b, err := a.Append(nil, peer, vrrp.MulticastGroupIPv4, vrrp.ChecksumPseudoHeader)
+	require.NoError(t, err)
+	conn.inject(b, vrrp.PacketInfo{Src: peer, Dst: vrrp.MulticastGroupIPv4, TTL: 255, Drops: 7})
+	require.Eventually(t, func() bool { return r.Stats().SocketDrops == 7 }, time.Second, time.Millisecond)
+	assert.Equal(t, uint64(1), r.Stats().AdvertsReceived, "a message that tells of drops is still handled")
+}
