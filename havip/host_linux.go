@@ -19,7 +19,7 @@ type netlinkHost struct {
 	ifi   *net.Interface
 	label string
 	conn  *rtnetlink.Conn // adds and removes
-	mon   *netmon.Monitor // lists, and follows address events
+	hub   *netmon.Hub     // lists, and follows address events: the namespace's, shared with vrrp
 }
 
 // OpenHost opens the Host of the named interface in the calling thread's
@@ -36,12 +36,15 @@ func OpenHost(name, label string) (Host, error) {
 	if err != nil {
 		return nil, fmt.Errorf("havip: rtnetlink: %w", err)
 	}
-	mon, err := netmon.Open(netmon.AddrEvents)
-	if err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("havip: %w", err)
+	netns, err := netmon.CurrentNetns()
+	if err == nil {
+		var hub *netmon.Hub
+		if hub, err = netmon.Join(netns); err == nil {
+			return &netlinkHost{ifi: ifi, label: label, conn: conn, hub: hub}, nil
+		}
 	}
-	return &netlinkHost{ifi: ifi, label: label, conn: conn, mon: mon}, nil
+	conn.Close()
+	return nil, fmt.Errorf("havip: %w", err)
 }
 
 func (h *netlinkHost) Interface() *net.Interface { return h.ifi }
@@ -91,7 +94,7 @@ func (h *netlinkHost) Remove(p netip.Prefix) error {
 }
 
 func (h *netlinkHost) Addresses() ([]netip.Prefix, error) {
-	addrs, err := h.mon.Addrs()
+	addrs, err := h.hub.Addrs()
 	if err != nil {
 		return nil, fmt.Errorf("havip: %s: %w", h.ifi.Name, err)
 	}
@@ -108,7 +111,7 @@ func (h *netlinkHost) Addresses() ([]netip.Prefix, error) {
 // until ctx ends. Lost events are reported as a removal of the zero
 // Prefix, so the caller checks everything.
 func (h *netlinkHost) WatchRemoved(ctx context.Context, removed func(netip.Prefix)) {
-	h.mon.Run(ctx, func(e netmon.Event) {
+	stop := h.hub.Follow(func(e netmon.Event, _ []netmon.Link, _ []netmon.Addr) {
 		switch {
 		case e.Type == netmon.Lost:
 			removed(netip.Prefix{})
@@ -116,8 +119,11 @@ func (h *netlinkHost) WatchRemoved(ctx context.Context, removed func(netip.Prefi
 			removed(e.Addr.Prefix)
 		}
 	})
+	<-ctx.Done()
+	stop()
 }
 
 func (h *netlinkHost) Close() error {
-	return errors.Join(h.mon.Close(), h.conn.Close())
+	h.hub.Leave()
+	return h.conn.Close()
 }

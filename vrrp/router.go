@@ -96,9 +96,9 @@ func NewRouter(cfg Config) (*Router, error) {
 	if err != nil {
 		return nil, err
 	}
-	netns, err := currentNetns()
+	netns, err := netmon.CurrentNetns()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("vrrp: %w", err)
 	}
 	links, err := openLinkWatch(netns, cfg.Interface, cfg.TrackInterfaces)
 	if err != nil {
