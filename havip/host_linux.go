@@ -19,7 +19,7 @@ type netlinkHost struct {
 	ifi   *net.Interface
 	label string
 	conn  *rtnetlink.Conn // adds and removes
-	hub   *netmon.Hub     // lists, and follows address events: the namespace's, shared with vrrp
+	mon   *netmon.Monitor // lists, and follows address events
 }
 
 // OpenHost opens the Host of the named interface in the calling thread's
@@ -36,15 +36,12 @@ func OpenHost(name, label string) (Host, error) {
 	if err != nil {
 		return nil, fmt.Errorf("havip: rtnetlink: %w", err)
 	}
-	netns, err := netmon.CurrentNetns()
-	if err == nil {
-		var hub *netmon.Hub
-		if hub, err = netmon.Join(netns); err == nil {
-			return &netlinkHost{ifi: ifi, label: label, conn: conn, hub: hub}, nil
-		}
+	mon, err := netmon.Open(netmon.AddrEvents)
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("havip: %w", err)
 	}
-	conn.Close()
-	return nil, fmt.Errorf("havip: %w", err)
+	return &netlinkHost{ifi: ifi, label: label, conn: conn, mon: mon}, nil
 }
 
 func (h *netlinkHost) Interface() *net.Interface { return h.ifi }
@@ -94,7 +91,7 @@ func (h *netlinkHost) Remove(p netip.Prefix) error {
 }
 
 func (h *netlinkHost) Addresses() ([]netip.Prefix, error) {
-	addrs, err := h.hub.Addrs()
+	addrs, err := h.mon.Addrs()
 	if err != nil {
 		return nil, fmt.Errorf("havip: %s: %w", h.ifi.Name, err)
 	}
@@ -111,7 +108,7 @@ func (h *netlinkHost) Addresses() ([]netip.Prefix, error) {
 // until ctx ends. Lost events are reported as a removal of the zero
 // Prefix, so the caller checks everything.
 func (h *netlinkHost) WatchRemoved(ctx context.Context, removed func(netip.Prefix)) {
-	stop := h.hub.Follow(func(e netmon.Event, _ []netmon.Link, _ []netmon.Addr) {
+	h.mon.Run(ctx, func(e netmon.Event) {
 		switch {
 		case e.Type == netmon.Lost:
 			removed(netip.Prefix{})
@@ -119,11 +116,8 @@ func (h *netlinkHost) WatchRemoved(ctx context.Context, removed func(netip.Prefi
 			removed(e.Addr.Prefix)
 		}
 	})
-	<-ctx.Done()
-	stop()
 }
 
 func (h *netlinkHost) Close() error {
-	h.hub.Leave()
-	return h.conn.Close()
+	return errors.Join(h.mon.Close(), h.conn.Close())
 }

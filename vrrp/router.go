@@ -96,9 +96,9 @@ func NewRouter(cfg Config) (*Router, error) {
 	if err != nil {
 		return nil, err
 	}
-	netns, err := netmon.CurrentNetns()
+	netns, err := currentNetns()
 	if err != nil {
-		return nil, fmt.Errorf("vrrp: %w", err)
+		return nil, err
 	}
 	links, err := openLinkWatch(netns, cfg.Interface, cfg.TrackInterfaces)
 	if err != nil {

@@ -27,6 +27,3 @@ func (m *Monitor) Addrs() ([]Addr, error) { return nil, ErrNotSupported }
 
 // Close does nothing.
 func (m *Monitor) Close() error { return nil }
-
-// CurrentNetns returns 0: there are no network namespaces here.
-func CurrentNetns() (uint64, error) { return 0, nil }
