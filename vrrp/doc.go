@@ -67,9 +67,11 @@
 //     LengthErrors) of its [Stats].
 //   - Each [Check] runs on a goroutine of its own, its context ending at its
 //     Timeout. It is never called while the Router's state is locked.
-//   - The link watch of Config.Interface and Config.TrackInterfaces, which
-//     also follows the addresses of Config.Interface, runs on a goroutine
-//     of its own, on one rtnetlink socket (and one more for listing).
+//   - One rtnetlink monitor per network namespace, shared by every Router
+//     of the process there, reads link and address events on a goroutine
+//     of its own (two sockets in all) and hands each to every Router's link
+//     watch: the links of Config.Interface and Config.TrackInterfaces, and
+//     the addresses of Config.Interface.
 //   - [Router.Subscribe] delivers on a goroutine per subscription, from an
 //     unbounded queue. Publishing an event never waits for a subscriber, so
 //     a slow subscriber never delays the protocol.
