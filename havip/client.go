@@ -182,12 +182,7 @@ func (c *Client) release() {
 // It first removes addresses an earlier run left on the interface, unless
 // they are the interface's own (Config.Owner). A Client runs once.
 func (c *Client) Run(ctx context.Context) error {
-	select {
-	case <-c.closed:
-		return ErrClosed
-	default:
-	}
-	if !c.running.CompareAndSwap(false, true) {
+	if !c.running.CompareAndSwap(false, true) { // Close of a client that never ran swaps it too
 		select {
 		case <-c.closed:
 			return ErrClosed
