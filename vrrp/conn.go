@@ -42,6 +42,7 @@ const maxMessageLen = headerLen + 255*16
 // VRID, and one for a VRID that no router of the process runs here; one
 // for a router not running yet is dropped, so that nothing waits for Run.
 type mux struct {
+	key  muxKey
 	conn Conn
 
 	unknownVRID atomic.Uint64 // messages for a VRID no router here runs
@@ -79,7 +80,7 @@ func attach(key muxKey, vrid uint8, open func() (Conn, error)) (*mux, func(), er
 		if err != nil {
 			return nil, nil, err
 		}
-		m = &mux{conn: conn, routers: map[uint8]*Router{}}
+		m = &mux{key: key, conn: conn, routers: map[uint8]*Router{}}
 		muxes.m[key] = m
 		go m.read()
 	}

@@ -500,3 +500,60 @@ func TestRoutersShareTheHost(t *testing.T) {
 		waitState(t, r, vrrp.Master, 2*time.Second)
 	}
 }
+
+// TestLANInterfaceMadeAgain deletes a router's own interface and makes it
+// again with the same name and address, as VLANs, bonds and hot-plugged
+// NICs are: the router is in FAULT while it is gone and, without a
+// restart, advertises on the new one (a new index) once it is back: the
+// master takes mastership back, the backup follows the master again.
+func TestLANInterfaceMadeAgain(t *testing.T) {
+	nodes := lan(t, 2)
+	n1, n2 := nodes[0], nodes[1]
+	vip := []netip.Addr{netip.MustParseAddr("192.0.2.100")}
+	n1.start(t, vrrp.Config{VRID: 6, Priority: 150, AdvertInterval: 50 * time.Millisecond, VirtualAddresses: vip})
+	waitMaster(t, n1, time.Time{})
+	n2.start(t, vrrp.Config{VRID: 6, Priority: 100, AdvertInterval: 50 * time.Millisecond, VirtualAddresses: vip})
+	converge(t, nodes, n1, time.Second)
+
+	// gone deletes n's interface and returns a func that makes it again
+	// with addr.
+	gone := func(t *testing.T, n *lanNode) (remake func(addr string)) {
+		t.Helper()
+		index := n.iface.Index()
+		n.iface.Delete()
+		return func(addr string) {
+			t.Helper()
+			n.iface.Make()
+			n.iface.AddAddr(netip.MustParsePrefix(addr))
+			require.NotEqual(t, index, n.iface.Index(), "the interface made again has a new index")
+		}
+	}
+	t.Run("under the master", func(t *testing.T) {
+		since := time.Now()
+		remake := gone(t, n1)
+		for e := nextTransition(t, n1.events); e.To != vrrp.Fault; e = nextTransition(t, n1.events) {
+		}
+		waitMaster(t, n2, since)
+
+		since = time.Now()
+		remake("192.0.2.1/24")
+		e := nextTransition(t, n1.events)
+		assert.Equal(t, vrrp.Transition{From: vrrp.Fault, To: vrrp.Backup, Reason: vrrp.ReasonFaultCleared}, transitionOf(e))
+		assert.Equal(t, vrrp.ReasonPreempted, waitMaster(t, n1, since).Reason)
+		converge(t, nodes, n1, time.Second) // n2 hears n1 on its new interface
+		assert.Equal(t, netip.MustParseAddr("192.0.2.1"), n1.router.Source())
+	})
+	t.Run("under the backup", func(t *testing.T) {
+		remake := gone(t, n2)
+		for e := nextTransition(t, n2.events); e.To != vrrp.Fault; e = nextTransition(t, n2.events) {
+		}
+		remake("192.0.2.2/24")
+		e := nextTransition(t, n2.events)
+		assert.Equal(t, vrrp.Transition{From: vrrp.Fault, To: vrrp.Backup, Reason: vrrp.ReasonFaultCleared}, transitionOf(e))
+		received := n2.router.Stats().AdvertsReceived
+		require.Eventually(t, func() bool { return n2.router.Stats().AdvertsReceived >= received+5 }, 2*time.Second, time.Millisecond,
+			"the backup hears the master on its new interface")
+		converge(t, nodes, n1, time.Second)
+		assert.Equal(t, netip.MustParseAddr("192.0.2.1"), n2.router.LastMaster().Addr)
+	})
+}

@@ -4,28 +4,39 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"os"
+	"runtime"
+	"slices"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/vipkit/vipkit/internal/netmon"
 )
 
-// A hostWatch is the rtnetlink monitor of one network namespace, shared by
-// every Router of the process there: one subscription to link and address
-// events, read by one goroutine and handed to each router's linkWatch, so
-// that a thousand routers cost two sockets and one goroutine, not two
-// thousand and a thousand, and each event is decoded once. It runs while
-// any linkWatch of its namespace is open.
+// A hostWatch is the view of one network namespace that every Router of
+// the process there shares: its links by name and their addresses, listed
+// once when the first router opens it and kept current from one
+// rtnetlink subscription to link and address events, read by one
+// goroutine, which hands each event to every router's linkWatch. So a
+// thousand routers cost two netlink sockets and one goroutine, not two
+// thousand and a thousand; each event is decoded once; and a router
+// starting lists nothing. It runs while any linkWatch of its namespace is
+// open.
 type hostWatch struct {
 	netns uint64
+	ns    *os.File // the namespace, to open sockets in from any thread
 	mon   *netmon.Monitor
 	ctx   context.Context // ends when the last linkWatch closes
 	stop  context.CancelFunc
 	done  chan struct{}
 
-	mu    sync.Mutex // guards watches; held while they handle an event
+	mu    sync.Mutex // guards what follows; held while the watches handle an event
 	refs  int        // open linkWatches
-	watch map[*linkWatch]bool
+	links map[string]netmon.Link
+	addrs map[int][]netip.Prefix // by interface index, in the kernel's order
+	watch map[*linkWatch]bool    // the running ones
 }
 
 var hostWatches = struct {
@@ -44,12 +55,31 @@ func openHostWatch(netns uint64) (*hostWatch, error) {
 		h.mu.Unlock()
 		return h, nil
 	}
+	ns, err := os.Open("/proc/thread-self/ns/net")
+	if err != nil {
+		return nil, fmt.Errorf("vrrp: network namespace: %w", err)
+	}
+	// Subscribed before listing: what changes in between comes as events
+	// after the lists, and applying them in order converges.
 	mon, err := netmon.Open(netmon.LinkEvents | netmon.AddrEvents)
 	if err != nil {
+		ns.Close()
+		return nil, fmt.Errorf("vrrp: %w", err)
+	}
+	links, err := mon.Links()
+	var addrs []netmon.Addr
+	if err == nil {
+		addrs, err = mon.Addrs()
+	}
+	if err != nil {
+		mon.Close()
+		ns.Close()
 		return nil, fmt.Errorf("vrrp: %w", err)
 	}
 	ctx, stop := context.WithCancel(context.Background())
-	h := &hostWatch{netns: netns, mon: mon, ctx: ctx, stop: stop, done: make(chan struct{}), refs: 1, watch: map[*linkWatch]bool{}}
+	h := &hostWatch{netns: netns, ns: ns, mon: mon, ctx: ctx, stop: stop, done: make(chan struct{}),
+		refs: 1, watch: map[*linkWatch]bool{}}
+	h.reset(links, addrs)
 	hostWatches.m[netns] = h
 	go func() {
 		defer close(h.done)
@@ -73,26 +103,60 @@ func (h *hostWatch) release() {
 		h.stop()
 		<-h.done
 		h.mon.Close()
+		h.ns.Close()
 	}
 }
 
-// handle hands one event to every running linkWatch. Address events and
-// lost ones come with the addresses listed again, once for all of them;
-// lost ones with the links too.
+// reset replaces the view with the lists. h.mu is held, or h is new.
+func (h *hostWatch) reset(links []netmon.Link, addrs []netmon.Addr) {
+	h.links = make(map[string]netmon.Link, len(links))
+	for _, l := range links {
+		h.links[l.Name] = l
+	}
+	h.addrs = map[int][]netip.Prefix{}
+	for _, a := range addrs {
+		h.addrs[a.Index] = append(h.addrs[a.Index], a.Prefix)
+	}
+}
+
+// handle applies one event to the view, then hands it to every running
+// linkWatch. Lost ones make it list the links and addresses again.
 func (h *hostWatch) handle(e netmon.Event) {
 	var links []netmon.Link
 	var addrs []netmon.Addr
-	switch e.Type {
-	case netmon.Lost:
+	if e.Type == netmon.Lost {
 		links = retry(h.ctx, h.mon.Links)
 		addrs = retry(h.ctx, h.mon.Addrs)
-	case netmon.NewAddr, netmon.DelAddr:
-		addrs = retry(h.ctx, h.mon.Addrs)
+		if h.ctx.Err() != nil {
+			return
+		}
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	switch e.Type {
+	case netmon.Lost:
+		h.reset(links, addrs)
+	case netmon.NewLink:
+		for name, l := range h.links {
+			if l.Index == e.Link.Index && name != e.Link.Name {
+				delete(h.links, name) // renamed
+			}
+		}
+		h.links[e.Link.Name] = e.Link
+	case netmon.DelLink:
+		if h.links[e.Link.Name].Index == e.Link.Index {
+			delete(h.links, e.Link.Name)
+		}
+		delete(h.addrs, e.Link.Index)
+	case netmon.NewAddr:
+		if own := h.addrs[e.Addr.Index]; !slices.Contains(own, e.Addr.Prefix) {
+			h.addrs[e.Addr.Index] = append(own, e.Addr.Prefix)
+		}
+	case netmon.DelAddr:
+		h.addrs[e.Addr.Index] = slices.DeleteFunc(h.addrs[e.Addr.Index], func(p netip.Prefix) bool { return p == e.Addr.Prefix })
+	}
 	for w := range h.watch {
-		w.handle(e, links, addrs)
+		w.handle(e)
 	}
 }
 
@@ -112,85 +176,126 @@ func retry[T any](ctx context.Context, list func() ([]T, error)) []T {
 	}
 }
 
-// A linkWatch is one router's view of its namespace's hostWatch: the state
-// of the interfaces it tracks and the addresses of its own. It follows
-// each tracked interface by name, so that one deleted and made again is
-// followed again, except the router's own interface, which it follows by
-// the index it had when opened: the router's socket is bound to that
-// index, so a new interface of the same name cannot carry its
-// advertisements, and the router stays in FAULT.
-type linkWatch struct {
-	host    *hostWatch
-	own     int             // the index of the router's interface
-	tracked map[string]int  // name → the index it must have, or 0 for any
-	up      map[string]bool // the state when opened
+// inNetns runs f on a thread in h's network namespace, whichever thread
+// calls it: to open a socket there. Entering the namespace needs
+// CAP_SYS_ADMIN, unless the process is in it already, as it is when it
+// runs in one namespace only.
+func (h *hostWatch) inNetns(f func() error) error {
+	res := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		entered := false
+		cur, err := currentNetns()
+		if err == nil && cur != h.netns {
+			if err = unix.Setns(int(h.ns.Fd()), unix.CLONE_NEWNET); err != nil {
+				err = fmt.Errorf("vrrp: entering the network namespace (needs CAP_SYS_ADMIN): %w", err)
+			}
+			entered = err == nil
+		}
+		if err == nil {
+			err = f()
+		}
+		if !entered {
+			runtime.UnlockOSThread() // a thread moved to another namespace ends with this goroutine
+		}
+		res <- err
+	}()
+	return <-res
+}
 
-	// Set by run, called with host.mu held.
-	report       func(name string, up bool)
-	addrsChanged func(own []netip.Addr)
+// A linkWatch is one router's view of its namespace's hostWatch: whether
+// the interfaces it tracks are up, and the addresses of its own. It
+// follows every interface by name, so that one deleted and made again is
+// followed again. The router's own interface made again has a new index,
+// which its socket is not bound to: the watch asks the router to move to
+// it (relink) and counts it up only once it has.
+type linkWatch struct {
+	host  *hostWatch
+	names []string // the router's interface, then the others it tracks
+	index int      // the index of the router's interface that its socket is bound to
+
+	// Set by start, called with host.mu held.
+	report       func(name, down string)
+	addrsChanged func(own []netip.Prefix, changed netip.Addr)
+	relink       func(l netmon.Link) error
+}
+
+// linkState is what openLinkWatch found.
+type linkState struct {
+	own   netmon.Link
+	addrs []netip.Prefix    // of own
+	down  map[string]string // why each tracked interface is down, or ""
 }
 
 // openLinkWatch joins the hostWatch of netns, the calling thread's
-// network namespace, and reads the current state of own, the router's
-// interface, and of the others it tracks. A name that is not an interface
-// is an ErrConfig error naming TrackInterfaces.
-func openLinkWatch(netns uint64, own string, others []string) (*linkWatch, error) {
+// network namespace, and finds own, the router's interface, and the others
+// it tracks. A name that is not an interface is an ErrConfig error naming
+// Interface or TrackInterfaces.
+func openLinkWatch(netns uint64, own string, others []string) (*linkWatch, linkState, error) {
 	host, err := openHostWatch(netns)
 	if err != nil {
-		return nil, err
+		return nil, linkState{}, err
 	}
-	w := &linkWatch{host: host, tracked: map[string]int{}, up: map[string]bool{}}
-	links, err := host.mon.Links()
+	w := &linkWatch{host: host}
+	st, err := w.find(own, others)
 	if err != nil {
 		w.close()
-		return nil, fmt.Errorf("vrrp: %w", err)
+		return nil, linkState{}, err
 	}
-	byName := map[string]netmon.Link{}
-	for _, l := range links {
-		byName[l.Name] = l
-	}
-	for i, name := range append([]string{own}, others...) {
-		l, ok := byName[name]
-		if !ok {
-			w.close()
-			return nil, configError(fmt.Sprintf("TrackInterfaces[%d]", i-1), "no interface %q", name)
-		}
-		if _, dup := w.tracked[name]; dup {
-			continue
-		}
-		w.tracked[name], w.up[name] = 0, l.Up()
-		if i == 0 {
-			w.tracked[name], w.own = l.Index, l.Index
-		}
-	}
-	return w, nil
+	return w, st, nil
 }
 
-// initial returns the state of each tracked interface when opened.
-func (w *linkWatch) initial() map[string]bool { return w.up }
-
-// isUp reports whether l is a tracked interface that is up, the one it
-// must be.
-func (w *linkWatch) isUp(l netmon.Link) bool {
-	index := w.tracked[l.Name]
-	return l.Up() && (index == 0 || index == l.Index)
-}
-
-// start reports every change of a tracked interface, and calls
-// addrsChanged with the addresses of the router's interface when they may
-// have changed, from the hostWatch's goroutine, until stop. It begins by
-// reporting every tracked interface and the addresses as they are now
-// (what changed since openLinkWatch went to no one). When events were
-// lost it does the same, as listed again; the monitor retries errors
-// itself, so tracking never silently stops.
-func (w *linkWatch) start(report func(name string, up bool), addrsChanged func(own []netip.Addr)) {
-	links := retry(w.host.ctx, w.host.mon.Links)
-	addrs := retry(w.host.ctx, w.host.mon.Addrs)
+// find finds the interfaces named in the host's view.
+func (w *linkWatch) find(own string, others []string) (linkState, error) {
 	w.host.mu.Lock()
 	defer w.host.mu.Unlock()
-	w.report, w.addrsChanged = report, addrsChanged
+	st := linkState{down: map[string]string{}}
+	for i, name := range append([]string{own}, others...) {
+		l, ok := w.host.links[name]
+		if !ok {
+			field := "Interface"
+			if i > 0 {
+				field = fmt.Sprintf("TrackInterfaces[%d]", i-1)
+			}
+			return linkState{}, configError(field, "no interface %q in this network namespace", name)
+		}
+		if i == 0 {
+			st.own, st.addrs, w.index = l, slices.Clone(w.host.addrs[l.Index]), l.Index
+		}
+		if _, dup := st.down[name]; !dup {
+			w.names = append(w.names, name)
+			st.down[name] = w.why(name)
+		}
+	}
+	return st, nil
+}
+
+// why says why the tracked interface name cannot carry advertisements, or
+// "" when it can. host.mu is held.
+func (w *linkWatch) why(name string) string {
+	l, ok := w.host.links[name]
+	switch {
+	case !ok:
+		return "interface " + name + " is gone"
+	case !l.Up():
+		return "interface " + name + " is down"
+	}
+	return ""
+}
+
+// start reports the state of every tracked interface and the addresses of
+// the router's own from now on, from the hostWatch's goroutine, until
+// stop: report with why a tracked interface is down ("" when up),
+// addrsChanged with the router's interface's addresses when they may have
+// changed (changed is the address that came or went, or invalid when any
+// may have), relink when the router's interface was made again with a new
+// index. It begins with the state as it is now.
+func (w *linkWatch) start(report func(name, down string), addrsChanged func(own []netip.Prefix, changed netip.Addr), relink func(netmon.Link) error) {
+	w.host.mu.Lock()
+	defer w.host.mu.Unlock()
+	w.report, w.addrsChanged, w.relink = report, addrsChanged, relink
 	w.host.watch[w] = true
-	w.handle(netmon.Event{Type: netmon.Lost}, links, addrs)
+	w.sync()
 }
 
 // stop ends what start began; when it returns, no report is under way.
@@ -200,39 +305,42 @@ func (w *linkWatch) stop() {
 	w.host.mu.Unlock()
 }
 
-// handle is the hostWatch's: an event, with the links and addresses it
-// listed for it.
-func (w *linkWatch) handle(e netmon.Event, links []netmon.Link, addrs []netmon.Addr) {
+// handle is the hostWatch's: an event, applied to its view already.
+func (w *linkWatch) handle(e netmon.Event) {
 	switch e.Type {
 	case netmon.Lost:
-		up := map[string]bool{}
-		for _, l := range links {
-			up[l.Name] = up[l.Name] || w.isUp(l)
-		}
-		for name := range w.tracked {
-			w.report(name, up[name]) // down if gone
-		}
-		w.addrsChanged(w.ownAddrs(addrs))
+		w.sync()
 	case netmon.NewLink, netmon.DelLink:
-		if index, ok := w.tracked[e.Link.Name]; ok && (index == 0 || index == e.Link.Index) {
-			w.report(e.Link.Name, e.Type == netmon.NewLink && w.isUp(e.Link))
+		if e.Link.Index == w.index || slices.Contains(w.names, e.Link.Name) {
+			w.sync()
 		}
 	case netmon.NewAddr, netmon.DelAddr:
-		if e.Addr.Index == w.own {
-			w.addrsChanged(w.ownAddrs(addrs))
+		if e.Addr.Index == w.index {
+			w.addrsChanged(w.host.addrs[w.index], e.Addr.Prefix.Addr())
 		}
 	}
 }
 
-// ownAddrs returns those of addrs that are the router's interface's.
-func (w *linkWatch) ownAddrs(addrs []netmon.Addr) []netip.Addr {
-	var own []netip.Addr
-	for _, a := range addrs {
-		if a.Index == w.own {
-			own = append(own, a.Prefix.Addr())
+// sync reports every tracked interface and the addresses of the router's
+// own, moving the router to its interface made again if it was.
+func (w *linkWatch) sync() {
+	own := w.names[0]
+	relinkFailed := ""
+	if l, ok := w.host.links[own]; ok && l.Index != w.index {
+		if err := w.relink(l); err != nil {
+			relinkFailed = fmt.Sprintf("interface %s was made again (index %d) and the router could not move to it: %v", own, l.Index, err)
+		} else {
+			w.index = l.Index
 		}
 	}
-	return own
+	for _, name := range w.names {
+		why := w.why(name)
+		if name == own && relinkFailed != "" {
+			why = relinkFailed
+		}
+		w.report(name, why)
+	}
+	w.addrsChanged(w.host.addrs[w.index], netip.Addr{})
 }
 
 func (w *linkWatch) close() { w.host.release() }

@@ -84,26 +84,20 @@ func NewRouter(cfg Config) (*Router, error) {
 	if err != nil {
 		return nil, err
 	}
-	ifi, err := netmon.InterfaceByName(cfg.Interface)
-	if err != nil {
-		return nil, configError("Interface", "%v", err)
-	}
-	own, err := interfaceAddrs(ifi)
-	if err != nil {
-		return nil, err
-	}
-	src, err := pickSource(&cfg, ifi.Name, own)
-	if err != nil {
-		return nil, err
-	}
 	netns, err := currentNetns()
 	if err != nil {
 		return nil, err
 	}
-	links, err := openLinkWatch(netns, cfg.Interface, cfg.TrackInterfaces)
+	links, st, err := openLinkWatch(netns, cfg.Interface, cfg.TrackInterfaces)
 	if err != nil {
 		return nil, err
 	}
+	src, err := pickSource(&cfg, cfg.Interface, st.addrs)
+	if err != nil {
+		links.close()
+		return nil, err
+	}
+	ifi := &net.Interface{Index: st.own.Index, Name: st.own.Name}
 	key := muxKey{netns: netns, ifindex: ifi.Index, ipv6: cfg.ipv6()}
 	r, err := newRouter(cfg, src, key, func() (Conn, error) { return OpenConn(ifi, cfg.ipv6()) })
 	if err != nil {
@@ -111,9 +105,7 @@ func NewRouter(cfg Config) (*Router, error) {
 		return nil, err
 	}
 	r.links = links
-	for name, up := range links.initial() {
-		r.health.linkDown[name] = !up
-	}
+	r.health.linkDown = st.down
 	return r, nil
 }
 
@@ -156,7 +148,7 @@ func newRouter(cfg Config, src netip.Addr, key muxKey, open func() (Conn, error)
 		},
 		health: health{
 			base:      cfg.Priority,
-			linkDown:  map[string]bool{},
+			linkDown:  map[string]string{},
 			checkDown: make([]bool, len(cfg.Checks)),
 			source:    src,
 		},
@@ -186,36 +178,22 @@ func newRouter(cfg Config, src netip.Addr, key muxKey, open func() (Conn, error)
 	return r, nil
 }
 
-// interfaceAddrs lists the addresses of ifi.
-func interfaceAddrs(ifi *net.Interface) ([]netip.Addr, error) {
-	addrs, err := ifi.Addrs()
-	if err != nil {
-		return nil, configError("Interface", "%s: addresses: %v", ifi.Name, err)
-	}
-	var own []netip.Addr
-	for _, a := range addrs {
-		if p, err := netip.ParsePrefix(a.String()); err == nil {
-			own = append(own, p.Addr())
-		}
-	}
-	return own, nil
-}
-
 // pickSource picks the address cfg's advertisements are sent from among
 // own, the addresses of the interface ifname: UnicastSource if set, which
 // must be one of them; otherwise the first IPv4 address, or for IPv6 the
 // link-local address (RFC 5798 §5.1.2.1), or a global one when every
 // unicast peer is global; never a virtual address but the owner's.
-func pickSource(cfg *Config, ifname string, own []netip.Addr) (netip.Addr, error) {
+func pickSource(cfg *Config, ifname string, own []netip.Prefix) (netip.Addr, error) {
 	if cfg.UnicastSource.IsValid() {
-		if !slices.Contains(own, cfg.UnicastSource) {
+		if !slices.ContainsFunc(own, func(p netip.Prefix) bool { return p.Addr() == cfg.UnicastSource }) {
 			return netip.Addr{}, configError("UnicastSource", "%v is not an address of %s", cfg.UnicastSource, ifname)
 		}
 		return cfg.UnicastSource, nil
 	}
 	wantLinkLocal := cfg.ipv6() && !slices.ContainsFunc(cfg.UnicastPeers, func(p netip.Addr) bool { return !p.IsLinkLocalUnicast() })
 	virtual := false // an address of the kind wanted was passed over as virtual
-	for _, a := range own {
+	for _, p := range own {
+		a := p.Addr()
 		if a.Is6() != cfg.ipv6() || a.IsLoopback() || cfg.ipv6() && a.IsLinkLocalUnicast() != wantLinkLocal {
 			continue
 		}
@@ -240,24 +218,60 @@ func pickSource(cfg *Config, ifname string, own []netip.Addr) (netip.Addr, error
 	return netip.Addr{}, configError("Interface", "%s has no %s address to send advertisements from", ifname, kind)
 }
 
-// addrsChanged picks the source again from the interface's addresses, on
-// the watch's goroutine: none usable puts the router in FAULT, with the
-// reason, until one is. A new source also ends a FAULT for failing sends
-// (the virtual addresses coming and going, as they do in that FAULT, do
-// not).
-func (r *Router) addrsChanged(own []netip.Addr) {
-	src, err := pickSource(&r.cfg, r.cfg.Interface, own)
+// addrsChanged follows the addresses of the router's interface, own, on
+// the watch's goroutine, when changed came or went (or, if invalid, any
+// may have): the source stays while it is there; when it goes, another is
+// picked, and none usable puts the router in FAULT, with the reason, until
+// one is. A new source also ends a FAULT for failing sends (the virtual
+// addresses coming and going, as they do in that FAULT, do not).
+func (r *Router) addrsChanged(own []netip.Prefix, changed netip.Addr) {
 	r.mu.Lock()
+	src, none := r.health.source, r.health.noSource != ""
+	if !none && (changed.IsValid() && changed != src ||
+		slices.ContainsFunc(own, func(p netip.Prefix) bool { return p.Addr() == src })) {
+		r.mu.Unlock()
+		return
+	}
+	src, err := pickSource(&r.cfg, r.cfg.Interface, own)
 	if ce := (*ConfigError)(nil); errors.As(err, &ce) {
 		r.health.noSource = ce.Reason
 	} else {
-		if src != r.health.source || r.health.noSource != "" {
-			r.health.sendFault = ""
-		}
-		r.health.source, r.health.noSource = src, ""
+		r.health.source, r.health.noSource, r.health.sendFault = src, "", ""
 	}
 	r.mu.Unlock()
 	r.poke()
+}
+
+// relink moves the router to l, its interface deleted and made again (a
+// new index), on the watch's goroutine: a socket of the new interface
+// (shared, as ever, with the other routers there), the old one given
+// back. The router comes out of FAULT as the watch then reports.
+func (r *Router) relink(l netmon.Link) error {
+	ifi := &net.Interface{Index: l.Index, Name: l.Name}
+	r.pmu.Lock()
+	defer r.pmu.Unlock()
+	key := r.mux.key
+	key.ifindex = l.Index
+	m, detach, err := attach(key, r.cfg.VRID, func() (c Conn, err error) {
+		err = r.links.host.inNetns(func() error {
+			c, err = OpenConn(ifi, r.cfg.ipv6())
+			return err
+		})
+		return c, err
+	})
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	old := r.detach
+	r.conn, r.mux, r.detach = m.conn, m, detach
+	r.mu.Unlock()
+	old()
+	if r.active {
+		m.start(r)
+	}
+	r.log.Info("interface made again: advertising on the new one", "index", l.Index)
+	return nil
 }
 
 // Config returns a copy of the router's configuration, with defaults
@@ -369,7 +383,10 @@ func (r *Router) Close() error {
 func (r *Router) release() {
 	r.released.Do(func() {
 		defer close(r.finished)
-		r.detach()
+		r.mu.Lock()
+		detach := r.detach
+		r.mu.Unlock()
+		detach()
 		if r.links != nil {
 			r.links.close()
 		}
@@ -421,8 +438,8 @@ func (r *Router) Run(ctx context.Context) error {
 	r.applyHealth(now)
 	r.do(now, r.machine.Start(now))
 	r.settle(now)
-	r.pmu.Unlock()
 	r.mux.start(r)
+	r.pmu.Unlock()
 
 	select {
 	case <-ctx.Done():
@@ -450,19 +467,19 @@ func (r *Router) shutdown() {
 // r.health.
 func (r *Router) startTrackers(ctx context.Context) {
 	if r.links != nil {
-		r.links.start(func(name string, up bool) {
+		r.links.start(func(name, down string) {
 			r.mu.Lock()
-			changed := r.health.linkDown[name] == up
-			r.health.linkDown[name] = !up
+			changed := r.health.linkDown[name] != down
+			r.health.linkDown[name] = down
 			if changed {
 				r.health.sendFault = "" // the host changed: try again
 			}
 			r.mu.Unlock()
 			if changed {
-				r.log.Info("tracked interface changed", "tracked", name, "up", up)
+				r.log.Info("tracked interface changed", "tracked", name, "up", down == "", "why", down)
 				r.poke()
 			}
-		}, r.addrsChanged)
+		}, r.addrsChanged, r.relink)
 	}
 	for i, c := range r.cfg.Checks {
 		go func() {

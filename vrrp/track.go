@@ -63,12 +63,12 @@ func (c Check) withDefaults(i int) (Check, error) {
 
 // health is what the trackers know, guarded by Router.mu.
 type health struct {
-	base      uint8           // the priority before weights: configured or set at run time
-	linkDown  map[string]bool // tracked interfaces that are down
-	checkDown []bool          // by index of Config.Checks
-	source    netip.Addr      // the address to send from, as the interface's addresses say
-	noSource  string          // why there is none, or ""
-	sendFault string          // why sending failed for a Master_Down_Interval, or ""
+	base      uint8             // the priority before weights: configured or set at run time
+	linkDown  map[string]string // why each tracked interface is down, or ""
+	checkDown []bool            // by index of Config.Checks
+	source    netip.Addr        // the address to send from, as the interface's addresses say
+	noSource  string            // why there is none, or ""
+	sendFault string            // why sending failed for a Master_Down_Interval, or ""
 }
 
 // effective returns the priority the weights give, clamped to 1..254 (the
@@ -78,9 +78,9 @@ func (h *health) effective(checks []Check) (uint8, string) {
 	if h.sendFault != "" {
 		fault = h.sendFault
 	}
-	for name, down := range h.linkDown {
-		if down {
-			fault = "interface " + name + " is down"
+	for _, down := range h.linkDown {
+		if down != "" {
+			fault = down
 		}
 	}
 	prio := int(h.base)

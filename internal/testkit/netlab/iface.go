@@ -8,9 +8,10 @@ import (
 // An Iface is a network interface in a host: one end of a veth pair made by
 // [Lab.Link] or [Switch.Attach], or a switch's bridge.
 type Iface struct {
-	host *Host
-	name string
-	peer *Iface
+	host   *Host
+	name   string
+	peer   *Iface
+	bridge string // the bridge a switch port is enslaved to, or ""
 }
 
 // Name returns the interface's name inside its host, such as "eth0".
@@ -87,4 +88,27 @@ func (i *Iface) SetUp(up bool) {
 		state = "up"
 	}
 	i.host.lab.mustIP("-n", i.host.name, "link", "set", i.name, state)
+}
+
+// Delete deletes the veth pair the interface is an end of, both ends, as
+// taking a VLAN, a bond or a hot-plugged NIC away does. It fails the test
+// on error.
+func (i *Iface) Delete() {
+	i.host.lab.t.Helper()
+	i.host.lab.mustIP("-n", i.host.name, "link", "del", i.name)
+}
+
+// Make makes the deleted veth pair again with the same names: new
+// interfaces, with new indexes and no addresses, both up, a switch port
+// enslaved to its bridge again. It fails the test on error.
+func (i *Iface) Make() {
+	l := i.host.lab
+	l.t.Helper()
+	l.mustIP("-n", i.host.name, "link", "add", i.name, "type", "veth", "peer", "name", i.peer.name, "netns", i.peer.host.name)
+	for _, end := range []*Iface{i, i.peer} {
+		if end.bridge != "" {
+			l.mustIP("-n", end.host.name, "link", "set", end.name, "master", end.bridge)
+		}
+		l.mustIP("-n", end.host.name, "link", "set", end.name, "up")
+	}
 }

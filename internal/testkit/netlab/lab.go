@@ -304,6 +304,7 @@ func (s *Switch) Attach(h *Host) *Iface {
 	l := s.host.lab
 	l.t.Helper()
 	hi, port := l.Link(h, s.host)
-	l.mustIP("-n", s.host.name, "link", "set", port.name, "master", "br0")
+	port.bridge = "br0"
+	l.mustIP("-n", s.host.name, "link", "set", port.name, "master", port.bridge)
 	return hi
 }
