@@ -16,17 +16,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// currentNetns identifies the network namespace of the calling thread, so
-// that routers in different namespaces of one process (as in tests) get
-// sockets of their own.
-func currentNetns() (uint64, error) {
-	var st unix.Stat_t
-	if err := unix.Stat("/proc/thread-self/ns/net", &st); err != nil {
-		return 0, fmt.Errorf("vrrp: network namespace: %w", err)
-	}
-	return st.Ino, nil
-}
-
 // OpenConn opens the raw VRRP socket (IP protocol 112) of ifi in the
 // network namespace of the calling thread: bound to the interface, joined
 // to the VRRP multicast group of the family (RFC 5798 §5.1.1.2,

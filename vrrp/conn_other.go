@@ -13,5 +13,3 @@ import (
 func OpenConn(ifi *net.Interface, ipv6 bool) (Conn, error) {
 	return nil, fmt.Errorf("vrrp: raw VRRP sockets are not supported on %s", runtime.GOOS)
 }
-
-func currentNetns() (uint64, error) { return 0, nil }

@@ -4,13 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"os"
-	"runtime"
 	"slices"
 	"sync"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/vipkit/vipkit/internal/netmon"
 )
@@ -25,8 +21,7 @@ import (
 // starting lists nothing. It runs while any linkWatch of its namespace is
 // open.
 type hostWatch struct {
-	netns uint64
-	ns    *os.File // the namespace, to open sockets in from any thread
+	netns *netmon.Netns // to open sockets in from any thread
 	mon   *netmon.Monitor
 	ctx   context.Context // ends when the last linkWatch closes
 	stop  context.CancelFunc
@@ -55,9 +50,9 @@ func openHostWatch(netns uint64) (*hostWatch, error) {
 		h.mu.Unlock()
 		return h, nil
 	}
-	ns, err := os.Open("/proc/thread-self/ns/net")
+	ns, err := netmon.OpenNetns()
 	if err != nil {
-		return nil, fmt.Errorf("vrrp: network namespace: %w", err)
+		return nil, fmt.Errorf("vrrp: %w", err)
 	}
 	// Subscribed before listing: what changes in between comes as events
 	// after the lists, and applying them in order converges.
@@ -77,7 +72,7 @@ func openHostWatch(netns uint64) (*hostWatch, error) {
 		return nil, fmt.Errorf("vrrp: %w", err)
 	}
 	ctx, stop := context.WithCancel(context.Background())
-	h := &hostWatch{netns: netns, ns: ns, mon: mon, ctx: ctx, stop: stop, done: make(chan struct{}),
+	h := &hostWatch{netns: ns, mon: mon, ctx: ctx, stop: stop, done: make(chan struct{}),
 		refs: 1, watch: map[*linkWatch]bool{}}
 	h.reset(links, addrs)
 	hostWatches.m[netns] = h
@@ -96,14 +91,14 @@ func (h *hostWatch) release() {
 	last := h.refs == 0
 	h.mu.Unlock()
 	if last {
-		delete(hostWatches.m, h.netns)
+		delete(hostWatches.m, h.netns.ID())
 	}
 	hostWatches.Unlock()
 	if last {
 		h.stop()
 		<-h.done
 		h.mon.Close()
-		h.ns.Close()
+		h.netns.Close()
 	}
 }
 
@@ -174,33 +169,6 @@ func retry[T any](ctx context.Context, list func() ([]T, error)) []T {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-}
-
-// inNetns runs f on a thread in h's network namespace, whichever thread
-// calls it: to open a socket there. Entering the namespace needs
-// CAP_SYS_ADMIN, unless the process is in it already, as it is when it
-// runs in one namespace only.
-func (h *hostWatch) inNetns(f func() error) error {
-	res := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		entered := false
-		cur, err := currentNetns()
-		if err == nil && cur != h.netns {
-			if err = unix.Setns(int(h.ns.Fd()), unix.CLONE_NEWNET); err != nil {
-				err = fmt.Errorf("vrrp: entering the network namespace (needs CAP_SYS_ADMIN): %w", err)
-			}
-			entered = err == nil
-		}
-		if err == nil {
-			err = f()
-		}
-		if !entered {
-			runtime.UnlockOSThread() // a thread moved to another namespace ends with this goroutine
-		}
-		res <- err
-	}()
-	return <-res
 }
 
 // A linkWatch is one router's view of its namespace's hostWatch: whether

@@ -84,9 +84,9 @@ func NewRouter(cfg Config) (*Router, error) {
 	if err != nil {
 		return nil, err
 	}
-	netns, err := currentNetns()
+	netns, err := netmon.ThreadNetns()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("vrrp: %w", err)
 	}
 	links, st, err := openLinkWatch(netns, cfg.Interface, cfg.TrackInterfaces)
 	if err != nil {
@@ -253,7 +253,7 @@ func (r *Router) relink(l netmon.Link) error {
 	key := r.mux.key
 	key.ifindex = l.Index
 	m, detach, err := attach(key, r.cfg.VRID, func() (c Conn, err error) {
-		err = r.links.host.inNetns(func() error {
+		err = r.links.host.netns.Do(func() error {
 			c, err = OpenConn(ifi, r.cfg.ipv6())
 			return err
 		})
