@@ -68,13 +68,17 @@
 //   - Each [Check] runs on a goroutine of its own, its context ending at its
 //     Timeout. It is never called while the Router's state is locked.
 //   - One rtnetlink monitor per network namespace, shared by every Router
-//     of the process there, reads link and address events on a goroutine
-//     of its own (two sockets in all) and hands each to every Router's link
-//     watch: the links of Config.Interface and Config.TrackInterfaces, and
-//     the addresses of Config.Interface.
-//   - [Router.Subscribe] delivers on a goroutine per subscription, from an
-//     unbounded queue. Publishing an event never waits for a subscriber, so
-//     a slow subscriber never delays the protocol.
+//     of the process there, lists the links and addresses once and keeps
+//     them from the link and address events it reads on a goroutine of its
+//     own (two sockets in all); it hands each event to every Router's link
+//     watch: the links of Config.Interface and Config.TrackInterfaces, by
+//     name, and the addresses of Config.Interface. An interface deleted is
+//     a FAULT; made again (a new index), the Router opens, or shares, a
+//     socket of the new one and leaves FAULT.
+//   - [Router.Subscribe] delivers on a goroutine that runs only while
+//     events wait, at most 256 of them: then the oldest are dropped and
+//     counted (Stats.EventsDropped). Publishing an event never waits for a
+//     subscriber, so a slow subscriber never delays the protocol.
 //
 // All methods of Router are safe for concurrent use. [Router.Config]
 // returns a copy, with its slices cloned.

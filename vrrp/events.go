@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 )
@@ -76,25 +77,33 @@ type Stats struct {
 	// counted once for the interface, which every Router there reports,
 	// and known as of the last message received.
 	SocketDrops uint64
+
+	// EventsDropped counts the events a subscriber that did not keep up
+	// lost: the oldest are dropped once 256 wait (see Router.Subscribe).
+	EventsDropped uint64
 }
 
 // Stats returns a copy of the router's counters.
 func (r *Router) Stats() Stats {
 	r.mu.Lock()
-	s := r.stats
+	s, m := r.stats, r.mux // the mux changes when the interface is made again
 	r.mu.Unlock()
-	s.VRIDErrors += r.mux.unknownVRID.Load()
-	s.LengthErrors += r.mux.short.Load()
-	s.SocketDrops = uint64(r.mux.drops.Load())
+	s.VRIDErrors += m.unknownVRID.Load()
+	s.LengthErrors += m.short.Load()
+	s.SocketDrops = uint64(m.drops.Load())
 	return s
 }
 
 // Subscribe returns a channel that receives every event of the router from
 // now on, in order, until ctx ends or the router stops; then it is closed
-// (after the events before the stop). Events queue without bound for a
-// slow reader: a subscriber never delays the protocol.
+// (after the events before the stop). A subscriber never delays the
+// protocol: up to 256 events wait for a slow reader, then the oldest but
+// the one on offer are dropped and counted in Stats.EventsDropped. While no
+// event waits, a subscription costs no goroutine.
 func (r *Router) Subscribe(ctx context.Context) <-chan Event {
-	s := &subscription{wake: make(chan struct{}, 1), out: make(chan Event)}
+	s := &subscription{r: r, out: make(chan Event), ended: make(chan struct{})}
+	s.mu.Lock() // nothing touches s before s.stop is set
+	defer s.mu.Unlock()
 	r.mu.Lock()
 	done := r.done
 	if !done {
@@ -105,7 +114,7 @@ func (r *Router) Subscribe(ctx context.Context) <-chan Event {
 		close(s.out)
 		return s.out
 	}
-	go s.deliver(ctx, r)
+	s.stop = context.AfterFunc(ctx, s.end)
 	return s.out
 }
 
@@ -114,70 +123,113 @@ func (r *Router) publish(e Event) {
 	r.mu.Lock()
 	subs := r.subs
 	r.mu.Unlock()
+	var dropped uint64
 	for _, s := range subs {
-		s.mu.Lock()
-		s.queue = append(s.queue, e)
-		s.mu.Unlock()
-		s.poke()
+		if s.push(e) {
+			dropped++
+		}
+	}
+	if dropped > 0 {
+		r.mu.Lock()
+		r.stats.EventsDropped += dropped
+		r.mu.Unlock()
 	}
 }
 
-// A subscription queues a subscriber's events; its own goroutine hands
-// them over, so the router never waits for the subscriber.
+// subscriptionQueue is how many events wait at most for a subscriber.
+const subscriptionQueue = 256
+
+// A subscription queues a subscriber's events, at most subscriptionQueue,
+// for a goroutine that hands them over while any wait and then exits: the
+// router never waits for the subscriber, and an idle subscription costs no
+// goroutine. The deliverer alone closes out, once s is over, and never
+// lets delivering go then, so that no other starts. Lock order: s.mu, then
+// r.mu.
 type subscription struct {
-	mu    sync.Mutex
-	queue []Event
-	wake  chan struct{}
+	r     *Router
 	out   chan Event
+	ended chan struct{} // closed when ctx ends: a blocked deliverer gives up
+	stop  func() bool   // stops the context.AfterFunc
+
+	mu         sync.Mutex
+	queue      []Event // the head is on offer while a deliverer runs
+	delivering bool    // a deliverer runs: whenever queue is not empty
+	done       bool    // the router is done: end once the queue is delivered
+	over       bool    // ctx ended, or the router is done and all is delivered
 }
 
+// push queues e, unless s is over, and reports whether it dropped an
+// event for it.
+func (s *subscription) push(e Event) (dropped bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.over {
+		return false
+	}
+	if len(s.queue) == subscriptionQueue {
+		s.queue = slices.Delete(s.queue, 1, 2) // the head is on offer
+		dropped = true
+	}
+	s.queue = append(s.queue, e)
+	s.wake()
+	return dropped
+}
+
+// poke tells s that the router is done: s ends once its queue is delivered.
 func (s *subscription) poke() {
-	select {
-	case s.wake <- struct{}{}:
-	default:
+	s.mu.Lock()
+	s.done = true
+	s.wake()
+	s.mu.Unlock()
+}
+
+// end ends s when ctx ends, discarding what is still queued.
+func (s *subscription) end() {
+	s.mu.Lock()
+	if !s.over {
+		s.over = true
+		close(s.ended)
+		s.wake()
+	}
+	s.mu.Unlock()
+}
+
+// wake starts a deliverer unless one runs. s.mu is held.
+func (s *subscription) wake() {
+	if !s.delivering {
+		s.delivering = true
+		go s.deliver()
 	}
 }
 
-func (s *subscription) deliver(ctx context.Context, r *Router) {
-	defer func() {
-		r.mu.Lock()
-		for i, x := range r.subs {
-			if x == s {
-				r.subs = append(r.subs[:i:i], r.subs[i+1:]...)
-				break
-			}
-		}
-		r.mu.Unlock()
-		close(s.out)
-	}()
-	for {
-		s.mu.Lock()
-		queue := s.queue
-		s.queue = nil
+// deliver hands the queue over, in order, until it is empty; then it exits,
+// or closes out if s is over.
+func (s *subscription) deliver() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for !s.over && len(s.queue) > 0 {
+		e := s.queue[0]
 		s.mu.Unlock()
-		for _, e := range queue {
-			select {
-			case s.out <- e:
-			case <-ctx.Done():
-				return
-			}
-		}
-		r.mu.Lock()
-		done := r.done
-		r.mu.Unlock()
-		if done {
-			s.mu.Lock()
-			empty := len(s.queue) == 0
-			s.mu.Unlock()
-			if empty {
-				return
-			}
-			continue
-		}
 		select {
-		case <-s.wake:
-		case <-ctx.Done():
-			return
+		case s.out <- e:
+			s.mu.Lock()
+			s.queue = s.queue[1:]
+		case <-s.ended:
+			s.mu.Lock()
 		}
 	}
+	s.queue = nil
+	if !s.over && !s.done {
+		s.delivering = false
+		return
+	}
+	s.over = true
+	s.stop()
+	r := s.r
+	r.mu.Lock()
+	if i := slices.Index(r.subs, s); i >= 0 {
+		r.subs = slices.Concat(r.subs[:i], r.subs[i+1:]) // publish may still read the old slice
+	}
+	r.mu.Unlock()
+	close(s.out)
 }
