@@ -42,8 +42,9 @@ const maxMessageLen = headerLen + 255*16
 // VRID, and one for a VRID that no router of the process runs here; one
 // for a router not running yet is dropped, so that nothing waits for Run.
 type mux struct {
-	key  muxKey
-	conn Conn
+	key   muxKey
+	conn  Conn
+	sched *scheduler // of the routers' timers
 
 	unknownVRID atomic.Uint64 // messages for a VRID no router here runs
 	short       atomic.Uint64 // messages too short to carry a VRID
@@ -80,7 +81,7 @@ func attach(key muxKey, vrid uint8, open func() (Conn, error)) (*mux, func(), er
 		if err != nil {
 			return nil, nil, err
 		}
-		m = &mux{key: key, conn: conn, routers: map[uint8]*Router{}}
+		m = &mux{key: key, conn: conn, sched: newScheduler(conn), routers: map[uint8]*Router{}}
 		muxes.m[key] = m
 		go m.read()
 	}

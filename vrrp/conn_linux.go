@@ -1,9 +1,11 @@
 package vrrp
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -285,12 +287,13 @@ func cmsg(level, typ int32, datalen int) []byte {
 	return b
 }
 
-// sysmsg makes the system call trap, SYS_RECVMSG or SYS_SENDMSG, on fd
-// with msg, again when a signal interrupts it. It reports false when the
-// socket is not ready (EAGAIN), for syscall.RawConn to wait until it is.
-func sysmsg(trap, fd uintptr, msg *unix.Msghdr) (n int, ready bool, err error) {
+// sysmsg makes the system call trap, SYS_RECVMSG or SYS_SENDMSG on fd
+// with msg, or SYS_SENDMMSG with vlen messages from msg, again when a
+// signal interrupts it. It reports false when the socket is not ready
+// (EAGAIN), for syscall.RawConn to wait until it is.
+func sysmsg(trap, fd uintptr, msg unsafe.Pointer, vlen int) (n int, ready bool, err error) {
 	for {
-		r, _, errno := unix.Syscall(trap, fd, uintptr(unsafe.Pointer(msg)), 0)
+		r, _, errno := unix.Syscall6(trap, fd, uintptr(msg), uintptr(vlen), 0, 0, 0)
 		switch errno {
 		case 0:
 			return int(r), true, nil
@@ -310,6 +313,7 @@ type rawConn struct {
 	l       *layout
 	ifindex int
 	r       receiver
+	batch   batch
 
 	// senders holds the senders no WriteTo is using. A WriteTo takes one
 	// for itself, so that writers from several goroutines do not wait for
@@ -325,6 +329,7 @@ type rawConn struct {
 func newRawConn(c net.PacketConn, rc syscall.RawConn, ifindex int, l *layout) *rawConn {
 	conn := &rawConn{c: c, rc: rc, l: l, ifindex: ifindex}
 	conn.r.init(l)
+	conn.batch.send = conn.batch.sendmmsg
 	return conn
 }
 
@@ -367,7 +372,7 @@ func (r *receiver) init(l *layout) {
 
 func (r *receiver) recvmsg(fd uintptr) bool {
 	var ready bool
-	r.n, ready, r.err = sysmsg(unix.SYS_RECVMSG, fd, &r.msg)
+	r.n, ready, r.err = sysmsg(unix.SYS_RECVMSG, fd, unsafe.Pointer(&r.msg), 0)
 	if r.err != nil {
 		r.err = os.NewSyscallError("recvmsg", r.err)
 	}
@@ -494,7 +499,7 @@ func newSender(l *layout, ifindex int) *sender {
 
 func (s *sender) sendmsg(fd uintptr) bool {
 	var ready bool
-	_, ready, s.err = sysmsg(unix.SYS_SENDMSG, fd, &s.msg)
+	_, ready, s.err = sysmsg(unix.SYS_SENDMSG, fd, unsafe.Pointer(&s.msg), 0)
 	if s.err != nil {
 		s.err = os.NewSyscallError("sendmsg", s.err)
 	}
@@ -525,6 +530,15 @@ func (s *sender) address(src, dst netip.Addr, ifindex int) bool {
 	return true
 }
 
+// payload makes b the payload of the next message.
+func (s *sender) payload(b []byte) {
+	s.iov.Base = nil
+	if len(b) > 0 {
+		s.iov.Base = &b[0]
+	}
+	s.iov.SetLen(len(b))
+}
+
 // sender returns a sender no other WriteTo is using.
 func (c *rawConn) sender() *sender {
 	c.senders.Lock()
@@ -547,15 +561,11 @@ func (c *rawConn) WriteTo(b []byte, src, dst netip.Addr) error {
 	s := c.sender()
 	defer c.release(s)
 	if !s.address(src, dst, c.ifindex) {
-		return c.opError("write", dst, &net.AddrError{Err: "not an address of the socket's family", Addr: dst.String()})
+		return c.notFamily(dst)
 	}
-	s.iov.Base = nil
-	if len(b) > 0 {
-		s.iov.Base = &b[0]
-	}
-	s.iov.SetLen(len(b))
+	s.payload(b)
 	err := c.rc.Write(s.send)
-	s.iov.Base = nil // not to keep b alive
+	s.payload(nil) // not to keep b alive
 	if err == nil {
 		err = s.err
 	}
@@ -563,6 +573,86 @@ func (c *rawConn) WriteTo(b []byte, src, dst netip.Addr) error {
 		return c.opError("write", dst, err)
 	}
 	return nil
+}
+
+// A batch is what sendmmsg(2) sends: a message header per message, each
+// made by a sender of its own. The scheduler of the interface is its only
+// user; the lock only makes that safe to assume.
+type batch struct {
+	mu      sync.Mutex
+	senders []*sender
+	hdrs    []unix.Mmsghdr
+	which   []int // the message of each header
+	from    int   // the first header not sent yet
+	n       int   // how many the last sendmmsg sent
+	err     error
+	// send is b.sendmmsg, made once, as sender.send is.
+	send func(fd uintptr) bool
+}
+
+// maxBatch is the most messages one sendmmsg sends.
+const maxBatch = 64
+
+func (b *batch) sendmmsg(fd uintptr) bool {
+	var ready bool
+	b.n, ready, b.err = sysmsg(unix.SYS_SENDMMSG, fd, unsafe.Pointer(&b.hdrs[b.from]), len(b.hdrs)-b.from)
+	if b.err != nil {
+		b.err = os.NewSyscallError("sendmmsg", b.err)
+	}
+	return ready
+}
+
+// writeBatch sends msgs, those without an error yet, maxBatch to a
+// system call, and sets the error of each that did not leave. sendmmsg(2)
+// stops at the first message that fails, and fails only if it is the
+// first: that one gets the error and the rest go on.
+func (c *rawConn) writeBatch(msgs []outMsg) {
+	b := &c.batch
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for len(msgs) > 0 {
+		chunk := msgs[:min(len(msgs), maxBatch)]
+		msgs = msgs[len(chunk):]
+		b.hdrs, b.which = b.hdrs[:0], b.which[:0]
+		for i := range chunk {
+			m := &chunk[i]
+			if m.err != nil {
+				continue
+			}
+			if len(b.senders) == len(b.hdrs) {
+				b.senders = append(b.senders, newSender(c.l, c.ifindex))
+			}
+			s := b.senders[len(b.hdrs)]
+			if !s.address(m.src, m.dst, c.ifindex) {
+				m.err = c.notFamily(m.dst)
+				continue
+			}
+			s.payload(m.b)
+			b.hdrs = append(b.hdrs, unix.Mmsghdr{Hdr: s.msg})
+			b.which = append(b.which, i)
+		}
+		for b.from = 0; b.from < len(b.hdrs); {
+			err := c.rc.Write(b.send)
+			if err == nil {
+				err = b.err
+			}
+			if err == nil && b.n > 0 {
+				b.from += b.n
+				continue
+			}
+			m := &chunk[b.which[b.from]]
+			m.err = c.opError("write", m.dst, cmp.Or(err, io.ErrShortWrite))
+			b.from++
+		}
+		for _, s := range b.senders[:len(b.hdrs)] {
+			s.payload(nil) // not to keep the messages alive
+		}
+	}
+}
+
+// notFamily is the error of a destination of the other family.
+func (c *rawConn) notFamily(dst netip.Addr) error {
+	return c.opError("write", dst, &net.AddrError{Err: "not an address of the socket's family", Addr: dst.String()})
 }
 
 // opError describes a failed read or write as package net does. An error

@@ -1,6 +1,7 @@
 package vrrp
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -48,13 +49,16 @@ type Router struct {
 	advert      Advertisement
 	rx          Advertisement
 	sendBuf     []byte
+	out         *outBatch // in a turn of the scheduler: where advertisements go
+	batchBuf    []byte    // what they are, until the scheduler has sent them
 
 	state   atomic.Uint32 // State
 	running atomic.Bool
 
-	// The scheduler's, guarded by sched.mu.
-	heapIndex int // in sched.due, or -1
+	// The scheduler's, guarded by its mu.
+	heapIndex int // in its heap, or -1
 	heapAt    time.Time
+	heapEarly bool // an Adver_Timer: it may fire up to adverSlack early
 
 	links *linkWatch // nil for an injected Conn
 
@@ -262,6 +266,7 @@ func (r *Router) relink(l netmon.Link) error {
 	if err != nil {
 		return err
 	}
+	r.mux.sched.set(r, time.Time{}, false)
 	r.mu.Lock()
 	old := r.detach
 	r.conn, r.mux, r.detach = m.conn, m, detach
@@ -269,6 +274,7 @@ func (r *Router) relink(l netmon.Link) error {
 	old()
 	if r.active {
 		m.start(r)
+		r.settle(time.Now())
 	}
 	r.log.Info("interface made again: advertising on the new one", "index", l.Index)
 	return nil
@@ -339,15 +345,19 @@ func (r *Router) settle(now time.Time) {
 		r.healthDirty = false
 		r.applyHealth(now)
 	}
-	sched.set(r, r.machine.Deadline())
+	r.mux.sched.set(r, r.machine.Deadline(), r.machine.State() == Master)
 }
 
-// expire is the scheduler's: the machine's timer is due.
-func (r *Router) expire(now time.Time) {
+// expire is the scheduler's: the machine's timer is due at now. The
+// advertisement it sends goes in out, with those of the other timers due
+// together.
+func (r *Router) expire(now time.Time, out *outBatch) {
 	r.pmu.Lock()
 	defer r.pmu.Unlock()
 	if r.active {
+		r.out = out
 		r.do(now, r.machine.Expire(now))
+		r.out = nil
 		r.settle(now)
 	}
 }
@@ -457,7 +467,7 @@ func (r *Router) shutdown() {
 	now := time.Now()
 	r.do(now, r.machine.Shutdown(now))
 	r.active = false
-	sched.set(r, time.Time{})
+	r.mux.sched.set(r, time.Time{}, false)
 	r.log.Info("vrrp router stopped")
 }
 
@@ -570,40 +580,74 @@ func (l *rateLimit) allow(now time.Time) bool {
 	return true
 }
 
-// send sends one advertisement with priority prio to every destination. A
-// master none of whose advertisements has left for a whole
-// Master_Down_Interval cannot do its job: it goes to FAULT, giving the
-// address up, until the host changes (an address or link event) or
-// sendFaultHold has passed.
+// send sends one advertisement with priority prio to every destination:
+// at once, or in a turn of the scheduler with the others due together.
 func (r *Router) send(prio uint8) {
 	r.advert.Priority = prio
-	var lastErr error
-	sent := false
+	sent, lastErr := false, error(nil)
 	for _, dst := range r.dsts {
+		if r.out != nil {
+			n := len(r.batchBuf)
+			b, err := r.advert.Append(r.batchBuf, r.src, dst, r.cfg.Checksum)
+			if err == nil {
+				r.batchBuf = b
+			}
+			r.out.msgs = append(r.out.msgs, outMsg{r: r, b: r.batchBuf[n:], src: r.src, dst: dst, prio: prio, err: err})
+			continue
+		}
 		var err error
 		r.sendBuf, err = r.advert.Append(r.sendBuf[:0], r.src, dst, r.cfg.Checksum)
 		if err == nil {
 			err = r.conn.WriteTo(r.sendBuf, r.src, dst)
 		}
-		r.mu.Lock()
-		if err != nil {
-			r.stats.SendErrors++
-		} else {
-			r.stats.AdvertsSent++
-			if prio == 0 {
-				r.stats.PriorityZeroSent++
-			}
-		}
-		r.mu.Unlock()
-		if err != nil {
-			lastErr = err
-			if r.sendLog.allow(time.Now()) {
-				r.log.Warn("sending advertisement", "to", dst, "err", err, "not_logged_since_last", r.sendLog.suppressed)
-				r.sendLog.suppressed = 0
-			}
-		}
-		sent = sent || err == nil
+		r.account(prio, dst, err)
+		sent, lastErr = sent || err == nil, cmp.Or(err, lastErr)
 	}
+	if r.out == nil {
+		r.sendResult(sent, lastErr)
+	}
+}
+
+// sent is the scheduler's: how the advertisements of one send that it
+// sent in a batch went.
+func (r *Router) sent(msgs []outMsg) {
+	r.pmu.Lock()
+	defer r.pmu.Unlock()
+	r.batchBuf = r.batchBuf[:0]
+	sent, lastErr := false, error(nil)
+	for _, m := range msgs {
+		r.account(m.prio, m.dst, m.err)
+		sent, lastErr = sent || m.err == nil, cmp.Or(m.err, lastErr)
+	}
+	r.sendResult(sent, lastErr)
+	if r.healthDirty && r.active {
+		r.settle(time.Now())
+	}
+}
+
+// account counts one advertisement sent to dst, or not for err.
+func (r *Router) account(prio uint8, dst netip.Addr, err error) {
+	r.mu.Lock()
+	if err != nil {
+		r.stats.SendErrors++
+	} else {
+		r.stats.AdvertsSent++
+		if prio == 0 {
+			r.stats.PriorityZeroSent++
+		}
+	}
+	r.mu.Unlock()
+	if err != nil && r.sendLog.allow(time.Now()) {
+		r.log.Warn("sending advertisement", "to", dst, "err", err, "not_logged_since_last", r.sendLog.suppressed)
+		r.sendLog.suppressed = 0
+	}
+}
+
+// sendResult follows whether a send reached any destination. A master
+// none of whose advertisements has left for a whole Master_Down_Interval
+// cannot do its job: it goes to FAULT, giving the address up, until the
+// host changes (an address or link event) or sendFaultHold has passed.
+func (r *Router) sendResult(sent bool, lastErr error) {
 	now := time.Now()
 	switch {
 	case sent:

@@ -2,27 +2,56 @@ package vrrp
 
 import (
 	"container/heap"
+	"net/netip"
 	"sync"
 	"time"
 )
 
-// The scheduler runs the timers of every running Router of the process
-// (each machine's Adver_Timer or Master_Down_Timer, RFC 5798 §6.2): one
-// goroutine over a heap of absolute deadlines, where a goroutine and a
-// timer per router would cost a thousand of each for a thousand routers.
-// The goroutine runs while any deadline is pending.
-var sched = &scheduler{wake: make(chan struct{}, 1)}
-
+// A scheduler runs the timers of the routers of one mux, one interface
+// and family (each machine's Adver_Timer or Master_Down_Timer, RFC 5798
+// §6.2): one goroutine over a heap of absolute deadlines, while any is
+// pending, where a goroutine and a timer per router would cost a thousand
+// of each for a thousand routers.
+//
+// Each time it wakes it fires every timer that is due and every
+// Adver_Timer due within adverSlack, and the advertisements they send
+// leave together, in one sendmmsg(2) where the Conn can: a thousand
+// routers advertising every 10 ms wake it about a thousand times a second,
+// not a hundred thousand, and make a few hundred system calls, not a
+// hundred thousand. A Master_Down_Timer never fires early.
 type scheduler struct {
+	conn Conn
+
 	mu      sync.Mutex
 	due     deadlines // soonest first
 	running bool      // the goroutine runs
 	wake    chan struct{}
+
+	// The goroutine's own.
+	firing []firing
+	out    outBatch
 }
 
-// set makes r's timer fire at at, or never if at is zero. Routers call it
-// with their protocol lock held, after every input to their machine.
-func (s *scheduler) set(r *Router, at time.Time) {
+// adverSlack is how early an advertisement may be sent to leave with
+// others: a tenth of the shortest interval of VRRPv3. The cadence is
+// kept: the next is due an interval after the deadline, not after the
+// send (nextTick).
+const adverSlack = time.Millisecond
+
+// A firing is a timer taken from the heap to fire, with its deadline.
+type firing struct {
+	r  *Router
+	at time.Time
+}
+
+func newScheduler(conn Conn) *scheduler {
+	return &scheduler{conn: conn, wake: make(chan struct{}, 1)}
+}
+
+// set makes r's timer fire at at, or never if at is zero; early says that
+// it may fire up to adverSlack before. Routers call it with their
+// protocol lock held, after every input to their machine.
+func (s *scheduler) set(r *Router, at time.Time, early bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
@@ -32,10 +61,10 @@ func (s *scheduler) set(r *Router, at time.Time) {
 	case at.IsZero():
 		return
 	case r.heapIndex >= 0:
-		r.heapAt = at
+		r.heapAt, r.heapEarly = at, early
 		heap.Fix(&s.due, r.heapIndex)
 	default:
-		r.heapAt = at
+		r.heapAt, r.heapEarly = at, early
 		heap.Push(&s.due, r)
 	}
 	if r.heapIndex == 0 {
@@ -61,8 +90,8 @@ func (s *scheduler) run() {
 			s.mu.Unlock()
 			return
 		}
-		r := s.due[0]
-		if wait := time.Until(r.heapAt); wait > 0 {
+		now := time.Now()
+		if wait := s.due[0].heapAt.Sub(now); wait > 0 {
 			s.mu.Unlock()
 			timer.Reset(wait)
 			select {
@@ -72,10 +101,30 @@ func (s *scheduler) run() {
 			}
 			continue
 		}
-		heap.Pop(&s.due)
+		for len(s.due) > 0 {
+			r := s.due[0]
+			if r.heapAt.After(now) && !(r.heapEarly && r.heapAt.Sub(now) <= adverSlack) {
+				break
+			}
+			heap.Pop(&s.due)
+			s.firing = append(s.firing, firing{r, r.heapAt})
+		}
 		s.mu.Unlock()
-		r.expire(time.Now())
+		for _, f := range s.firing {
+			// An early timer fires as at its deadline, for the cadence.
+			f.r.expire(later(now, f.at), &s.out)
+		}
+		clear(s.firing)
+		s.firing = s.firing[:0]
+		s.out.flush(s.conn)
 	}
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // deadlines is a heap of routers by their deadline.
@@ -102,4 +151,51 @@ func (d *deadlines) Pop() any {
 	*d = old[:len(old)-1]
 	r.heapIndex = -1
 	return r
+}
+
+// An outMsg is an advertisement a router queued in an outBatch, and then
+// the error sending it.
+type outMsg struct {
+	r        *Router
+	b        []byte
+	src, dst netip.Addr
+	prio     uint8
+	err      error
+}
+
+// An outBatch is the advertisements of the timers that fired together.
+type outBatch struct {
+	msgs []outMsg
+}
+
+// A batchWriter is a Conn that sends several messages in one system call,
+// setting the error of each.
+type batchWriter interface {
+	writeBatch(msgs []outMsg)
+}
+
+// flush sends the batch over conn, tells each router how its messages
+// went, and empties the batch.
+func (o *outBatch) flush(conn Conn) {
+	if len(o.msgs) == 0 {
+		return
+	}
+	if bw, ok := conn.(batchWriter); ok {
+		bw.writeBatch(o.msgs)
+	} else {
+		for i := range o.msgs {
+			m := &o.msgs[i]
+			m.err = conn.WriteTo(m.b, m.src, m.dst)
+		}
+	}
+	for msgs := o.msgs; len(msgs) > 0; {
+		n := 1
+		for n < len(msgs) && msgs[n].r == msgs[0].r {
+			n++
+		}
+		msgs[0].r.sent(msgs[:n])
+		msgs = msgs[n:]
+	}
+	clear(o.msgs)
+	o.msgs = o.msgs[:0]
 }
