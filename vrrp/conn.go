@@ -50,9 +50,16 @@ type mux struct {
 	short       atomic.Uint64 // messages too short to carry a VRID
 	drops       atomic.Uint32 // the socket's overflow count, as its last message told
 
-	mu      sync.Mutex
-	routers map[uint8]*Router // reserved VRIDs; nil until the router runs
+	// The router of each VRID: nil if none is reserved, notRunning
+	// until it runs. The reader looks it up without a lock; mu serializes
+	// the changes.
+	vrids    [256]atomic.Pointer[Router]
+	mu       sync.Mutex
+	reserved int // VRIDs
 }
+
+// notRunning marks a VRID reserved by a router that does not run (yet).
+var notRunning = new(Router)
 
 // muxKey names an interface of one network namespace and a family.
 type muxKey struct {
@@ -81,22 +88,24 @@ func attach(key muxKey, vrid uint8, open func() (Conn, error)) (*mux, func(), er
 		if err != nil {
 			return nil, nil, err
 		}
-		m = &mux{key: key, conn: conn, sched: newScheduler(conn), routers: map[uint8]*Router{}}
+		m = &mux{key: key, conn: conn, sched: newScheduler(conn)}
 		muxes.m[key] = m
 		go m.read()
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if _, taken := m.routers[vrid]; taken {
+	if m.vrids[vrid].Load() != nil {
 		return nil, nil, errVRIDTaken
 	}
-	m.routers[vrid] = nil
+	m.vrids[vrid].Store(notRunning)
+	m.reserved++
 	detach := func() {
 		muxes.Lock()
 		defer muxes.Unlock()
 		m.mu.Lock()
-		delete(m.routers, vrid)
-		last := len(m.routers) == 0
+		m.vrids[vrid].Store(nil)
+		m.reserved--
+		last := m.reserved == 0
 		m.mu.Unlock()
 		if last {
 			delete(muxes.m, key)
@@ -109,19 +118,46 @@ func attach(key muxKey, vrid uint8, open func() (Conn, error)) (*mux, func(), er
 // start hands the messages of r's VRID to r from now on.
 func (m *mux) start(r *Router) {
 	m.mu.Lock()
-	m.routers[r.cfg.VRID] = r
+	m.vrids[r.cfg.VRID].Store(r)
 	m.mu.Unlock()
 }
 
+// maxReadBatch is the most messages one read of a batchReader reads.
+const maxReadBatch = 16
+
+// A batchReader is a Conn that reads several messages in one system
+// call, as rawConn.readBatch does.
+type batchReader interface {
+	readBatch(bufs [][]byte, ns []int, infos []PacketInfo) (int, error)
+}
+
 // read hands every message of the Conn to its router until the Conn is
-// closed.
+// closed: a batch at a time where the Conn can read one.
 func (m *mux) read() {
-	buf := new([maxMessageLen]byte)
+	batch := 1
+	br, ok := m.conn.(batchReader)
+	if ok {
+		batch = maxReadBatch
+	}
+	mem := make([]byte, batch*maxMessageLen)
+	bufs := make([][]byte, batch)
+	for i := range bufs {
+		bufs[i] = mem[i*maxMessageLen : (i+1)*maxMessageLen]
+	}
+	ns := make([]int, batch)
+	infos := make([]PacketInfo, batch)
 	for {
-		n, info, err := m.conn.ReadFrom(buf[:])
+		var n int
+		var err error
+		if br != nil {
+			n, err = br.readBatch(bufs, ns, infos)
+		} else {
+			n = 1
+			ns[0], infos[0], err = m.conn.ReadFrom(bufs[0])
+		}
 		if err != nil {
 			m.mu.Lock()
-			closed := len(m.routers) == 0
+			closed := m.reserved == 0
 			m.mu.Unlock()
 			if closed || errors.Is(err, net.ErrClosed) {
 				return
@@ -131,21 +167,28 @@ func (m *mux) read() {
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
-		if info.Drops != 0 {
-			m.drops.Store(info.Drops)
+		for i := range n {
+			if ns[i] >= 0 {
+				m.dispatch(bufs[i][:ns[i]], infos[i])
+			}
 		}
-		if n < 2 {
-			m.short.Add(1)
-			continue
-		}
-		m.mu.Lock()
-		r, known := m.routers[buf[1]]
-		m.mu.Unlock()
-		switch {
-		case !known:
-			m.unknownVRID.Add(1)
-		case r != nil:
-			r.deliver(buf[:n], info)
-		}
+	}
+}
+
+// dispatch hands one message to the router of its VRID.
+func (m *mux) dispatch(msg []byte, info PacketInfo) {
+	if info.Drops != 0 {
+		m.drops.Store(info.Drops)
+	}
+	if len(msg) < 2 {
+		m.short.Add(1)
+		return
+	}
+	switch r := m.vrids[msg[1]].Load(); r {
+	case nil:
+		m.unknownVRID.Add(1)
+	case notRunning:
+	default:
+		r.deliver(msg, info)
 	}
 }

@@ -333,93 +333,130 @@ func newRawConn(c net.PacketConn, rc syscall.RawConn, ifindex int, l *layout) *r
 	return conn
 }
 
-// A receiver is what recvmsg(2) fills: one, for one ReadFrom at a time.
+// A receiver is what recvmmsg(2) fills: a slot per message, for one read
+// at a time.
 type receiver struct {
-	mu      sync.Mutex
-	l       *layout
-	msg     unix.Msghdr
-	iov     [2]unix.Iovec // the IPv4 header and the payload; the payload alone in IPv6
-	payload *unix.Iovec   // the iovec of the payload: the caller's buffer
-	hdr     [ipv4.HeaderLen]byte
-	name    [unix.SizeofSockaddrInet6]byte // the source's sockaddr
-	oob     []byte                         // the control messages
-	// recv is r.recvmsg, made once: a func value made per ReadFrom would
+	mu    sync.Mutex
+	l     *layout
+	slots []slot
+	hdrs  []unix.Mmsghdr // hdrs[i] is slots[i]'s
+	vlen  int            // how many the next recvmmsg asks for
+	// recv is r.recvmmsg, made once: a func value made per read would
 	// escape into RawConn.Read, and be allocated each time.
 	recv func(fd uintptr) bool
 	n    int
 	err  error
 }
 
-func (r *receiver) init(l *layout) {
-	r.l = l
-	r.msg.Name = &r.name[0]
-	r.msg.Iov = &r.iov[0]
-	iovs := 1
-	if l.headerLen > 0 {
-		r.iov[0].Base = &r.hdr[0]
-		r.iov[0].SetLen(l.headerLen)
-		iovs = 2
-	}
-	r.msg.SetIovlen(iovs)
-	r.payload = &r.iov[iovs-1]
-	// Room for what the options asked for at open put in each message:
-	// the packet information, the TTL (hop limit), an int, and the
-	// overflow count, a uint32.
-	r.oob = make([]byte, unix.CmsgSpace(l.pktinfoLen)+2*unix.CmsgSpace(4))
-	r.msg.Control = &r.oob[0]
-	r.recv = r.recvmsg
+// A slot is where one message is read.
+type slot struct {
+	iov     [2]unix.Iovec // the IPv4 header and the payload; the payload alone in IPv6
+	payload *unix.Iovec   // the iovec of the payload: the caller's buffer
+	hdr     [ipv4.HeaderLen]byte
+	name    [unix.SizeofSockaddrInet6]byte // the source's sockaddr
+	oob     []byte                         // the control messages
 }
 
-func (r *receiver) recvmsg(fd uintptr) bool {
+func (r *receiver) init(l *layout) {
+	r.l = l
+	r.slots = make([]slot, maxReadBatch)
+	r.hdrs = make([]unix.Mmsghdr, maxReadBatch)
+	for i := range r.slots {
+		s, msg := &r.slots[i], &r.hdrs[i].Hdr
+		msg.Name = &s.name[0]
+		msg.Iov = &s.iov[0]
+		iovs := 1
+		if l.headerLen > 0 {
+			s.iov[0].Base = &s.hdr[0]
+			s.iov[0].SetLen(l.headerLen)
+			iovs = 2
+		}
+		msg.SetIovlen(iovs)
+		s.payload = &s.iov[iovs-1]
+		// Room for what the options asked for at open put in each
+		// message: the packet information, the TTL (hop limit), an int,
+		// and the overflow count, a uint32.
+		s.oob = make([]byte, unix.CmsgSpace(l.pktinfoLen)+2*unix.CmsgSpace(4))
+		msg.Control = &s.oob[0]
+	}
+	r.recv = r.recvmmsg
+}
+
+func (r *receiver) recvmmsg(fd uintptr) bool {
 	var ready bool
-	r.n, ready, r.err = sysmsg(unix.SYS_RECVMSG, fd, unsafe.Pointer(&r.msg), 0)
+	r.n, ready, r.err = sysmsg(unix.SYS_RECVMMSG, fd, unsafe.Pointer(&r.hdrs[0]), r.vlen)
 	if r.err != nil {
-		r.err = os.NewSyscallError("recvmsg", r.err)
+		r.err = os.NewSyscallError("recvmmsg", r.err)
 	}
 	return ready
 }
 
-// read reads one message, its payload into b, and returns the length of
-// the payload; ok is false for a message shorter than its IPv4 header says.
-func (r *receiver) read(rc syscall.RawConn, b []byte) (n int, ok bool, err error) {
-	r.payload.Base = nil
-	if len(b) > 0 {
-		r.payload.Base = &b[0]
+// read reads at most len(bufs) messages, at least one, the payload of
+// each into its buffer, and sets the length of each payload in ns and what
+// the kernel told of it in infos. A message of another interface than
+// ifindex (the socket may have queued some before it was bound to its own),
+// or shorter than its IPv4 header says, gets a length of -1.
+func (r *receiver) read(rc syscall.RawConn, ifindex int, bufs [][]byte, ns []int, infos []PacketInfo) (int, error) {
+	r.vlen = min(len(bufs), len(r.slots))
+	for i, b := range bufs[:r.vlen] {
+		s, msg := &r.slots[i], &r.hdrs[i].Hdr
+		s.payload.Base = nil
+		if len(b) > 0 {
+			s.payload.Base = &b[0]
+		}
+		s.payload.SetLen(len(b))
+		msg.Namelen = uint32(r.l.sockaddrLen)
+		msg.SetControllen(len(s.oob))
+		msg.Flags = 0
 	}
-	r.payload.SetLen(len(b))
-	r.msg.Namelen = uint32(r.l.sockaddrLen)
-	r.msg.SetControllen(len(r.oob))
-	r.msg.Flags = 0
-	err = rc.Read(r.recv)
-	r.payload.Base = nil // not to keep b alive
+	err := rc.Read(r.recv)
+	for i := range r.vlen {
+		r.slots[i].payload.Base = nil // not to keep the buffers alive
+	}
 	if err == nil {
 		err = r.err
 	}
 	if err != nil {
-		return 0, false, err
+		return 0, err
 	}
-	n = r.n
-	if hl := r.l.headerLen; hl > 0 {
-		// The IPv4 header: its first hl bytes in r.hdr, its options, if
-		// any, at the start of b.
-		ihl := int(r.hdr[0]&0x0f) << 2
-		if ihl < hl || n < ihl {
-			return 0, false, nil
+	for i := range r.n {
+		var in int
+		in, infos[i] = r.info(i)
+		ns[i] = r.payloadLen(i, bufs[i])
+		if in != ifindex {
+			ns[i] = -1
 		}
-		copy(b, b[ihl-hl:n-hl])
-		n -= ihl
 	}
-	return n, true, nil
+	return r.n, nil
 }
 
-// info returns what the kernel told of the message read: its source, from
-// the sockaddr, and the interface it came in on, its destination and its
-// TTL (hop limit), from the control messages. It walks the control messages
+// payloadLen returns the length of the payload of message i read into b,
+// moving it to the start of b past IPv4 options, if any; -1 for a message
+// shorter than its IPv4 header says.
+func (r *receiver) payloadLen(i int, b []byte) int {
+	n := int(r.hdrs[i].Len)
+	hl := r.l.headerLen
+	if hl == 0 {
+		return n
+	}
+	// The IPv4 header: its first hl bytes in the slot, its options, if
+	// any, at the start of b.
+	ihl := int(r.slots[i].hdr[0]&0x0f) << 2
+	if ihl < hl || n < ihl {
+		return -1
+	}
+	copy(b, b[ihl-hl:n-hl])
+	return n - ihl
+}
+
+// info returns what the kernel told of message i: its source, from the
+// sockaddr, and the interface it came in on, its destination and its TTL
+// (hop limit), from the control messages. It walks the control messages
 // itself: unix.ParseSocketControlMessage would allocate.
-func (r *receiver) info() (ifindex int, info PacketInfo) {
-	l := r.l
-	info.Src = l.addr(r.name[l.sockaddrAddr:])
-	oob := r.oob[:min(int(r.msg.Controllen), len(r.oob))]
+func (r *receiver) info(i int) (ifindex int, info PacketInfo) {
+	l, s := r.l, &r.slots[i]
+	info.Src = l.addr(s.name[l.sockaddrAddr:])
+	oob := s.oob[:min(int(r.hdrs[i].Hdr.Controllen), len(s.oob))]
 	for len(oob) >= unix.SizeofCmsghdr {
 		h, data, rest, err := unix.ParseOneSocketControlMessage(oob)
 		if err != nil {
@@ -440,25 +477,34 @@ func (r *receiver) info() (ifindex int, info PacketInfo) {
 	return ifindex, info
 }
 
-// ReadFrom skips the messages of other interfaces (the socket may have
-// queued some before it was bound to its own). Calls from several goroutines
-// take turns.
+// ReadFrom skips the messages of other interfaces. Calls from several
+// goroutines take turns.
 func (c *rawConn) ReadFrom(b []byte) (int, PacketInfo, error) {
-	r := &c.r
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	var (
+		ns    [1]int
+		infos [1]PacketInfo
+	)
 	for {
-		n, ok, err := r.read(c.rc, b)
-		if err != nil {
-			return 0, PacketInfo{}, c.opError("read", netip.Addr{}, err)
+		if _, err := c.readBatch([][]byte{b}, ns[:], infos[:]); err != nil {
+			return 0, PacketInfo{}, err
 		}
-		if !ok {
-			continue
-		}
-		if ifindex, info := r.info(); ifindex == c.ifindex {
-			return n, info, nil
+		if ns[0] >= 0 {
+			return ns[0], infos[0], nil
 		}
 	}
+}
+
+// readBatch reads at most len(bufs) messages in one recvmmsg(2), waiting
+// for the first, as receiver.read says. Calls from several goroutines take
+// turns.
+func (c *rawConn) readBatch(bufs [][]byte, ns []int, infos []PacketInfo) (int, error) {
+	c.r.mu.Lock()
+	defer c.r.mu.Unlock()
+	n, err := c.r.read(c.rc, c.ifindex, bufs, ns, infos)
+	if err != nil {
+		return 0, c.opError("read", netip.Addr{}, err)
+	}
+	return n, nil
 }
 
 // A sender is what sendmsg(2) sends: the destination's sockaddr and the

@@ -51,6 +51,12 @@ func newScheduler(conn Conn) *scheduler {
 // set makes r's timer fire at at, or never if at is zero; early says that
 // it may fire up to adverSlack before. Routers call it with their
 // protocol lock held, after every input to their machine.
+//
+// A timer that moves later stays where it is in the heap: it fires at the
+// earlier time, when the machine, not due yet, does nothing, and the
+// router sets it again. A backup's Master_Down_Timer moves later with
+// every advertisement it hears: the heap is fixed about once a
+// Master_Down_Interval, not at every advertisement.
 func (s *scheduler) set(r *Router, at time.Time, early bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -59,6 +65,8 @@ func (s *scheduler) set(r *Router, at time.Time, early bool) {
 		heap.Remove(&s.due, r.heapIndex)
 		return
 	case at.IsZero():
+		return
+	case r.heapIndex >= 0 && !at.Before(r.heapAt) && early == r.heapEarly:
 		return
 	case r.heapIndex >= 0:
 		r.heapAt, r.heapEarly = at, early
