@@ -287,13 +287,21 @@ func cmsg(level, typ int32, datalen int) []byte {
 	return b
 }
 
-// sysmsg makes the system call trap, SYS_RECVMSG or SYS_SENDMSG on fd
-// with msg, or SYS_SENDMMSG with vlen messages from msg, again when a
+// sysmsg makes the system call trap, SYS_SENDMSG on fd with msg, or
+// SYS_SENDMMSG or SYS_RECVMMSG with vlen messages from msg, again when a
 // signal interrupts it. It reports false when the socket is not ready
 // (EAGAIN), for syscall.RawConn to wait until it is.
 func sysmsg(trap, fd uintptr, msg unsafe.Pointer, vlen int) (n int, ready bool, err error) {
 	for {
-		r, _, errno := unix.Syscall6(trap, fd, uintptr(msg), uintptr(vlen), 0, 0, 0)
+		syscall6 := unix.Syscall6
+		if trap == unix.SYS_RECVMMSG {
+			// Reading the socket, which does not block, returns at once:
+			// a raw system call, which the runtime's sysmon never has to
+			// take the processor back from. With Syscall6, doing so took
+			// a fifth of a busy backup's time.
+			syscall6 = unix.RawSyscall6
+		}
+		r, _, errno := syscall6(trap, fd, uintptr(msg), uintptr(vlen), 0, 0, 0)
 		switch errno {
 		case 0:
 			return int(r), true, nil
