@@ -1,9 +1,12 @@
 package havip
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"slices"
 	"sync"
@@ -11,6 +14,7 @@ import (
 	"time"
 
 	"github.com/vipkit/vipkit/garp"
+	"github.com/vipkit/vipkit/internal/netmon"
 	"github.com/vipkit/vipkit/vrrp"
 )
 
@@ -58,7 +62,10 @@ type Status struct {
 // New opens the interface's Host and an announcer (a garp.Sender) in the
 // calling thread's network namespace and validates cfg against the
 // interface: every bad field is an ErrConfig error naming it. It needs
-// CAP_NET_ADMIN and CAP_NET_RAW.
+// CAP_NET_ADMIN and CAP_NET_RAW. Both follow the interface by name: when
+// it is deleted and made again, the Host moves to the new one (a master
+// adds its addresses there) and the announcer opens its socket on it
+// again, in the same namespace.
 func New(cfg Config) (*Client, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -68,7 +75,7 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	ann, err := garp.NewSender(host.Interface(), &garp.Options{Interval: cfg.Announce.Interval})
+	ann, err := openFollowingSender(host, garp.Options{Interval: cfg.Announce.Interval})
 	if err != nil {
 		host.Close()
 		return nil, err
@@ -79,6 +86,94 @@ func New(cfg Config) (*Client, error) {
 		host.Close()
 	}
 	return c, err
+}
+
+// A followingSender is New's Announcer: a garp.Sender on the Host's
+// interface that follows it. Before each burst it compares the Host's
+// interface with the one its Sender was opened on; when the index or MAC
+// address differs (the interface was deleted and made again), it closes
+// that Sender, whose socket is bound to an interface that is gone, and
+// opens one on the new interface in the network namespace of New (sockets
+// open in the namespace of the thread that opens them, and a burst runs
+// on any thread). An error opening it is the burst's, and the next burst
+// tries again. A burst still under way on the old Sender fails when it is
+// closed: its frames could not leave a deleted interface anyway.
+type followingSender struct {
+	host  Host
+	netns *netmon.Netns
+	opts  garp.Options
+
+	mu     sync.Mutex // guards what follows
+	sender *garp.Sender
+	ifi    *net.Interface // sender's; nil with sender
+	closed bool
+}
+
+// openFollowingSender opens a followingSender on host's interface, in
+// the calling thread's network namespace.
+func openFollowingSender(host Host, opts garp.Options) (*followingSender, error) {
+	ifi := host.Interface()
+	s, err := garp.NewSender(ifi, &opts)
+	if err != nil {
+		return nil, err
+	}
+	ns, err := netmon.OpenNetns()
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("havip: %w", err)
+	}
+	return &followingSender{host: host, netns: ns, opts: opts, sender: s, ifi: ifi}, nil
+}
+
+func (a *followingSender) BurstN(ctx context.Context, rounds int, addrs ...netip.Addr) error {
+	s, err := a.current()
+	if err != nil {
+		return err
+	}
+	return s.BurstN(ctx, rounds, addrs...)
+}
+
+// current returns a Sender on the Host's interface as it is now, opening
+// it if the interface changed.
+func (a *followingSender) current() (*garp.Sender, error) {
+	ifi := a.host.Interface()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed {
+		return nil, fmt.Errorf("havip: announcing on %s: %w", ifi.Name, net.ErrClosed)
+	}
+	if a.sender != nil && a.ifi.Index == ifi.Index && bytes.Equal(a.ifi.HardwareAddr, ifi.HardwareAddr) {
+		return a.sender, nil
+	}
+	if a.sender != nil {
+		a.sender.Close()
+		a.sender, a.ifi = nil, nil
+	}
+	var s *garp.Sender
+	err := a.netns.Do(func() error {
+		var err error
+		s, err = garp.NewSender(ifi, &a.opts)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("havip: announcing on %s, made again (index %d): %w", ifi.Name, ifi.Index, err)
+	}
+	a.sender, a.ifi = s, ifi
+	return s, nil
+}
+
+func (a *followingSender) Close() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed {
+		return nil
+	}
+	a.closed = true
+	var err error
+	if a.sender != nil {
+		err = a.sender.Close()
+	}
+	return errors.Join(err, a.netns.Close())
 }
 
 // NewWith is New over an injected Host and Announcer, which the Client

@@ -44,6 +44,10 @@ import (
 // A Host owns addresses on one interface. OpenHost returns the Linux one;
 // tests inject their own.
 type Host interface {
+	// Interface returns the interface as it is now. OpenHost's follows
+	// it by name: once the interface was deleted and made again, this is
+	// the new one (index, MAC address), and WatchRemoved has reported the
+	// zero Prefix, so that a master adds its addresses there.
 	Interface() *net.Interface
 	// Add adds p to the interface; adding an address that is there is not
 	// an error.

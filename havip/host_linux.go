@@ -1,11 +1,14 @@
 package havip
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
+	"sync"
+	"time"
 
 	"github.com/jsimonetti/rtnetlink/v2"
 	"golang.org/x/sys/unix"
@@ -14,12 +17,22 @@ import (
 )
 
 // netlinkHost is the Host of one interface, through rtnetlink, in the
-// network namespace it was opened in.
+// network namespace it was opened in. It follows the interface by name:
+// when an interface of that name is deleted and made again (a VLAN, a bond
+// or a veth made again, a cloud NIC hot-plugged), the new one has a new
+// index and MAC address, and the Host moves to it, as keepalived follows
+// an interface that comes back; a MAC address changed in place (a bond
+// taking its first slave's) is followed too. While the interface is gone,
+// Add fails with the kernel's error (ENODEV), naming the interface, and
+// Remove has nothing to remove.
 type netlinkHost struct {
-	ifi   *net.Interface
+	name  string
 	label string
 	conn  *rtnetlink.Conn // adds and removes
-	mon   *netmon.Monitor // lists, and follows address events
+	mon   *netmon.Monitor // lists, and follows link and address events
+
+	mu  sync.Mutex     // guards ifi
+	ifi *net.Interface // the interface as it is now; replaced, never changed
 }
 
 // OpenHost opens the Host of the named interface in the calling thread's
@@ -28,30 +41,80 @@ type netlinkHost struct {
 // name, e.g. "eth0:vip"). Adding and removing addresses needs
 // CAP_NET_ADMIN.
 func OpenHost(name, label string) (Host, error) {
+	// Subscribed before the interface is looked up: an interface made
+	// again in between comes as an event.
+	mon, err := netmon.Open(netmon.LinkEvents | netmon.AddrEvents)
+	if err != nil {
+		return nil, fmt.Errorf("havip: %w", err)
+	}
 	ifi, err := netmon.InterfaceByName(name)
 	if err != nil {
+		mon.Close()
 		return nil, configError("Interface", "%v", err)
 	}
 	conn, err := rtnetlink.Dial(nil)
 	if err != nil {
+		mon.Close()
 		return nil, fmt.Errorf("havip: rtnetlink: %w", err)
 	}
-	mon, err := netmon.Open(netmon.AddrEvents)
-	if err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("havip: %w", err)
-	}
-	return &netlinkHost{ifi: ifi, label: label, conn: conn, mon: mon}, nil
+	return &netlinkHost{name: name, ifi: ifi, label: label, conn: conn, mon: mon}, nil
 }
 
-func (h *netlinkHost) Interface() *net.Interface { return h.ifi }
+// Interface returns the interface as it is now: after it was deleted and
+// made again, the new one.
+func (h *netlinkHost) Interface() *net.Interface {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.ifi
+}
+
+// follow moves the Host to l if l is its interface (by name) with another
+// index or MAC address than the Host's, and reports whether it did.
+func (h *netlinkHost) follow(l netmon.Link) bool {
+	if l.Name != h.name {
+		return false
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	mac := l.HardwareAddr
+	if mac == nil {
+		mac = h.ifi.HardwareAddr // a message without IFLA_ADDRESS says nothing of it
+	}
+	if l.Index == h.ifi.Index && bytes.Equal(mac, h.ifi.HardwareAddr) {
+		return false
+	}
+	h.ifi = &net.Interface{Index: l.Index, Name: l.Name, HardwareAddr: mac, Flags: linkFlags(l.Flags)}
+	return true
+}
+
+// linkFlags returns the net.Flags of Linux's IFF_* flags, as
+// net.InterfaceByName reads them.
+func linkFlags(f uint32) net.Flags {
+	var out net.Flags
+	for _, m := range [...]struct {
+		iff  uint32
+		flag net.Flags
+	}{
+		{unix.IFF_UP, net.FlagUp},
+		{unix.IFF_BROADCAST, net.FlagBroadcast},
+		{unix.IFF_LOOPBACK, net.FlagLoopback},
+		{unix.IFF_POINTOPOINT, net.FlagPointToPoint},
+		{unix.IFF_MULTICAST, net.FlagMulticast},
+		{unix.IFF_RUNNING, net.FlagRunning},
+	} {
+		if f&m.iff != 0 {
+			out |= m.flag
+		}
+	}
+	return out
+}
 
 // message returns the rtnetlink message for p on the interface.
 func (h *netlinkHost) message(p netip.Prefix) *rtnetlink.AddressMessage {
 	m := &rtnetlink.AddressMessage{
 		Family:       unix.AF_INET,
 		PrefixLength: uint8(p.Bits()),
-		Index:        uint32(h.ifi.Index),
+		Index:        uint32(h.Interface().Index),
 		Attributes:   &rtnetlink.AddressAttributes{Address: p.Addr().AsSlice(), Local: p.Addr().AsSlice()},
 	}
 	if p.Addr().Is6() {
@@ -74,18 +137,20 @@ func (h *netlinkHost) Add(p netip.Prefix) error {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("havip: adding %v to %s: %w", p, h.ifi.Name, err)
+		return fmt.Errorf("havip: adding %v to %s: %w", p, h.name, err)
 	}
 	return nil
 }
 
+// Remove removes p. An interface that is gone (ENODEV) has no address
+// left to remove: that is not an error either.
 func (h *netlinkHost) Remove(p netip.Prefix) error {
 	err := h.conn.Address.Delete(h.message(p))
-	if errors.Is(err, unix.EADDRNOTAVAIL) || errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ESRCH) {
+	if errors.Is(err, unix.EADDRNOTAVAIL) || errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ESRCH) || errors.Is(err, unix.ENODEV) {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("havip: removing %v from %s: %w", p, h.ifi.Name, err)
+		return fmt.Errorf("havip: removing %v from %s: %w", p, h.name, err)
 	}
 	return nil
 }
@@ -93,11 +158,12 @@ func (h *netlinkHost) Remove(p netip.Prefix) error {
 func (h *netlinkHost) Addresses() ([]netip.Prefix, error) {
 	addrs, err := h.mon.Addrs()
 	if err != nil {
-		return nil, fmt.Errorf("havip: %s: %w", h.ifi.Name, err)
+		return nil, fmt.Errorf("havip: %s: %w", h.name, err)
 	}
+	index := h.Interface().Index
 	var out []netip.Prefix
 	for _, a := range addrs {
-		if a.Index == h.ifi.Index {
+		if a.Index == index {
 			out = append(out, a.Prefix)
 		}
 	}
@@ -106,16 +172,44 @@ func (h *netlinkHost) Addresses() ([]netip.Prefix, error) {
 
 // WatchRemoved calls removed for every address deleted from the interface
 // until ctx ends. Lost events are reported as a removal of the zero
-// Prefix, so the caller checks everything.
+// Prefix, so the caller checks everything; so is the interface made again
+// (a link of its name with a new index, told by an event or found in the
+// links listed after lost events), once the Host has moved to it: a master
+// adds its addresses to the new interface.
 func (h *netlinkHost) WatchRemoved(ctx context.Context, removed func(netip.Prefix)) {
 	h.mon.Run(ctx, func(e netmon.Event) {
-		switch {
-		case e.Type == netmon.Lost:
+		switch e.Type {
+		case netmon.Lost:
+			for _, l := range h.links(ctx) {
+				h.follow(l)
+			}
 			removed(netip.Prefix{})
-		case e.Type == netmon.DelAddr && e.Addr.Index == h.ifi.Index:
-			removed(e.Addr.Prefix)
+		case netmon.NewLink:
+			if h.follow(e.Link) {
+				removed(netip.Prefix{})
+			}
+		case netmon.DelAddr:
+			if e.Addr.Index == h.Interface().Index {
+				removed(e.Addr.Prefix)
+			}
 		}
 	})
+}
+
+// links lists the links, trying again every 100 ms until it can or ctx
+// ends (then it returns none).
+func (h *netlinkHost) links(ctx context.Context) []netmon.Link {
+	for {
+		links, err := h.mon.Links()
+		if err == nil {
+			return links
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 func (h *netlinkHost) Close() error {

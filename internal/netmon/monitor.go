@@ -2,6 +2,7 @@ package netmon
 
 import (
 	"errors"
+	"net"
 	"net/netip"
 	"runtime"
 	"strconv"
@@ -66,9 +67,10 @@ func (t EventType) String() string {
 
 // A Link is an interface as an rtnetlink link message tells it.
 type Link struct {
-	Index int
-	Name  string // IFLA_IFNAME
-	Flags uint32 // the IFF_* flags, as Linux numbers them
+	Index        int
+	Name         string           // IFLA_IFNAME
+	Flags        uint32           // the IFF_* flags, as Linux numbers them
+	HardwareAddr net.HardwareAddr // IFLA_ADDRESS; nil when the message has none
 }
 
 // Linux's IFF_UP and IFF_RUNNING.

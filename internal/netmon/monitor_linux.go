@@ -179,8 +179,11 @@ func decodeLink(b []byte) (Link, error) {
 		return Link{}, err
 	}
 	for ad.Next() {
-		if ad.Type() == unix.IFLA_IFNAME {
+		switch ad.Type() {
+		case unix.IFLA_IFNAME:
 			l.Name = ad.String()
+		case unix.IFLA_ADDRESS:
+			l.HardwareAddr = ad.Bytes() // a copy
 		}
 	}
 	return l, ad.Err()

@@ -103,10 +103,10 @@ func TestEventTypesAreRtnetlinks(t *testing.T) {
 
 // TestMonitorLinks: in a namespace, the links are listed, and a link set
 // down and up, deleted and made again under its name is reported with its
-// name, index and flags.
+// name, index, flags and MAC address.
 func TestMonitorLinks(t *testing.T) {
 	h, ifc, m := open(t, netmon.LinkEvents)
-	index := ifc.Index()
+	index, mac := ifc.Index(), ifc.MAC()
 
 	links, err := m.Links()
 	require.NoError(t, err)
@@ -115,6 +115,7 @@ func TestMonitorLinks(t *testing.T) {
 		names[l.Name] = l
 	}
 	assert.Equal(t, index, names["eth0"].Index)
+	assert.Equal(t, mac, names["eth0"].HardwareAddr)
 	assert.NotZero(t, names["eth0"].Flags&unix.IFF_UP, "eth0 is up")
 	assert.NotZero(t, names["lo"].Flags&unix.IFF_LOOPBACK, "lo")
 
@@ -127,6 +128,7 @@ func TestMonitorLinks(t *testing.T) {
 	ifc.SetUp(false)
 	e := w.next(t, "eth0 down", eth0(netmon.NewLink, false))
 	assert.Equal(t, index, e.Link.Index)
+	assert.Equal(t, mac, e.Link.HardwareAddr)
 	ifc.SetUp(true)
 	w.next(t, "eth0 up", eth0(netmon.NewLink, true))
 	w.next(t, "eth0 running", func(e netmon.Event) bool {
@@ -135,11 +137,13 @@ func TestMonitorLinks(t *testing.T) {
 
 	h.MustRun("ip", "link", "del", "eth0")
 	e = w.next(t, "eth0 deleted", func(e netmon.Event) bool { return e.Type == netmon.DelLink })
-	assert.Equal(t, netmon.Link{Index: index, Name: "eth0", Flags: e.Link.Flags}, e.Link)
+	assert.Equal(t, netmon.Link{Index: index, Name: "eth0", Flags: e.Link.Flags, HardwareAddr: mac}, e.Link)
 
 	h.MustRun("ip", "link", "add", "eth0", "type", "veth", "peer", "name", "eth9")
 	e = w.next(t, "eth0 made again", eth0(netmon.NewLink, false))
 	assert.NotEqual(t, index, e.Link.Index, "a new interface has a new index")
+	assert.Len(t, e.Link.HardwareAddr, 6, "its MAC address")
+	assert.Equal(t, h.MustRun("cat", "/sys/class/net/eth0/address"), e.Link.HardwareAddr.String()+"\n")
 	w.only(t, netmon.NewLink, netmon.DelLink)
 }
 

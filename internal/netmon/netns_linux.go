@@ -47,28 +47,47 @@ func (n *Netns) ID() uint64 { return n.id }
 // Do runs f on a thread in the namespace, whichever thread calls it, and
 // returns its error. Entering the namespace needs CAP_SYS_ADMIN, unless
 // the thread is in it already, as every thread is in a process that lives
-// in one namespace.
+// in one namespace. The thread goes back to its own namespace afterwards;
+// one that cannot is ended rather than reused, as is any thread whose
+// namespace is not known.
 func (n *Netns) Do(f func() error) error {
 	res := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
-		entered := false
-		cur, err := ThreadNetns()
-		if err == nil && cur != n.id {
-			if err = unix.Setns(int(n.f.Fd()), unix.CLONE_NEWNET); err != nil {
-				err = fmt.Errorf("entering the network namespace (needs CAP_SYS_ADMIN): %w", err)
-			}
-			entered = err == nil
-		}
+		restored, err := n.enter()
 		if err == nil {
 			err = f()
 		}
-		if !entered {
-			runtime.UnlockOSThread() // a thread moved to another namespace ends with this goroutine
-		}
+		if restored() {
+			runtime.UnlockOSThread()
+		} // else the thread ends with this goroutine
 		res <- err
 	}()
 	return <-res
+}
+
+// enter moves the calling thread, locked, into the namespace, and returns
+// a func that moves it back and reports whether the thread is as it was.
+func (n *Netns) enter() (restore func() bool, err error) {
+	cur, err := ThreadNetns()
+	if err != nil {
+		return func() bool { return false }, err
+	}
+	if cur == n.id {
+		return func() bool { return true }, nil
+	}
+	own, err := os.Open("/proc/thread-self/ns/net")
+	if err != nil {
+		return func() bool { return false }, fmt.Errorf("network namespace: %w", err)
+	}
+	if err := unix.Setns(int(n.f.Fd()), unix.CLONE_NEWNET); err != nil {
+		own.Close()
+		return func() bool { return true }, fmt.Errorf("entering the network namespace (needs CAP_SYS_ADMIN): %w", err)
+	}
+	return func() bool {
+		defer own.Close()
+		return unix.Setns(int(own.Fd()), unix.CLONE_NEWNET) == nil
+	}, nil
 }
 
 // Close closes the namespace file.
