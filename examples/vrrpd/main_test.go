@@ -309,3 +309,58 @@ func TestAddressOwner(t *testing.T) {
 		})
 	}
 }
+
+// TestInterfaceMadeAgain deletes the interface of a running vrrpd and
+// makes it again with the same name and address, under the master and
+// under the backup: the node is in FAULT while it is gone, the address on
+// the other node; once the interface is back the node takes its place
+// again without a restart, and the address is on the master only.
+func TestInterfaceMadeAgain(t *testing.T) {
+	bin := netlab.Build(t)
+	a, b := pair(t)
+	a.start(bin, "-priority", "150", "-advert-int", "100ms", "-garp-master-delay", "0")
+	a.waitState(t, "MASTER", 5*time.Second)
+	b.start(bin, "-priority", "100", "-advert-int", "100ms", "-garp-master-delay", "0")
+	b.waitState(t, "BACKUP", 5*time.Second)
+	hasVIP := func(n *node) bool {
+		out, err := n.host.Run("ip", "-4", "addr", "show", "dev", "eth0")
+		return err == nil && strings.Contains(out, "192.0.2.100/24")
+	}
+	vipOnlyOn := func(t *testing.T, want *node, others ...*node) {
+		t.Helper()
+		require.Eventually(t, func() bool {
+			for _, n := range others {
+				if hasVIP(n) {
+					return false
+				}
+			}
+			return hasVIP(want)
+		}, 5*time.Second, 10*time.Millisecond, "the address is not on %s alone", want.host.Name())
+	}
+	vipOnlyOn(t, a, b)
+
+	for _, c := range []struct {
+		name         string
+		gone, master *node
+	}{{"under the master", a, b}, {"under the backup", b, a}} {
+		t.Run(c.name, func(t *testing.T) {
+			c.gone.iface.Delete()
+			c.gone.waitState(t, "FAULT", 5*time.Second)
+			c.master.waitState(t, "MASTER", 5*time.Second)
+			vipOnlyOn(t, c.master)
+
+			c.gone.iface.Make()
+			c.gone.iface.AddAddr(netip.PrefixFrom(c.gone.addr, 24))
+			a.waitState(t, "MASTER", 5*time.Second)
+			b.waitState(t, "BACKUP", 5*time.Second)
+			vipOnlyOn(t, a, b)
+			for _, n := range []*node{a, b} {
+				select {
+				case <-n.proc.Done():
+					t.Fatalf("%s exited:\n%s", n.host.Name(), n.proc.Output())
+				default:
+				}
+			}
+		})
+	}
+}
