@@ -61,11 +61,13 @@ type mux struct {
 // notRunning marks a VRID reserved by a router that does not run (yet).
 var notRunning = new(Router)
 
-// muxKey names an interface of one network namespace and a family.
+// muxKey names an interface of one network namespace and a family, or an
+// injected Conn.
 type muxKey struct {
-	netns   uint64
-	ifindex int
-	ipv6    bool
+	netns    uint64
+	ifindex  int
+	injected Conn
+	ipv6     bool
 }
 
 var muxes = struct {

@@ -113,12 +113,11 @@ func NewRouter(cfg Config) (*Router, error) {
 	return r, nil
 }
 
-// injected numbers the muxes of injected Conns, which share nothing.
-var injected atomic.Int64
-
 // NewRouterConn is NewRouter over conn, an injected transport, with src as
 // this router's address: it looks nothing up on the host, so tests run it
-// without privileges. The Router owns conn and closes it.
+// without privileges. Routers made over one conn (a pointer, or another
+// comparable value) share it as the routers of one interface share its
+// socket, each with a VRID of its own; the last one released closes it.
 func NewRouterConn(cfg Config, conn Conn, src netip.Addr) (*Router, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -130,7 +129,7 @@ func NewRouterConn(cfg Config, conn Conn, src netip.Addr) (*Router, error) {
 	if len(cfg.TrackInterfaces) > 0 {
 		return nil, configError("TrackInterfaces", "interfaces are tracked by NewRouter, not over an injected Conn")
 	}
-	key := muxKey{ifindex: -int(injected.Add(1)), ipv6: cfg.ipv6()}
+	key := muxKey{injected: conn, ipv6: cfg.ipv6()}
 	return newRouter(cfg, src, key, func() (Conn, error) { return conn, nil })
 }
 

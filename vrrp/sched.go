@@ -62,7 +62,11 @@ func (s *scheduler) set(r *Router, at time.Time, early bool) {
 	defer s.mu.Unlock()
 	switch {
 	case at.IsZero() && r.heapIndex >= 0:
+		top := r.heapIndex == 0
 		heap.Remove(&s.due, r.heapIndex)
+		if top {
+			s.poke() // to wait for the next, or to end when none is left
+		}
 		return
 	case at.IsZero():
 		return
@@ -76,14 +80,19 @@ func (s *scheduler) set(r *Router, at time.Time, early bool) {
 		heap.Push(&s.due, r)
 	}
 	if r.heapIndex == 0 {
-		select {
-		case s.wake <- struct{}{}:
-		default:
-		}
+		s.poke()
 	}
 	if !s.running {
 		s.running = true
 		go s.run()
+	}
+}
+
+// poke wakes the goroutine to look at the heap again.
+func (s *scheduler) poke() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
 	}
 }
 
