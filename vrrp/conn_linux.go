@@ -11,12 +11,20 @@ import (
 	"os"
 	"sync"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
 )
+
+// sleepExactly sleeps d in a nanosleep(2), whose timer is as exact as the
+// kernel's timer slack (50 µs), blocking the thread.
+func sleepExactly(d time.Duration) {
+	ts := unix.NsecToTimespec(int64(d))
+	unix.Nanosleep(&ts, nil) // interrupted, it wakes early: the scheduler waits again
+}
 
 // OpenConn opens the raw VRRP socket (IP protocol 112) of ifi in the
 // network namespace of the calling thread: bound to the interface, joined

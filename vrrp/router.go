@@ -59,6 +59,7 @@ type Router struct {
 	heapIndex int // in its heap, or -1
 	heapAt    time.Time
 	heapEarly bool // an Adver_Timer: it may fire up to adverSlack early
+	heapStale bool // the machine's deadline is later: it will only be set again
 
 	links *linkWatch // nil for an injected Conn
 

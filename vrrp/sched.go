@@ -20,7 +20,8 @@ import (
 // not a hundred thousand, and make a few hundred system calls, not a
 // hundred thousand. A Master_Down_Timer never fires early.
 type scheduler struct {
-	conn Conn
+	conn  Conn
+	exact bool // the Conn is a host's socket: Master_Down_Timers end in sleepExactly
 
 	mu      sync.Mutex
 	due     deadlines // soonest first
@@ -44,8 +45,16 @@ type firing struct {
 	at time.Time
 }
 
+// exactWindow is the last stretch of a wait for a Master_Down_Timer that
+// the scheduler sleeps with sleepExactly rather than on a timer of the
+// runtime, which wakes in whole milliseconds when the process is idle
+// (its epoll_wait) and so up to a millisecond late: the failover would be
+// late by that.
+const exactWindow = 2 * time.Millisecond
+
 func newScheduler(conn Conn) *scheduler {
-	return &scheduler{conn: conn, wake: make(chan struct{}, 1)}
+	_, host := conn.(batchWriter)
+	return &scheduler{conn: conn, exact: host, wake: make(chan struct{}, 1)}
 }
 
 // set makes r's timer fire at at, or never if at is zero; early says that
@@ -71,12 +80,13 @@ func (s *scheduler) set(r *Router, at time.Time, early bool) {
 	case at.IsZero():
 		return
 	case r.heapIndex >= 0 && !at.Before(r.heapAt) && early == r.heapEarly:
+		r.heapStale = r.heapStale || at.After(r.heapAt)
 		return
 	case r.heapIndex >= 0:
-		r.heapAt, r.heapEarly = at, early
+		r.heapAt, r.heapEarly, r.heapStale = at, early, false
 		heap.Fix(&s.due, r.heapIndex)
 	default:
-		r.heapAt, r.heapEarly = at, early
+		r.heapAt, r.heapEarly, r.heapStale = at, early, false
 		heap.Push(&s.due, r)
 	}
 	if r.heapIndex == 0 {
@@ -108,7 +118,16 @@ func (s *scheduler) run() {
 			return
 		}
 		now := time.Now()
-		if wait := s.due[0].heapAt.Sub(now); wait > 0 {
+		if top := s.due[0]; top.heapAt.After(now) {
+			wait := top.heapAt.Sub(now)
+			if s.exact && !top.heapEarly && !top.heapStale {
+				if wait <= exactWindow {
+					s.mu.Unlock()
+					sleepExactly(wait)
+					continue
+				}
+				wait -= exactWindow
+			}
 			s.mu.Unlock()
 			timer.Reset(wait)
 			select {
