@@ -58,7 +58,7 @@
 //     runs the timers (Adver_Timer, Master_Down_Timer) of every Router
 //     there from a heap of absolute deadlines, while any is pending. Each
 //     time it wakes it fires every timer due and every Adver_Timer due
-//     within a millisecond, and their advertisements leave in one
+//     within a tenth of its interval, and their advertisements leave in one
 //     sendmmsg(2). The Adver_Timer keeps its cadence.
 //   - One reader goroutine per interface, family and network namespace,
 //     started by the first NewRouter there, reads the shared socket and
@@ -210,8 +210,8 @@
 //     from when it was due, not from when it was handled, so that late
 //     wake-ups do not slow the advertisements down; ticks missed entirely
 //     are skipped, not sent in a burst. An advertisement may leave up to
-//     1 ms before its Adver_Timer, with others of the interface due then;
-//     a Master_Down_Timer never fires early.
+//     a tenth of its interval before its Adver_Timer, with others of the
+//     interface due then; a Master_Down_Timer never fires early.
 //   - A master answers lower priorities at most once per advertisement
 //     interval (keepalived answers each one): a flood of them costs one
 //     advertisement an interval, and one EventLowerPriority.

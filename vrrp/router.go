@@ -58,7 +58,7 @@ type Router struct {
 	// The scheduler's, guarded by its mu.
 	heapIndex int // in its heap, or -1
 	heapAt    time.Time
-	heapEarly bool // an Adver_Timer: it may fire up to adverSlack early
+	heapSlack time.Duration // how early it may fire: a tenth of the interval for an Adver_Timer, 0 for a Master_Down_Timer
 	heapStale bool // the machine's deadline is later: it will only be set again
 
 	links *linkWatch // nil for an injected Conn
@@ -266,7 +266,7 @@ func (r *Router) relink(l netmon.Link) error {
 	if err != nil {
 		return err
 	}
-	r.mux.sched.set(r, time.Time{}, false)
+	r.mux.sched.set(r, time.Time{}, 0)
 	r.mu.Lock()
 	old := r.detach
 	r.conn, r.mux, r.detach = m.conn, m, detach
@@ -345,7 +345,11 @@ func (r *Router) settle(now time.Time) {
 		r.healthDirty = false
 		r.applyHealth(now)
 	}
-	r.mux.sched.set(r, r.machine.Deadline(), r.machine.State() == Master)
+	var slack time.Duration
+	if r.machine.State() == Master {
+		slack = r.cfg.AdvertInterval / 10
+	}
+	r.mux.sched.set(r, r.machine.Deadline(), slack)
 }
 
 // expire is the scheduler's: the machine's timer is due at now. The
@@ -467,7 +471,7 @@ func (r *Router) shutdown() {
 	now := time.Now()
 	r.do(now, r.machine.Shutdown(now))
 	r.active = false
-	r.mux.sched.set(r, time.Time{}, false)
+	r.mux.sched.set(r, time.Time{}, 0)
 	r.log.Info("vrrp router stopped")
 }
 

@@ -14,11 +14,12 @@ import (
 // of each for a thousand routers.
 //
 // Each time it wakes it fires every timer that is due and every
-// Adver_Timer due within adverSlack, and the advertisements they send
-// leave together, in one sendmmsg(2) where the Conn can: a thousand
-// routers advertising every 10 ms wake it about a thousand times a second,
-// not a hundred thousand, and make a few hundred system calls, not a
-// hundred thousand. A Master_Down_Timer never fires early.
+// Adver_Timer due within a tenth of its interval (its slack), and the
+// advertisements they send leave together, in one sendmmsg(2) where the
+// Conn can: a thousand routers advertising every 10 ms wake it about a
+// thousand times a second, not a hundred thousand, and make a few
+// thousand system calls, not a hundred thousand. A Master_Down_Timer never
+// fires early.
 type scheduler struct {
 	conn  Conn
 	exact bool // the Conn is a host's socket: Master_Down_Timers end in sleepExactly
@@ -32,12 +33,6 @@ type scheduler struct {
 	firing []firing
 	out    outBatch
 }
-
-// adverSlack is how early an advertisement may be sent to leave with
-// others: a tenth of the shortest interval of VRRPv3. The cadence is
-// kept: the next is due an interval after the deadline, not after the
-// send (nextTick).
-const adverSlack = time.Millisecond
 
 // A firing is a timer taken from the heap to fire, with its deadline.
 type firing struct {
@@ -57,16 +52,16 @@ func newScheduler(conn Conn) *scheduler {
 	return &scheduler{conn: conn, exact: host, wake: make(chan struct{}, 1)}
 }
 
-// set makes r's timer fire at at, or never if at is zero; early says that
-// it may fire up to adverSlack before. Routers call it with their
-// protocol lock held, after every input to their machine.
+// set makes r's timer fire at at, or never if at is zero, and up to slack
+// before to leave with others. Routers call it with their protocol lock
+// held, after every input to their machine.
 //
 // A timer that moves later stays where it is in the heap: it fires at the
 // earlier time, when the machine, not due yet, does nothing, and the
 // router sets it again. A backup's Master_Down_Timer moves later with
 // every advertisement it hears: the heap is fixed about once a
 // Master_Down_Interval, not at every advertisement.
-func (s *scheduler) set(r *Router, at time.Time, early bool) {
+func (s *scheduler) set(r *Router, at time.Time, slack time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
@@ -79,14 +74,14 @@ func (s *scheduler) set(r *Router, at time.Time, early bool) {
 		return
 	case at.IsZero():
 		return
-	case r.heapIndex >= 0 && !at.Before(r.heapAt) && early == r.heapEarly:
+	case r.heapIndex >= 0 && !at.Before(r.heapAt) && slack == r.heapSlack:
 		r.heapStale = r.heapStale || at.After(r.heapAt)
 		return
 	case r.heapIndex >= 0:
-		r.heapAt, r.heapEarly, r.heapStale = at, early, false
+		r.heapAt, r.heapSlack, r.heapStale = at, slack, false
 		heap.Fix(&s.due, r.heapIndex)
 	default:
-		r.heapAt, r.heapEarly, r.heapStale = at, early, false
+		r.heapAt, r.heapSlack, r.heapStale = at, slack, false
 		heap.Push(&s.due, r)
 	}
 	if r.heapIndex == 0 {
@@ -120,7 +115,7 @@ func (s *scheduler) run() {
 		now := time.Now()
 		if top := s.due[0]; top.heapAt.After(now) {
 			wait := top.heapAt.Sub(now)
-			if s.exact && !top.heapEarly && !top.heapStale {
+			if s.exact && top.heapSlack == 0 && !top.heapStale {
 				if wait <= exactWindow {
 					s.mu.Unlock()
 					sleepExactly(wait)
@@ -139,7 +134,7 @@ func (s *scheduler) run() {
 		}
 		for len(s.due) > 0 {
 			r := s.due[0]
-			if r.heapAt.After(now) && !(r.heapEarly && r.heapAt.Sub(now) <= adverSlack) {
+			if r.heapAt.Sub(now) > r.heapSlack {
 				break
 			}
 			heap.Pop(&s.due)

@@ -128,7 +128,7 @@ func TestSchedulerCadence(t *testing.T) {
 
 // TestSchedulerFiresTogether runs two masters over one Conn, as on one
 // interface, their Adver_Timers half a millisecond apart: the later fires
-// with the earlier (adverSlack), early by that half millisecond, and keeps
+// with the earlier (within a tenth of the interval), early by that half millisecond, and keeps
 // its own cadence, one advertisement an interval.
 func TestSchedulerFiresTogether(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
