@@ -7,11 +7,20 @@ import (
 
 // The benchmark's addresses, all from the documentation ranges (RFC 5737):
 // the links share 192.0.2.0/24, cut into as many equal subnets as there are
-// links (4 links: four /26), node a .1 and node b .2 of each; the virtual
-// addresses come from 198.51.100.0/24 and 203.0.113.0/24.
+// links (4 links: four /26), node a .1 and node b .2 of each; with -flood,
+// node a's end also has .3, the flooder's source, and the flood advertises
+// .4, which no interface has; the virtual addresses come from
+// 198.51.100.0/24 and 203.0.113.0/24.
 const (
-	maxLinks = 64 // 192.0.2.0/24 in /30s
-	vipPool  = 2 * 254
+	maxLinks      = 64 // 192.0.2.0/24 in /30s
+	maxFloodLinks = 32 // in /29s, room for hosts .3 and .4
+	vipPool       = 2 * 254
+)
+
+// The host numbers, in each link's subnet, of the flood (see flood.go).
+const (
+	floodSrcHost = 3 // the flooder's source: a second address of node a's end
+	floodVIPHost = 4 // the one virtual address of the flood's advertisements
 )
 
 // ifaceName is the name of link l's interface in both nodes: netlab names
@@ -27,8 +36,8 @@ func linkBits(links int) int {
 	return max(bits, 24)
 }
 
-// nodeAddr is node n's address (1 for a, 2 for b) on link l of links, with
-// its subnet's length.
+// nodeAddr is host n's address on link l of links, with its subnet's
+// length: 1 node a, 2 node b, floodSrcHost and floodVIPHost the flood's.
 func nodeAddr(l, links, n int) netip.Prefix {
 	bits := linkBits(links)
 	base := l << (32 - bits)

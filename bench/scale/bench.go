@@ -73,8 +73,9 @@ func bench(ctx context.Context, r *netlab.Program, cfg config, progress io.Write
 	return nil
 }
 
-// build makes the two hosts and links them. IPv6 is turned off on the
-// links so that they carry nothing but VRRP once the nodes run.
+// build makes the two hosts and links them, with the flood's source
+// address on a's end of each link if there is a flood. IPv6 is turned off
+// on the links so that they carry nothing but VRRP once the nodes run.
 func (w *world) build() {
 	lab := netlab.New(w.r)
 	w.a, w.b = lab.Host("a"), lab.Host("b")
@@ -85,6 +86,9 @@ func (w *world) build() {
 		}
 		ia.AddAddr(nodeAddr(l, w.cfg.links, 1))
 		ib.AddAddr(nodeAddr(l, w.cfg.links, 2))
+		if w.cfg.flood > 0 {
+			ia.AddAddr(nodeAddr(l, w.cfg.links, floodSrcHost)) // secondary: the nodes send from .1
+		}
 		w.ifaces = append(w.ifaces, ia.Name())
 	}
 	for _, h := range []*netlab.Host{w.a, w.b} {
@@ -223,8 +227,9 @@ func (w *world) sleep(ctx context.Context, d time.Duration, nodes []*node) error
 	}
 }
 
-// measure runs impl on both nodes, waits for them to settle, measures
-// them over the window and stops them, filling in ir.
+// measure runs impl on both nodes, waits for them to settle, starts the
+// flood if there is one, measures them over the window, stops the flood
+// and then the nodes, filling in ir.
 func (w *world) measure(ctx context.Context, impl string, ir *implResult) error {
 	cfg := w.cfg
 	n := cfg.routers()
@@ -273,29 +278,44 @@ func (w *world) measure(ctx context.Context, impl string, ir *implResult) error 
 	} else {
 		note("not settled within %v (a: %v; b: %v); measuring anyway", cfg.settleTimeout, st[0], st[1])
 	}
+	var flood *flooder
+	if cfg.flood > 0 {
+		if flood, err = w.startFlood(); err != nil {
+			return err
+		}
+		defer flood.close() // on failure; after the window it is closed already
+		fmt.Fprintf(w.progress, "scale: %s: flooding b with %d advertisements/s of VRID %d (%.0f per link)\n",
+			impl, cfg.flood, cfg.floodVRID(), cfg.floodPerLink())
+	}
 	if err := w.sleep(ctx, cfg.warmup, []*node{a, b}); err != nil {
 		return err
 	}
 
 	// The window.
 	fmt.Fprintf(w.progress, "scale: %s: measuring for %v\n", impl, cfg.window)
-	s0, err := w.snapshot(ctx, a, b)
+	s0, err := w.snapshot(ctx, flood, a, b)
 	if err != nil {
 		return err
 	}
 	if err := w.sleep(ctx, cfg.window, []*node{a, b}); err != nil {
 		return err
 	}
-	s1, err := w.snapshot(ctx, a, b)
+	s1, err := w.snapshot(ctx, flood, a, b)
 	if err != nil {
 		return err
+	}
+	if flood != nil {
+		if failed, err := flood.close(); failed > 0 {
+			note("flood: %d writes failed, the first: %v", failed, err)
+		}
 	}
 	ir.LoadAvg = loadAvg()
 	ir.A = nodeResultFrom(cfg, true, s0[0], s1[0])
 	ir.B = nodeResultFrom(cfg, false, s0[1], s1[1])
 	ir.WindowS = round(s1[0].sample.at.Sub(s0[0].sample.at).Seconds(), 3)
-	fmt.Fprintf(w.progress, "scale: %s: a %.1f%% CPU, sent %.0f/s; b %.1f%% CPU, received %.0f/s; transitions a %d, b %d; load average %.2f\n",
-		impl, ir.A.CPUPct, ir.A.SentPerS, ir.B.CPUPct, ir.B.ReceivedPerS, ir.A.Transitions, ir.B.Transitions, ir.LoadAvg)
+	ir.FloodSentPerS = round(floodRate(s0[0].sample, s1[0].sample), 1)
+	fmt.Fprintf(w.progress, "scale: %s: a %.1f%% CPU, sent %.0f/s; b %.1f%% CPU, received %.0f/s; flood %.0f/s; transitions a %d, b %d; load average %.2f\n",
+		impl, ir.A.CPUPct, ir.A.SentPerS, ir.B.CPUPct, ir.B.ReceivedPerS, ir.FloodSentPerS, ir.A.Transitions, ir.B.Transitions, ir.LoadAvg)
 
 	// b first, so that a's stop makes nobody take over.
 	var errs []error
@@ -313,10 +333,11 @@ type reading struct {
 	sample sample
 }
 
-// snapshot reads both nodes: for the start of the window the states
-// first, for its end the samples first, so that the transitions counted
-// cover the whole window.
-func (w *world) snapshot(ctx context.Context, nodes ...*node) ([]reading, error) {
+// snapshot reads both nodes, and with their samples the flood's count
+// (flood nil: no flood): for the start of the window the states first, for its end
+// the samples first, so that the transitions counted cover the whole
+// window.
+func (w *world) snapshot(ctx context.Context, flood *flooder, nodes ...*node) ([]reading, error) {
 	out := make([]reading, len(nodes))
 	var err error
 	for i, n := range nodes {
@@ -325,7 +346,7 @@ func (w *world) snapshot(ctx context.Context, nodes ...*node) ([]reading, error)
 		}
 	}
 	for i, n := range nodes {
-		if out[i].sample, err = take(n.host, w.ifaces, n.proc.members()); err != nil {
+		if out[i].sample, err = take(n.host, w.ifaces, n.proc.members(), flood); err != nil {
 			return nil, fmt.Errorf("node %s: %w", n.name, err)
 		}
 	}

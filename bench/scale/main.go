@@ -10,6 +10,7 @@
 //	sudo go run ./bench/scale
 //	sudo go run ./bench/scale -advert-int 10ms -window 60s
 //	sudo go run ./bench/scale -links 1 -vrids-per-link 5 -window 2s -impl vipkit
+//	sudo go run ./bench/scale -flood 50000
 //
 // Each implementation is started on a alone, then on b; once a is master
 // and b backup of every router and no router has changed state for a
@@ -30,9 +31,27 @@
 //   - drops of the namespace's raw sockets (/proc/net/raw, raw6) and of
 //     its veths;
 //   - for vipkit also goroutines, allocations per advertisement, and the
-//     routers' own counters.
+//     routers' own counters (messages of an unknown VRID counted once per
+//     interface, not once per router).
 //
 // The ratio columns are vipkit / keepalived, node by node.
+//
+// With -flood N the benchmark itself floods node b, from the start of the
+// warm-up to the end of the window, with N advertisements per second in
+// all, spread evenly over the links (N/links each), of a VRID that no
+// router runs: vrids-per-link+1 (so -vrids-per-link 254 at most, and
+// -links 32 at most, for two more addresses per link). They look valid: the version of -version,
+// priority 100, the interval of -advert-int, one virtual address, sent to
+// 224.0.0.18 with TTL 255 from a second address of node a's end of each
+// link (see addr.go), through raw sockets in a's namespace, a burst every
+// millisecond on an absolute schedule, so that the average rate is exact.
+// Node b must drop them all as unknown VRIDs: the table shows the flood
+// rate achieved, vipkit's count of unknown VRIDs, the transitions in the
+// window (none: no takeover) and the % of nominal that a sent (its
+// advertisements on time). The flood is taken out of the veths' counts of
+// advertisements, a's sent and b's received; b's CPU includes what the
+// flood costs it. For the same on a loaded machine, run a load beside the
+// benchmark (a go test -race build, say).
 //
 // Each node runs in a session of its own (setsid), so that autogroup
 // scheduling shares the CPU between the two nodes and the rest of the
@@ -84,6 +103,7 @@ const (
 // config is what the command line asks for.
 type config struct {
 	links, vridsPerLink    int
+	flood                  int // advertisements per second of the flood, over all links; 0: none
 	advert, window, warmup time.Duration
 	settleTimeout          time.Duration
 	version                uint
@@ -95,6 +115,12 @@ type config struct {
 
 func (c config) routers() int { return c.links * c.vridsPerLink }
 
+// floodVRID is the VRID of the flood: one that no router runs.
+func (c config) floodVRID() uint8 { return uint8(c.vridsPerLink + 1) }
+
+// floodPerLink is the flood's rate on each link: spread evenly over them.
+func (c config) floodPerLink() float64 { return float64(c.flood) / float64(c.links) }
+
 // nominal is the advertisements per second every router's master sends.
 func (c config) nominal() float64 { return float64(c.routers()) / c.advert.Seconds() }
 
@@ -103,7 +129,7 @@ type usageError struct{ error }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
 
-const usage = "sudo go run ./bench/scale [-links N] [-vrids-per-link N] [-advert-int D] [-window D] [-version 2|3] [-impl vipkit,keepalived]"
+const usage = "sudo go run ./bench/scale [-links N] [-vrids-per-link N] [-advert-int D] [-window D] [-version 2|3] [-flood N] [-impl vipkit,keepalived]"
 
 func parse(args []string, stderr io.Writer) (config, error) {
 	fs := flag.NewFlagSet("scale", flag.ContinueOnError)
@@ -119,6 +145,7 @@ func parse(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.warmup, "warmup", 3*time.Second, "how long to wait, once the nodes have settled, before the window")
 	fs.DurationVar(&c.settleTimeout, "settle-timeout", 30*time.Second, "how long to wait for a to be master and b backup of every router, quietly, before measuring anyway")
 	fs.UintVar(&c.version, "version", 3, "VRRP version, 2 or 3")
+	fs.IntVar(&c.flood, "flood", 0, fmt.Sprintf("during the warm-up and the window, flood node b with `N` advertisements per second in all (0..%d), spread over the links (N/links each), of a VRID no router runs (vrids-per-link+1); 0: no flood", maxFlood))
 	fs.StringVar(&impls, "impl", implVipkit+","+implKeepalived, "implementations to measure, in order, comma-separated: vipkit, keepalived")
 	fs.BoolVar(&c.quiet, "q", false, "no progress lines on standard error")
 	fs.StringVar(&c.logs, "logs", "", "a directory to write each node's output to, as IMPL-NODE.log (vipkit's status lines, keepalived's log)")
@@ -145,6 +172,12 @@ func parse(args []string, stderr io.Writer) (config, error) {
 		return c, usagef("-warmup and -settle-timeout: need positive durations")
 	case c.version != 2 && c.version != 3:
 		return c, usagef("-version %d: need 2 or 3", c.version)
+	case c.flood < 0 || c.flood > maxFlood:
+		return c, usagef("-flood %d: need 0..%d advertisements per second", c.flood, maxFlood)
+	case c.flood > 0 && c.vridsPerLink == 255:
+		return c, usagef("-flood needs a VRID that no router runs: -vrids-per-link 254 at most")
+	case c.flood > 0 && c.links > maxFloodLinks:
+		return c, usagef("-flood needs two more addresses per link: -links %d at most", maxFloodLinks)
 	}
 	err := vrrp.Config{Interface: "eth0", VRID: 1, Version: vrrp.Version(c.version), AdvertInterval: c.advert,
 		VirtualAddresses: []netip.Addr{vip(0)}}.Validate()

@@ -132,6 +132,7 @@ type sample struct {
 	fds     int
 	threads int
 	net     netCounters
+	flood   uint64 // the flood's messages sent when net was read; 0 without a flood
 }
 
 // netCounters are the counters of a namespace: its veths' packets and
@@ -141,14 +142,16 @@ type netCounters struct {
 	rawDrops                               map[string]uint64
 }
 
-// take samples the node whose processes are pids, in host h, on ifaces.
-func take(h *netlab.Host, ifaces []string, pids []int) (sample, error) {
+// take samples the node whose processes are pids, in host h, on ifaces,
+// with the count of flood (nil: no flood) as the namespace's counters are
+// read.
+func take(h *netlab.Host, ifaces []string, pids []int, flood *flooder) (sample, error) {
 	s := sample{pids: pids, ticks: map[int]uint64{}}
 	net, err := readNet(h, ifaces)
 	if err != nil {
 		return s, err
 	}
-	s.net = net
+	s.net, s.flood = net, flood.count()
 	s.at = time.Now()
 	for _, pid := range pids {
 		st, err := readStat(pid)

@@ -17,7 +17,9 @@ type result struct {
 	AdvertIntMs  float64 `json:"advert_int_ms"`
 	WindowS      float64 `json:"window_s"`
 	NominalPerS  float64 `json:"nominal_adverts_per_s"`
-	UniqueVIPs   bool    `json:"unique_vips"` // false: routers of different links share addresses
+	FloodPerS    int     `json:"flood_per_s"`          // asked, over all links; 0: no flood
+	FloodVRID    int     `json:"flood_vrid,omitempty"` // the VRID of the flood
+	UniqueVIPs   bool    `json:"unique_vips"`          // false: routers of different links share addresses
 	CPUs         int     `json:"cpus"`
 
 	Implementations map[string]*implResult `json:"implementations"`
@@ -36,6 +38,10 @@ type implResult struct {
 	A       nodeResult `json:"a"`
 	B       nodeResult `json:"b"`
 	Notes   []string   `json:"notes,omitempty"`
+
+	// FloodSentPerS is the flood's rate achieved over the window, over all
+	// links; 0 without a flood.
+	FloodSentPerS float64 `json:"flood_sent_per_s"`
 }
 
 // nodeResult is one node's measurement over the window.
@@ -45,14 +51,14 @@ type nodeResult struct {
 	Processes int    `json:"processes"`
 	Threads   int    `json:"threads"`
 
-	CPUPct         float64 `json:"cpu_pct"`            // of one core
-	CPUusPerAdvert float64 `json:"cpu_us_per_advert"`  // per advert sent (master) or received (backup)
-	CPUusPerPacket float64 `json:"cpu_us_per_packet"`  // per advert sent or received: the cost when a node flaps
-	RSSMB          float64 `json:"rss_mb"`             // VmRSS at the end
-	PeakRSSMB      float64 `json:"peak_rss_mb"`        // VmHWM at the end
-	FDs            int     `json:"fds"`                // at the end
-	SentPerS       float64 `json:"adverts_sent_per_s"` // veth tx packets
-	ReceivedPerS   float64 `json:"adverts_received_per_s"`
+	CPUPct         float64 `json:"cpu_pct"`                // of one core
+	CPUusPerAdvert float64 `json:"cpu_us_per_advert"`      // per advert sent (master) or received (backup)
+	CPUusPerPacket float64 `json:"cpu_us_per_packet"`      // per advert sent or received: the cost when a node flaps
+	RSSMB          float64 `json:"rss_mb"`                 // VmRSS at the end
+	PeakRSSMB      float64 `json:"peak_rss_mb"`            // VmHWM at the end
+	FDs            int     `json:"fds"`                    // at the end
+	SentPerS       float64 `json:"adverts_sent_per_s"`     // veth tx packets, the flood's taken out
+	ReceivedPerS   float64 `json:"adverts_received_per_s"` // veth rx packets, the flood's taken out
 	SentPctNominal float64 `json:"sent_pct_nominal"`
 	RecvPctNominal float64 `json:"received_pct_nominal"`
 	Transitions    uint64  `json:"transitions"`
@@ -70,19 +76,28 @@ type nodeResult struct {
 	AllocsPerAdvert     *float64 `json:"allocs_per_advert,omitempty"` // per advert sent or received, counted by the routers
 	RouterSentPerS      *float64 `json:"router_sent_per_s,omitempty"`
 	RouterReceivedPerS  *float64 `json:"router_received_per_s,omitempty"`
-	RouterPacketErrors  *uint64  `json:"router_packet_errors,omitempty"`
+	RouterPacketErrors  *uint64  `json:"router_packet_errors,omitempty"` // but unknown VRIDs
 	RouterSendErrors    *uint64  `json:"router_send_errors,omitempty"`
 	AddressListMismatch *uint64  `json:"address_list_mismatches,omitempty"`
 	HeapInuseMB         *float64 `json:"heap_inuse_mb,omitempty"`
+
+	// RouterUnknownVRIDsPerS, vipkit only too, is the messages per second
+	// for a VRID that no router runs, counted once per interface (see
+	// unknownVRIDs).
+	RouterUnknownVRIDsPerS *float64 `json:"router_unknown_vrids_per_s,omitempty"`
 }
 
 func newResult(c config) *result {
-	return &result{
+	r := &result{
 		Links: c.links, VRIDsPerLink: c.vridsPerLink, Routers: c.routers(), Version: int(c.version),
 		AdvertIntMs: float64(c.advert.Microseconds()) / 1000, WindowS: c.window.Seconds(),
-		NominalPerS: round(c.nominal(), 1), UniqueVIPs: c.routers() <= vipPool, CPUs: numCPU(),
+		NominalPerS: round(c.nominal(), 1), FloodPerS: c.flood, UniqueVIPs: c.routers() <= vipPool, CPUs: numCPU(),
 		Implementations: map[string]*implResult{},
 	}
+	if c.flood > 0 {
+		r.FloodVRID = int(c.floodVRID())
+	}
+	return r
 }
 
 func round(v float64, digits int) float64 {
@@ -102,17 +117,24 @@ func per(a, b float64) float64 {
 }
 
 // nodeResultFrom computes a node's metrics from the readings at the start
-// and end of the window.
+// and end of the window. The flood's messages, which a's veths send and
+// b's receive, are not advertisements of the routers: they are taken out
+// of a's packets sent and b's received (as if the veth lost none).
 func nodeResultFrom(c config, master bool, r0, r1 reading) nodeResult {
 	s0, s1 := r0.sample, r1.sample
 	dt := s1.at.Sub(s0.at).Seconds()
 	cpu := cpuSeconds(s0, s1)
 	tx := float64(s1.net.txPackets - s0.net.txPackets)
 	rx := float64(s1.net.rxPackets - s0.net.rxPackets)
-	handled := rx
+	flood := float64(s1.flood - s0.flood)
 	res := nodeResult{Role: "backup"}
+	var handled float64
 	if master {
+		tx = max(0, tx-flood)
 		handled, res.Role = tx, "master"
+	} else {
+		rx = max(0, rx-flood)
+		handled = rx
 	}
 	res.PIDs, res.Processes, res.Threads = s1.pids, len(s1.pids), s1.threads
 	res.CPUPct = round(100*per(cpu, dt), 1)
@@ -137,9 +159,11 @@ func nodeResultFrom(c config, master bool, r0, r1 reading) nodeResult {
 		allocs := round(per(float64(v1.Mallocs-v0.Mallocs), sent+recv), 2)
 		rs, rr := round(per(sent, dt), 1), round(per(recv, dt), 1)
 		pe, se, am := v1.PacketErrors-v0.PacketErrors, v1.SendErrors-v0.SendErrors, v1.AddressListMismatches-v0.AddressListMismatches
+		uv := round(per(float64(v1.UnknownVRIDs-v0.UnknownVRIDs), dt), 1)
 		heap := round(float64(v1.HeapInuse)/(1<<20), 1)
 		res.Goroutines, res.AllocsPerAdvert, res.RouterSentPerS, res.RouterReceivedPerS = &g, &allocs, &rs, &rr
 		res.RouterPacketErrors, res.RouterSendErrors, res.AddressListMismatch, res.HeapInuseMB = &pe, &se, &am, &heap
+		res.RouterUnknownVRIDsPerS = &uv
 	}
 	return res
 }
@@ -203,8 +227,12 @@ func printTable(w io.Writer, c config, r *result) {
 			ir   *implResult
 		}{impl + " b", &ir.B, ir})
 	}
-	fmt.Fprintf(w, "\nscale: %d links × %d VRIDs = %d routers per node, VRRPv%d multicast, advert_int %v (nominal %.0f adverts/s), window %v, %d CPUs\n",
-		c.links, c.vridsPerLink, c.routers(), c.version, c.advert, c.nominal(), c.window, r.CPUs)
+	flood := ""
+	if c.flood > 0 {
+		flood = fmt.Sprintf(", flood of VRID %d toward b %d adverts/s (%.0f per link)", c.floodVRID(), c.flood, c.floodPerLink())
+	}
+	fmt.Fprintf(w, "\nscale: %d links × %d VRIDs = %d routers per node, VRRPv%d multicast, advert_int %v (nominal %.0f adverts/s)%s, window %v, %d CPUs\n",
+		c.links, c.vridsPerLink, c.routers(), c.version, c.advert, c.nominal(), flood, c.window, r.CPUs)
 	if len(cols) == 0 {
 		fmt.Fprintln(w, "scale: nothing measured")
 		return
@@ -255,6 +283,12 @@ func printTable(w io.Writer, c config, r *result) {
 	row("adverts received /s (veth)", "adverts_received_per_s", func(n *nodeResult, _ *implResult) string { return fmt.Sprintf("%.0f", n.ReceivedPerS) })
 	row("% of nominal sent", "", func(n *nodeResult, _ *implResult) string { return fmt.Sprintf("%.2f", n.SentPctNominal) })
 	row("% of nominal received", "", func(n *nodeResult, _ *implResult) string { return fmt.Sprintf("%.2f", n.RecvPctNominal) })
+	row("flood sent /s", "", func(_ *nodeResult, ir *implResult) string {
+		if c.flood == 0 {
+			return "–"
+		}
+		return fmt.Sprintf("%.0f", ir.FloodSentPerS)
+	})
 	row("transitions in window", "transitions", func(n *nodeResult, _ *implResult) string { return fmt.Sprint(n.Transitions) })
 	row("masters/backups/other at end", "", func(n *nodeResult, _ *implResult) string {
 		return fmt.Sprintf("%d/%d/%d", n.MastersAtEnd, n.BackupsAtEnd, n.OthersAtEnd)
@@ -274,12 +308,13 @@ func printTable(w io.Writer, c config, r *result) {
 	row("allocs per advert (routers' count)", "", func(n *nodeResult, _ *implResult) string { return opt(n.AllocsPerAdvert, "%.2f") })
 	row("routers' adverts sent /s", "", func(n *nodeResult, _ *implResult) string { return opt(n.RouterSentPerS, "%.0f") })
 	row("routers' adverts received /s", "", func(n *nodeResult, _ *implResult) string { return opt(n.RouterReceivedPerS, "%.0f") })
-	row("routers' packet / send errors", "", func(n *nodeResult, _ *implResult) string {
+	row("routers' packet (but unknown VRID) / send errors", "", func(n *nodeResult, _ *implResult) string {
 		if n.RouterPacketErrors == nil {
 			return "–"
 		}
 		return optU(n.RouterPacketErrors) + "/" + optU(n.RouterSendErrors)
 	})
+	row("routers' unknown VRIDs /s (per interface)", "", func(n *nodeResult, _ *implResult) string { return opt(n.RouterUnknownVRIDsPerS, "%.0f") })
 	row("settled before window", "", func(_ *nodeResult, ir *implResult) string {
 		if ir.Settled {
 			return fmt.Sprintf("yes, %.1f s", ir.SettleS)

@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/vipkit/vipkit/internal/testkit/netlab"
+	"github.com/vipkit/vipkit/vrrp"
 )
 
 func TestParse(t *testing.T) {
@@ -27,11 +28,21 @@ func TestParse(t *testing.T) {
 	assert.Equal(t, 1000, c.routers())
 	assert.Equal(t, []string{implVipkit, implKeepalived}, c.impls)
 	assert.InDelta(t, 10000, c.nominal(), 1e-9)
+	assert.Zero(t, c.flood)
+
+	c, err = parse([]string{"-flood", "50000", "-links", "32", "-vrids-per-link", "254"}, io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, 50000, c.flood)
+	assert.Equal(t, uint8(255), c.floodVRID())
+	assert.InDelta(t, 1562.5, c.floodPerLink(), 1e-9)
+	_, err = parse([]string{"-links", "64", "-vrids-per-link", "255"}, io.Discard)
+	assert.NoError(t, err, "no flood, no limit")
 
 	for _, args := range [][]string{
 		{"-links", "0"}, {"-links", "65"}, {"-vrids-per-link", "256"}, {"-window", "0s"},
 		{"-version", "4"}, {"-advert-int", "5ms"}, {"-version", "2", "-advert-int", "100ms"},
 		{"-impl", "frr"}, {"-impl", "vipkit,vipkit"}, {"-nope"}, {"extra"},
+		{"-flood", "-1"}, {"-flood", "1000001"}, {"-flood", "1000", "-vrids-per-link", "255"}, {"-flood", "1000", "-links", "33"},
 	} {
 		_, err := parse(args, io.Discard)
 		assert.ErrorAs(t, err, new(usageError), "%v", args)
@@ -54,6 +65,45 @@ func TestAddresses(t *testing.T) {
 		seen[a] = true
 	}
 	assert.Equal(t, vip(0), vip(vipPool))
+
+	// The flood's addresses are in the link's subnet, neither node's, nor
+	// its network or broadcast address.
+	for _, links := range []int{1, 4, maxFloodLinks} {
+		for l := range links {
+			subnet := nodeAddr(l, links, 1).Masked()
+			size := 1 << (32 - subnet.Bits())
+			last := netip.AddrFrom4([4]byte{192, 0, 2, byte(l*size + size - 1)})
+			for _, h := range []int{floodSrcHost, floodVIPHost} {
+				a := nodeAddr(l, links, h)
+				assert.Equal(t, subnet, a.Masked(), "%v", a)
+				assert.NotEqual(t, last, a.Addr(), "%v is the broadcast address", a)
+			}
+		}
+	}
+}
+
+func TestFloodAdvert(t *testing.T) {
+	for _, version := range []uint{2, 3} {
+		c, err := parse([]string{"-links", "4", "-vrids-per-link", "250", "-version", strconv.Itoa(int(version)), "-advert-int", "1s"}, io.Discard)
+		require.NoError(t, err)
+		src := nodeAddr(3, c.links, floodSrcHost).Addr()
+		b, err := floodAdvert(c, 3).Append(nil, src, vrrp.MulticastGroupIPv4, vrrp.ChecksumPseudoHeader)
+		require.NoError(t, err)
+		var a vrrp.Advertisement
+		_, err = a.Decode(b, src, vrrp.MulticastGroupIPv4, vrrp.ChecksumPseudoHeader)
+		require.NoError(t, err)
+		assert.Equal(t, vrrp.Version(version), a.Version)
+		assert.Equal(t, uint8(251), a.VRID)
+		assert.Equal(t, uint8(100), a.Priority)
+		assert.Equal(t, time.Second, a.Interval)
+		assert.Equal(t, []netip.Addr{netip.MustParseAddr("192.0.2.196")}, a.Addresses)
+	}
+}
+
+func TestUnknownVRIDs(t *testing.T) {
+	// Two interfaces whose routers each report their interface's count.
+	assert.Equal(t, uint64(700), unknownVRIDs([][]uint64{{500, 500, 500}, {200, 200}}))
+	assert.Zero(t, unknownVRIDs([][]uint64{{0}, {}}))
 }
 
 func TestKeepalivedConf(t *testing.T) {
@@ -99,22 +149,9 @@ func TestScale(t *testing.T) {
 	}
 	bin := netlab.Build(t)
 	tmp := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
 	const links, vrids = 1, 5
-	cmd := exec.CommandContext(ctx, bin, "-links", strconv.Itoa(links), "-vrids-per-link", strconv.Itoa(vrids),
+	res, pid := runBench(t, bin, tmp, "-links", strconv.Itoa(links), "-vrids-per-link", strconv.Itoa(vrids),
 		"-advert-int", "100ms", "-window", "2s", "-warmup", "1s", "-settle-timeout", "20s")
-	cmd.Env = append(os.Environ(), "TMPDIR="+tmp) // every file of the run, keepalived's too, is in tmp
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	t.Logf("scale said:\n%s%s", stderr.String(), stdout.String())
-	require.NoError(t, err)
-
-	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
-	var res result
-	require.NoError(t, json.Unmarshal([]byte(lines[len(lines)-1]), &res), "the last line is not the JSON result")
-	assert.True(t, res.OK, res.Error)
 	assert.Equal(t, links*vrids, res.Routers)
 	nominal := float64(links*vrids) / 0.1
 	assert.InDelta(t, nominal, res.NominalPerS, 1e-9)
@@ -162,7 +199,7 @@ func TestScale(t *testing.T) {
 
 	// Nothing left: no namespace of the run's labs, no process running
 	// the program or with a file in tmp on its command line.
-	prefix := fmt.Sprintf("vk%dx", cmd.Process.Pid)
+	prefix := fmt.Sprintf("vk%dx", pid)
 	ents, _ := os.ReadDir("/run/netns")
 	for _, e := range ents {
 		assert.False(t, strings.HasPrefix(e.Name(), prefix), "namespace %s left behind", e.Name())
@@ -182,4 +219,54 @@ func TestScale(t *testing.T) {
 	}
 	tmps, _ := filepath.Glob(filepath.Join(tmp, "vipkit-scale-*"))
 	assert.Empty(t, tmps, "temporary directories left behind")
+}
+
+// TestScaleFlood runs the benchmark with a small flood, for vipkit only,
+// and checks that the flood ran at the rate asked, node b counted all of
+// it as unknown VRIDs, and nobody took over.
+func TestScaleFlood(t *testing.T) {
+	bin := netlab.Build(t)
+	const links, vrids, flood = 1, 5, 2000
+	res, _ := runBench(t, bin, t.TempDir(), "-links", strconv.Itoa(links), "-vrids-per-link", strconv.Itoa(vrids),
+		"-advert-int", "100ms", "-window", "2s", "-warmup", "1s", "-settle-timeout", "20s", "-flood", strconv.Itoa(flood), "-impl", implVipkit)
+	assert.Equal(t, flood, res.FloodPerS)
+	assert.Equal(t, vrids+1, res.FloodVRID)
+	ir := res.Implementations[implVipkit]
+	require.NotNil(t, ir, "not measured")
+	assert.True(t, ir.Settled, "did not settle: %v", ir.Notes)
+	assert.Empty(t, ir.Notes)
+	assert.InEpsilon(t, flood, ir.FloodSentPerS, 0.1, "flood sent per second")
+	nominal := float64(links*vrids) / 0.1
+	for _, n := range []nodeResult{ir.A, ir.B} {
+		assert.Zero(t, n.Transitions, "%s: transitions in the window", n.Role)
+		assert.Zero(t, n.SocketDrops, n.Role)
+		require.NotNil(t, n.RouterPacketErrors, n.Role)
+		assert.Zero(t, *n.RouterPacketErrors, n.Role)
+	}
+	assert.InDelta(t, nominal, ir.A.SentPerS, 0.25*nominal, "a's adverts sent per second, the flood taken out")
+	assert.InDelta(t, nominal, ir.B.ReceivedPerS, 0.25*nominal, "b's adverts received per second, the flood taken out")
+	require.NotNil(t, ir.B.RouterUnknownVRIDsPerS)
+	assert.InEpsilon(t, ir.FloodSentPerS, *ir.B.RouterUnknownVRIDsPerS, 0.1, "b's unknown VRIDs per second")
+	assert.Zero(t, *ir.A.RouterUnknownVRIDsPerS, "a gets none of the flood")
+}
+
+// runBench runs the benchmark program bin with args, with every file of
+// the run (keepalived's too) in tmp, and returns its JSON result, checked
+// to be OK, and the program's PID.
+func runBench(t *testing.T, bin, tmp string, args ...string) (result, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	t.Logf("scale said:\n%s%s", stderr.String(), stdout.String())
+	require.NoError(t, err)
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	var res result
+	require.NoError(t, json.Unmarshal([]byte(lines[len(lines)-1]), &res), "the last line is not the JSON result")
+	assert.True(t, res.OK, res.Error)
+	return res, cmd.Process.Pid
 }
