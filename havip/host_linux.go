@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
-	"time"
 
 	"github.com/jsimonetti/rtnetlink/v2"
 	"golang.org/x/sys/unix"
@@ -29,7 +29,7 @@ type netlinkHost struct {
 	name  string
 	label string
 	conn  *rtnetlink.Conn // adds and removes
-	mon   *netmon.Monitor // lists, and follows link and address events
+	watch *netmon.Watch   // the namespace's links and addresses, shared with vrrp's routers there
 
 	mu  sync.Mutex     // guards ifi
 	ifi *net.Interface // the interface as it is now; replaced, never changed
@@ -41,23 +41,23 @@ type netlinkHost struct {
 // name, e.g. "eth0:vip"). Adding and removing addresses needs
 // CAP_NET_ADMIN.
 func OpenHost(name, label string) (Host, error) {
-	// Subscribed before the interface is looked up: an interface made
-	// again in between comes as an event.
-	mon, err := netmon.Open(netmon.LinkEvents | netmon.AddrEvents)
+	// Opened before the interface is looked up: an interface made again
+	// in between comes as an event.
+	watch, err := netmon.OpenWatch()
 	if err != nil {
 		return nil, fmt.Errorf("havip: %w", err)
 	}
 	ifi, err := netmon.InterfaceByName(name)
 	if err != nil {
-		mon.Close()
+		watch.Close()
 		return nil, configError("Interface", "%v", err)
 	}
 	conn, err := rtnetlink.Dial(nil)
 	if err != nil {
-		mon.Close()
+		watch.Close()
 		return nil, fmt.Errorf("havip: rtnetlink: %w", err)
 	}
-	return &netlinkHost{name: name, ifi: ifi, label: label, conn: conn, mon: mon}, nil
+	return &netlinkHost{name: name, ifi: ifi, label: label, conn: conn, watch: watch}, nil
 }
 
 // Interface returns the interface as it is now: after it was deleted and
@@ -156,17 +156,9 @@ func (h *netlinkHost) Remove(p netip.Prefix) error {
 }
 
 func (h *netlinkHost) Addresses() ([]netip.Prefix, error) {
-	addrs, err := h.mon.Addrs()
-	if err != nil {
-		return nil, fmt.Errorf("havip: %s: %w", h.name, err)
-	}
 	index := h.Interface().Index
 	var out []netip.Prefix
-	for _, a := range addrs {
-		if a.Index == index {
-			out = append(out, a.Prefix)
-		}
-	}
+	h.watch.Read(func(v *netmon.View) { out = slices.Clone(v.Addrs(index)) })
 	return out, nil
 }
 
@@ -174,13 +166,13 @@ func (h *netlinkHost) Addresses() ([]netip.Prefix, error) {
 // until ctx ends. Lost events are reported as a removal of the zero
 // Prefix, so the caller checks everything; so is the interface made again
 // (a link of its name with a new index, told by an event or found in the
-// links listed after lost events), once the Host has moved to it: a master
-// adds its addresses to the new interface.
+// view after lost events), once the Host has moved to it: a master adds
+// its addresses to the new interface.
 func (h *netlinkHost) WatchRemoved(ctx context.Context, removed func(netip.Prefix)) {
-	h.mon.Run(ctx, func(e netmon.Event) {
+	stop := h.watch.Subscribe(func(v *netmon.View, e netmon.Event) {
 		switch e.Type {
 		case netmon.Lost:
-			for _, l := range h.links(ctx) {
+			if l, ok := v.Link(h.name); ok {
 				h.follow(l)
 			}
 			removed(netip.Prefix{})
@@ -194,24 +186,10 @@ func (h *netlinkHost) WatchRemoved(ctx context.Context, removed func(netip.Prefi
 			}
 		}
 	})
-}
-
-// links lists the links, trying again every 100 ms until it can or ctx
-// ends (then it returns none).
-func (h *netlinkHost) links(ctx context.Context) []netmon.Link {
-	for {
-		links, err := h.mon.Links()
-		if err == nil {
-			return links
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	defer stop()
+	<-ctx.Done()
 }
 
 func (h *netlinkHost) Close() error {
-	return errors.Join(h.mon.Close(), h.conn.Close())
+	return errors.Join(h.watch.Close(), h.conn.Close())
 }

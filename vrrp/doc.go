@@ -71,13 +71,14 @@
 //   - Each [Check] runs on a goroutine of its own, its context ending at its
 //     Timeout. It is never called while the Router's state is locked.
 //   - One rtnetlink monitor per network namespace, shared by every Router
-//     of the process there, lists the links and addresses once and keeps
-//     them from the link and address events it reads on a goroutine of its
-//     own (two sockets in all); it hands each event to every Router's link
-//     watch: the links of Config.Interface and Config.TrackInterfaces, by
-//     name, and the addresses of Config.Interface. An interface deleted is
-//     a FAULT; made again (a new index), the Router opens, or shares, a
-//     socket of the new one and leaves FAULT.
+//     and every havip host of the process there, lists the links and
+//     addresses once and keeps them from the link and address events it
+//     reads on a goroutine of its own (two sockets in all); it hands each
+//     event to every Router's link watch: the links of Config.Interface
+//     and Config.TrackInterfaces, by name, and the addresses of
+//     Config.Interface. An interface deleted is a FAULT; made again (a new
+//     index), the Router opens, or shares, a socket of the new one and
+//     leaves FAULT.
 //   - [Router.Subscribe] delivers on a goroutine that runs only while
 //     events wait, at most 256 of them: then the oldest are dropped and
 //     counted (Stats.EventsDropped). Publishing an event never waits for a

@@ -59,7 +59,7 @@ type Router struct {
 	heapIndex int // in its heap, or -1
 	heapAt    time.Time
 	heapSlack time.Duration // how early it may fire: a tenth of the interval for an Adver_Timer, 0 for a Master_Down_Timer
-	heapStale bool // the machine's deadline is later: it will only be set again
+	heapStale bool          // the machine's deadline is later: it will only be set again
 
 	links *linkWatch // nil for an injected Conn
 
@@ -93,7 +93,7 @@ func NewRouter(cfg Config) (*Router, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vrrp: %w", err)
 	}
-	links, st, err := openLinkWatch(netns, cfg.Interface, cfg.TrackInterfaces)
+	links, st, err := openLinkWatch(cfg.Interface, cfg.TrackInterfaces)
 	if err != nil {
 		return nil, err
 	}
@@ -257,7 +257,7 @@ func (r *Router) relink(l netmon.Link) error {
 	key := r.mux.key
 	key.ifindex = l.Index
 	m, detach, err := attach(key, r.cfg.VRID, func() (c Conn, err error) {
-		err = r.links.host.netns.Do(func() error {
+		err = r.links.host.Netns().Do(func() error {
 			c, err = OpenConn(ifi, r.cfg.ipv6())
 			return err
 		})

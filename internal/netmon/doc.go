@@ -13,6 +13,13 @@
 // nothing: whoever follows an interface picks its messages by index or by
 // name (a name survives the interface being deleted and made again).
 //
+// A [Watch] is the view of a namespace built on one Monitor that every user
+// in the process shares ([OpenWatch] returns the one of the calling
+// thread's namespace): the links by name and the addresses of each, kept
+// from the events, which it hands, applied, to its subscribers. vrrp's
+// routers and havip's hosts of a namespace all follow one Watch. [Netns]
+// holds a namespace open, to open sockets in it from any goroutine.
+//
 // On systems other than Linux, [Open] returns an error wrapping
 // [ErrNotSupported].
 package netmon
