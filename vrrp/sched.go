@@ -151,6 +151,7 @@ func (s *scheduler) run() {
 	}
 }
 
+// later returns the later of a and b.
 func later(a, b time.Time) time.Time {
 	if a.After(b) {
 		return a
