@@ -118,6 +118,18 @@ func (r *Router) Subscribe(ctx context.Context) <-chan Event {
 	return s.out
 }
 
+// endSubscriptions tells every subscription that the router is done: each
+// ends once it has delivered what it queued.
+func (r *Router) endSubscriptions() {
+	r.mu.Lock()
+	r.done = true
+	subs := r.subs
+	r.mu.Unlock()
+	for _, s := range subs {
+		s.poke()
+	}
+}
+
 // publish queues e for every subscriber.
 func (r *Router) publish(e Event) {
 	r.mu.Lock()

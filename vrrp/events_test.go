@@ -51,17 +51,6 @@ func span(from, to int) []int {
 	return s
 }
 
-// stopRouter does for the subscriptions what Router.release does.
-func stopRouter(r *Router) {
-	r.mu.Lock()
-	r.done = true
-	subs := r.subs
-	r.mu.Unlock()
-	for _, s := range subs {
-		s.poke()
-	}
-}
-
 // subs returns how many subscriptions r has.
 func subs(r *Router) int {
 	r.mu.Lock()
@@ -222,7 +211,7 @@ func TestSubscriptionRouterDone(t *testing.T) {
 		assert.Equal(t, span(0, subscriptionQueue), receive(t, idle, subscriptionQueue))
 		synctest.Wait()
 
-		stopRouter(r)
+		r.endSubscriptions()
 		synctest.Wait()
 		assertClosed(t, idle)
 		assert.Equal(t, 1, subs(r))
@@ -241,7 +230,7 @@ func TestSubscriptionRouterDone(t *testing.T) {
 func TestSubscribeAfterDone(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := eventRouter()
-		stopRouter(r)
+		r.endSubscriptions()
 		ch := r.Subscribe(t.Context())
 		assertClosed(t, ch)
 		assert.Zero(t, subs(r))

@@ -404,13 +404,7 @@ func (r *Router) release() {
 		if r.links != nil {
 			r.links.close()
 		}
-		r.mu.Lock()
-		r.done = true
-		subs := r.subs
-		r.mu.Unlock()
-		for _, s := range subs {
-			s.poke()
-		}
+		r.endSubscriptions()
 	})
 }
 
