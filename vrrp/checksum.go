@@ -64,26 +64,29 @@ func (f ChecksumForm) sendForm(v Version, src netip.Addr) ChecksumForm {
 
 // verifyChecksum checks the checksum field of the VRRP message msg, sent
 // from src to dst, against the forms accept allows for its version and
-// family, and returns the form that matched.
+// family, and returns the form that matched. The message is summed once
+// for both forms.
 func verifyChecksum(msg []byte, src, dst netip.Addr, accept ChecksumForm) (ChecksumForm, error) {
 	v := Version(msg[0] >> 4)
-	forms := [2]ChecksumForm{ChecksumPseudoHeader, ChecksumMessageOnly}
+	pseudo, only := true, true // the forms to try
 	switch {
 	case v == Version2:
-		forms = [2]ChecksumForm{ChecksumMessageOnly}
+		pseudo = false
 	case src.Is6():
-		forms = [2]ChecksumForm{ChecksumPseudoHeader}
+		only = false
 	case accept&(ChecksumPseudoHeader|ChecksumMessageOnly) == ChecksumMessageOnly:
-		forms = [2]ChecksumForm{ChecksumMessageOnly}
+		pseudo = false
 	case accept&ChecksumMessageOnly == 0:
-		forms = [2]ChecksumForm{ChecksumPseudoHeader}
+		only = false
 	}
 	// The ones' complement sum over everything including the checksum
 	// field is 0xffff exactly when the field is right (RFC 1071 §1).
-	for _, f := range forms {
-		if f != 0 && checksum(msg, src, dst, f) == 0 {
-			return f, nil
-		}
+	sum := inet.Add(0, msg)
+	if pseudo && inet.Fold(sum+pseudoHeaderSum(msg, src, dst)) == 0 {
+		return ChecksumPseudoHeader, nil
+	}
+	if only && inet.Fold(sum) == 0 {
+		return ChecksumMessageOnly, nil
 	}
 	return 0, fmt.Errorf("%w: %#04x for %v from %v to %v (accepting %v)", ErrBadChecksum,
 		binary.BigEndian.Uint16(msg[6:]), v, src, dst, accept)
@@ -96,11 +99,15 @@ func verifyChecksum(msg []byte, src, dst netip.Addr, accept ChecksumForm) (Check
 func checksum(msg []byte, src, dst netip.Addr, form ChecksumForm) uint16 {
 	var sum uint64
 	if form == ChecksumPseudoHeader {
-		sum = addAddr(sum, src)
-		sum = addAddr(sum, dst)
-		sum += uint64(len(msg)) + ProtocolNumber
+		sum = pseudoHeaderSum(msg, src, dst)
 	}
 	return inet.Fold(inet.Add(sum, msg))
+}
+
+// pseudoHeaderSum is the ones' complement sum of the pseudo-header of an IP
+// packet from src to dst carrying msg.
+func pseudoHeaderSum(msg []byte, src, dst netip.Addr) uint64 {
+	return addAddr(addAddr(0, src), dst) + uint64(len(msg)) + ProtocolNumber
 }
 
 // addAddr adds the bytes of addr to a ones' complement sum.
