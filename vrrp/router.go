@@ -59,7 +59,8 @@ type Router struct {
 	heapIndex int // in its heap, or -1
 	heapAt    time.Time
 	heapSlack time.Duration // how early it may fire: a tenth of the interval for an Adver_Timer, 0 for a Master_Down_Timer
-	heapStale bool          // the machine's deadline is later: it will only be set again
+	heapStale bool          // the deadline moved later, to heapNext: heapAt is where it waits in the heap
+	heapNext  time.Time
 
 	links *linkWatch // nil for an injected Conn
 

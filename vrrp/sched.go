@@ -56,11 +56,12 @@ func newScheduler(conn Conn) *scheduler {
 // before to leave with others. Routers call it with their protocol lock
 // held, after every input to their machine.
 //
-// A timer that moves later stays where it is in the heap: it fires at the
-// earlier time, when the machine, not due yet, does nothing, and the
-// router sets it again. A backup's Master_Down_Timer moves later with
-// every advertisement it hears: the heap is fixed about once a
-// Master_Down_Interval, not at every advertisement.
+// A timer that moves later stays where it is in the heap, marked stale
+// with its new deadline: when it comes to the top, the scheduler moves it
+// there, without waking for it. A backup's Master_Down_Timer moves later
+// with every advertisement it hears: the heap is fixed about once a
+// Master_Down_Interval, not at every advertisement, and the scheduler
+// wakes only for a deadline that holds.
 func (s *scheduler) set(r *Router, at time.Time, slack time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -75,7 +76,9 @@ func (s *scheduler) set(r *Router, at time.Time, slack time.Duration) {
 	case at.IsZero():
 		return
 	case r.heapIndex >= 0 && !at.Before(r.heapAt) && slack == r.heapSlack:
-		r.heapStale = r.heapStale || at.After(r.heapAt)
+		if at.After(r.heapAt) {
+			r.heapStale, r.heapNext = true, at
+		}
 		return
 	case r.heapIndex >= 0:
 		r.heapAt, r.heapSlack, r.heapStale = at, slack, false
@@ -112,10 +115,14 @@ func (s *scheduler) run() {
 			s.mu.Unlock()
 			return
 		}
+		for top := s.due[0]; top.heapStale; top = s.due[0] {
+			top.heapAt, top.heapStale = top.heapNext, false
+			heap.Fix(&s.due, 0)
+		}
 		now := time.Now()
 		if top := s.due[0]; top.heapAt.After(now) {
 			wait := top.heapAt.Sub(now)
-			if s.exact && top.heapSlack == 0 && !top.heapStale {
+			if s.exact && top.heapSlack == 0 {
 				if wait <= exactWindow {
 					s.mu.Unlock()
 					sleepExactly(wait)
@@ -136,6 +143,11 @@ func (s *scheduler) run() {
 			r := s.due[0]
 			if r.heapAt.Sub(now) > r.heapSlack {
 				break
+			}
+			if r.heapStale {
+				r.heapAt, r.heapStale = r.heapNext, false
+				heap.Fix(&s.due, 0)
+				continue
 			}
 			heap.Pop(&s.due)
 			s.firing = append(s.firing, firing{r, r.heapAt})
