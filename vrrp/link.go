@@ -89,10 +89,11 @@ func why(v *netmon.View, name string) string {
 }
 
 // start reports the state of every tracked interface and the addresses of
-// the router's own from now on, from the Watch's goroutine, until stop: report with why a tracked interface is down ("" when up),
-// addrsChanged with the router's interface's addresses when they may have
-// changed (changed is the address that came or went, or invalid when any
-// may have), relink when the router's interface was made again with a new
+// the router's own from now on, from the Watch's goroutine, until stop:
+// report with why a tracked interface is down ("" when up), addrsChanged
+// with the router's interface's addresses when they may have changed
+// (changed is the address that came or went, or invalid when any may
+// have), relink when the router's interface was made again with a new
 // index. It begins with the state as it is now.
 func (w *linkWatch) start(report func(name, down string), addrsChanged func(own []netip.Prefix, changed netip.Addr), relink func(netmon.Link) error) {
 	w.report, w.addrsChanged, w.relink = report, addrsChanged, relink

@@ -48,6 +48,7 @@ func (v *View) Link(name string) (Link, bool) {
 // kernel's order. The slice is the View's: read it, do not keep it.
 func (v *View) Addrs(index int) []netip.Prefix { return v.addrs[index] }
 
+// A subscriber is one Subscribe: a pointer to tell it from the others.
 type subscriber struct {
 	handle func(*View, Event)
 }
