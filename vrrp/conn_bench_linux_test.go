@@ -24,11 +24,7 @@ type connPair struct {
 // are closed, and the lab removed, when tb ends. It skips without root.
 func newConnPair(tb testing.TB, ipv6 bool) *connPair {
 	tb.Helper()
-	lab := netlab.New(tb)
-	ha, hb := lab.Host("a"), lab.Host("b")
-	aEth, bEth := lab.Link(ha, hb)
-	aEth.AddAddr(netip.MustParsePrefix("192.0.2.1/24"))
-	bEth.AddAddr(netip.MustParsePrefix("192.0.2.2/24"))
+	aEth, bEth := linkedHosts(tb)
 	p := &connPair{src: netip.MustParseAddr("192.0.2.1"), dst: vrrp.MulticastGroupIPv4}
 	if ipv6 {
 		p.src, p.dst = linkLocal(tb, aEth), vrrp.MulticastGroupIPv6
@@ -39,6 +35,18 @@ func newConnPair(tb testing.TB, ipv6 bool) *connPair {
 	p.a = openBareConn(tb, aEth, ipv6)
 	p.b = openBareConn(tb, bEth, ipv6)
 	return p
+}
+
+// linkedHosts builds a lab of two hosts, a and b, joined by a veth pair
+// with 192.0.2.1/24 on a's end and 192.0.2.2/24 on b's, and returns the
+// two ends; the lab is removed when tb ends. It skips without root.
+func linkedHosts(tb testing.TB) (aEth, bEth *netlab.Iface) {
+	tb.Helper()
+	lab := netlab.New(tb)
+	aEth, bEth = lab.Link(lab.Host("a"), lab.Host("b"))
+	aEth.AddAddr(netip.MustParsePrefix("192.0.2.1/24"))
+	bEth.AddAddr(netip.MustParsePrefix("192.0.2.2/24"))
+	return aEth, bEth
 }
 
 // openBareConn opens the raw socket of ifc in its host, closed when tb

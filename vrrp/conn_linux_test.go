@@ -27,13 +27,7 @@ type connRead struct {
 // ends, and returns what it reads.
 func openConn(t *testing.T, ifc *netlab.Iface, ipv6 bool) (vrrp.Conn, <-chan connRead) {
 	t.Helper()
-	ifi := ifc.Interface()
-	var c vrrp.Conn
-	require.NoError(t, ifc.Host().Do(func() error {
-		var err error
-		c, err = vrrp.OpenConn(ifi, ipv6)
-		return err
-	}))
+	c := openBareConn(t, ifc, ipv6)
 	reads := make(chan connRead, 16)
 	done := make(chan struct{})
 	go func() {
@@ -212,15 +206,11 @@ func observeTOS(t *testing.T, ifc *netlab.Iface, v6 bool) <-chan int {
 // wakes a blocked ReadFrom and after which both calls fail with
 // net.ErrClosed.
 func TestOpenConnEdges(t *testing.T) {
-	lab := netlab.New(t)
-	a, b := lab.Host("a"), lab.Host("b")
-	aEth, bEth := lab.Link(a, b)
-	aEth.AddAddr(netip.MustParsePrefix("192.0.2.1/24"))
-	bEth.AddAddr(netip.MustParsePrefix("192.0.2.2/24"))
+	aEth, bEth := linkedHosts(t)
 	aAddr, bAddr := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
 
 	var raw *ipv4.RawConn
-	require.NoError(t, a.Do(func() error {
+	require.NoError(t, aEth.Host().Do(func() error {
 		c, err := net.ListenPacket("ip4:112", aAddr.String())
 		if err == nil {
 			raw, err = ipv4.NewRawConn(c)
@@ -307,11 +297,7 @@ func TestOpenConnEdges(t *testing.T) {
 // dropped by the kernel, and the next message queued says how many
 // (SO_RXQ_OVFL).
 func TestOpenConnReportsDrops(t *testing.T) {
-	lab := netlab.New(t)
-	a, b := lab.Host("a"), lab.Host("b")
-	aEth, bEth := lab.Link(a, b)
-	aEth.AddAddr(netip.MustParsePrefix("192.0.2.1/24"))
-	bEth.AddAddr(netip.MustParsePrefix("192.0.2.2/24"))
+	aEth, bEth := linkedHosts(t)
 	var aConn, bConn vrrp.Conn
 	for _, c := range []struct {
 		ifc  *netlab.Iface
