@@ -32,6 +32,7 @@ type scheduler struct {
 	// The goroutine's own.
 	firing []firing
 	out    outBatch
+	prio   int // its thread's real-time priority (SetRealtimePriority); 0: none
 }
 
 // A firing is a timer taken from the heap to fire, with its deadline.
@@ -112,9 +113,14 @@ func (s *scheduler) run() {
 		s.mu.Lock()
 		if len(s.due) == 0 {
 			s.running = false
+			if s.prio > 0 {
+				unlockOrdinary()
+				s.prio = 0
+			}
 			s.mu.Unlock()
 			return
 		}
+		s.followPriority(s.due[0])
 		for top := s.due[0]; top.heapStale; top = s.due[0] {
 			top.heapAt, top.heapStale = top.heapNext, false
 			heap.Fix(&s.due, 0)

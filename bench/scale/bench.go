@@ -125,7 +125,8 @@ func (w *world) start(ctx context.Context, impl string, n *node) error {
 		v := newVipkitNode()
 		p, err := startProc(n.host, "vipkit node "+n.name, w.logFile(impl, n), v.onLine, w.exe, nodeCommand,
 			"-links", strconv.Itoa(w.cfg.links), "-vrids-per-link", strconv.Itoa(w.cfg.vridsPerLink),
-			"-advert-int", w.cfg.advert.String(), "-version", strconv.Itoa(int(w.cfg.version)), "-priority", strconv.Itoa(prio))
+			"-advert-int", w.cfg.advert.String(), "-version", strconv.Itoa(int(w.cfg.version)), "-priority", strconv.Itoa(prio),
+			"-rt-priority", strconv.Itoa(w.cfg.rtPriority))
 		if err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -23,6 +24,10 @@ func findKeepalived() (string, error) {
 }
 
 // instanceName names the keepalived instance of VRID v on link l.
+// keepalivedRTTime is the vrrp_rlimit_rttime, in µs, of a keepalived run
+// with -rt-priority: the largest it takes, 71 minutes, in effect none.
+const keepalivedRTTime = math.MaxUint32
+
 func instanceName(l, v int) string { return fmt.Sprintf("VI_%d_%d", l, v) }
 
 // keepalivedSeconds writes d as keepalived's advert_int: seconds, with a
@@ -44,7 +49,14 @@ func keepalivedConf(c config, name string, master bool) string {
 		state, prio = "MASTER", 200
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "global_defs {\n  router_id scale-%s\n  vrrp_version %d\n  vrrp_garp_master_delay 0\n  vrrp_garp_master_repeat 1\n}\n", name, c.version)
+	fmt.Fprintf(&b, "global_defs {\n  router_id scale-%s\n  vrrp_version %d\n  vrrp_garp_master_delay 0\n  vrrp_garp_master_repeat 1\n", name, c.version)
+	if c.rtPriority > 0 {
+		// At its default RLIMIT_RTTIME, 10 ms of CPU without blocking, the
+		// kernel kills its VRRP process as it starts a thousand instances;
+		// at one second, during the first seconds at 10 ms.
+		fmt.Fprintf(&b, "  vrrp_rt_priority %d\n  vrrp_rlimit_rttime %d\n", c.rtPriority, keepalivedRTTime)
+	}
+	b.WriteString("}\n")
 	for l := range c.links {
 		for v := 1; v <= c.vridsPerLink; v++ {
 			fmt.Fprintf(&b, "vrrp_instance %s {\n  state %s\n  interface %s\n  virtual_router_id %d\n  priority %d\n  advert_int %s\n  virtual_ipaddress {\n    %v/32\n  }\n}\n",

@@ -9,6 +9,7 @@
 //
 //	sudo go run ./bench/scale
 //	sudo go run ./bench/scale -advert-int 10ms -window 60s
+//	sudo go run ./bench/scale -advert-int 10ms -window 60s -rt-priority 10
 //	sudo go run ./bench/scale -links 1 -vrids-per-link 5 -window 2s -impl vipkit
 //	sudo go run ./bench/scale -flood 50000
 //
@@ -52,6 +53,13 @@
 // advertisements, a's sent and b's received; b's CPU includes what the
 // flood costs it. For the same on a loaded machine, run a load beside the
 // benchmark (a go test -race build, say).
+//
+// With -rt-priority P both implementations run under the real-time policy
+// SCHED_RR at priority P: vipkit's timers and sends (the threads of
+// vrrp.SetRealtimePriority), keepalived's whole VRRP process (its global
+// vrrp_rt_priority, with the largest vrrp_rlimit_rttime: at its default,
+// 10 ms of CPU without blocking, and even at one second, the kernel kills
+// its VRRP process as it starts a thousand instances at 10 ms).
 //
 // Each node runs in a session of its own (setsid), so that autogroup
 // scheduling shares the CPU between the two nodes and the rest of the
@@ -107,6 +115,7 @@ type config struct {
 	advert, window, warmup time.Duration
 	settleTimeout          time.Duration
 	version                uint
+	rtPriority             int // real-time priority of both implementations; 0: none
 	impls                  []string
 	keepalived             string // its path, when in impls
 	quiet                  bool   // no progress lines
@@ -146,6 +155,7 @@ func parse(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.settleTimeout, "settle-timeout", 30*time.Second, "how long to wait for a to be master and b backup of every router, quietly, before measuring anyway")
 	fs.UintVar(&c.version, "version", 3, "VRRP version, 2 or 3")
 	fs.IntVar(&c.flood, "flood", 0, fmt.Sprintf("during the warm-up and the window, flood node b with `N` advertisements per second in all (0..%d), spread over the links (N/links each), of a VRID no router runs (vrids-per-link+1); 0: no flood", maxFlood))
+	fs.IntVar(&c.rtPriority, "rt-priority", 0, "run both implementations under SCHED_RR at this priority, 1..99: vipkit's timers (vrrp.SetRealtimePriority), keepalived's VRRP process (vrrp_rt_priority); 0: the ordinary policy")
 	fs.StringVar(&impls, "impl", implVipkit+","+implKeepalived, "implementations to measure, in order, comma-separated: vipkit, keepalived")
 	fs.BoolVar(&c.quiet, "q", false, "no progress lines on standard error")
 	fs.StringVar(&c.logs, "logs", "", "a directory to write each node's output to, as IMPL-NODE.log (vipkit's status lines, keepalived's log)")
@@ -172,6 +182,8 @@ func parse(args []string, stderr io.Writer) (config, error) {
 		return c, usagef("-warmup and -settle-timeout: need positive durations")
 	case c.version != 2 && c.version != 3:
 		return c, usagef("-version %d: need 2 or 3", c.version)
+	case c.rtPriority < 0 || c.rtPriority > 99:
+		return c, usagef("-rt-priority %d: need 0 (none) or 1..99", c.rtPriority)
 	case c.flood < 0 || c.flood > maxFlood:
 		return c, usagef("-flood %d: need 0..%d advertisements per second", c.flood, maxFlood)
 	case c.flood > 0 && c.vridsPerLink == 255:

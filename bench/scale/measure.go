@@ -32,8 +32,12 @@ var clockTicks = func() float64 {
 type procStat struct {
 	pid, ppid, sid int
 	state          byte
-	ticks          uint64 // utime + stime
+	cpu            cpuTicks
 }
+
+// cpuTicks is a process's CPU time in clock ticks: in user space (utime)
+// and in the kernel on its behalf (stime).
+type cpuTicks struct{ user, sys uint64 }
 
 // readStat reads /proc/PID/stat.
 func readStat(pid int) (procStat, error) {
@@ -56,7 +60,7 @@ func readStat(pid int) (procStat, error) {
 	sid, _ := strconv.Atoi(f[3])
 	ut, _ := strconv.ParseUint(f[11], 10, 64)
 	st, _ := strconv.ParseUint(f[12], 10, 64)
-	return procStat{pid: pid, ppid: ppid, sid: sid, state: f[0][0], ticks: ut + st}, nil
+	return procStat{pid: pid, ppid: ppid, sid: sid, state: f[0][0], cpu: cpuTicks{ut, st}}, nil
 }
 
 // allProcs reads the stat of every process.
@@ -126,7 +130,7 @@ func countFDs(pid int) int {
 type sample struct {
 	at      time.Time
 	pids    []int
-	ticks   map[int]uint64 // utime + stime, by PID
+	cpu     map[int]cpuTicks // by PID
 	rssKB   uint64
 	hwmKB   uint64
 	fds     int
@@ -146,7 +150,7 @@ type netCounters struct {
 // with the count of flood (nil: no flood) as the namespace's counters are
 // read.
 func take(h *netlab.Host, ifaces []string, pids []int, flood *flooder) (sample, error) {
-	s := sample{pids: pids, ticks: map[int]uint64{}}
+	s := sample{pids: pids, cpu: map[int]cpuTicks{}}
 	net, err := readNet(h, ifaces)
 	if err != nil {
 		return s, err
@@ -158,7 +162,7 @@ func take(h *netlab.Host, ifaces []string, pids []int, flood *flooder) (sample, 
 		if err != nil {
 			continue // gone since it was listed
 		}
-		s.ticks[pid] = st.ticks
+		s.cpu[pid] = st.cpu
 		kb := statusKB(pid, "VmRSS", "VmHWM", "Threads")
 		s.rssKB += kb["VmRSS"]
 		s.hwmKB += kb["VmHWM"]
@@ -223,18 +227,19 @@ func readNet(h *netlab.Host, ifaces []string) (netCounters, error) {
 }
 
 // cpuSeconds returns the CPU time the node's processes used between two
-// samples: of every process, since the first sample, or since it started
-// if it is new.
-func cpuSeconds(before, after sample) float64 {
-	var ticks uint64
-	for pid, t := range after.ticks {
-		if b, ok := before.ticks[pid]; ok && b <= t {
-			ticks += t - b
-		} else if !ok {
-			ticks += t
+// samples, in all and in the kernel: of every process, since the first
+// sample, or since it started if it is new.
+func cpuSeconds(before, after sample) (total, sys float64) {
+	var ticks cpuTicks
+	for pid, t := range after.cpu {
+		b, ok := before.cpu[pid]
+		if ok && (b.user > t.user || b.sys > t.sys) {
+			continue // not the same process: the PID was reused
 		}
+		ticks.user += t.user - b.user
+		ticks.sys += t.sys - b.sys
 	}
-	return float64(ticks) / clockTicks
+	return float64(ticks.user+ticks.sys) / clockTicks, float64(ticks.sys) / clockTicks
 }
 
 // rawDropsSince returns the raw-socket drops between two readings: of

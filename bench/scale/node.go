@@ -66,6 +66,7 @@ type nodeConfig struct {
 	advert, window      time.Duration
 	version             uint
 	priority            uint
+	rtPriority          int
 }
 
 // nodeMain runs a vipkit node: links × vrids-per-link routers, vrrp only
@@ -81,6 +82,7 @@ func nodeMain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.UintVar(&c.version, "version", 3, "VRRP version")
 	fs.UintVar(&c.priority, "priority", 100, "priority of every router")
 	fs.DurationVar(&c.window, "window", 0, "stop after this long (0: at SIGTERM)")
+	fs.IntVar(&c.rtPriority, "rt-priority", 0, "real-time priority of the timers (0: none)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -97,6 +99,10 @@ func nodeMain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		out.Encode(s)
 	}
 	logger := slog.New(slog.DiscardHandler)
+	if err := vrrp.SetRealtimePriority(c.rtPriority); err != nil {
+		emit(nodeStatus{Kind: "error", Error: err.Error()})
+		return 1
+	}
 
 	var routers []*vrrp.Router
 	for l := range c.links {

@@ -52,6 +52,7 @@ type nodeResult struct {
 	Threads   int    `json:"threads"`
 
 	CPUPct         float64 `json:"cpu_pct"`                // of one core
+	CPUSysPct      float64 `json:"cpu_sys_pct"`            // of one core, in the kernel (stime)
 	CPUusPerAdvert float64 `json:"cpu_us_per_advert"`      // per advert sent (master) or received (backup)
 	CPUusPerPacket float64 `json:"cpu_us_per_packet"`      // per advert sent or received: the cost when a node flaps
 	RSSMB          float64 `json:"rss_mb"`                 // VmRSS at the end
@@ -123,7 +124,7 @@ func per(a, b float64) float64 {
 func nodeResultFrom(c config, master bool, r0, r1 reading) nodeResult {
 	s0, s1 := r0.sample, r1.sample
 	dt := s1.at.Sub(s0.at).Seconds()
-	cpu := cpuSeconds(s0, s1)
+	cpu, sys := cpuSeconds(s0, s1)
 	tx := float64(s1.net.txPackets - s0.net.txPackets)
 	rx := float64(s1.net.rxPackets - s0.net.rxPackets)
 	flood := float64(s1.flood - s0.flood)
@@ -138,6 +139,7 @@ func nodeResultFrom(c config, master bool, r0, r1 reading) nodeResult {
 	}
 	res.PIDs, res.Processes, res.Threads = s1.pids, len(s1.pids), s1.threads
 	res.CPUPct = round(100*per(cpu, dt), 1)
+	res.CPUSysPct = round(100*per(sys, dt), 1)
 	res.CPUusPerAdvert = round(1e6*per(cpu, handled), 2)
 	res.CPUusPerPacket = round(1e6*per(cpu, tx+rx), 2)
 	res.RSSMB = round(float64(s1.rssKB)/1024, 1)
@@ -174,6 +176,7 @@ var ratioMetrics = []struct {
 	get func(nodeResult) float64
 }{
 	{"cpu_pct", func(n nodeResult) float64 { return n.CPUPct }},
+	{"cpu_sys_pct", func(n nodeResult) float64 { return n.CPUSysPct }},
 	{"cpu_us_per_advert", func(n nodeResult) float64 { return n.CPUusPerAdvert }},
 	{"cpu_us_per_packet", func(n nodeResult) float64 { return n.CPUusPerPacket }},
 	{"rss_mb", func(n nodeResult) float64 { return n.RSSMB }},
@@ -277,6 +280,7 @@ func printTable(w io.Writer, c config, r *result) {
 		return fmt.Sprint(*p)
 	}
 	row("CPU % of a core", "cpu_pct", func(n *nodeResult, _ *implResult) string { return f1(n.CPUPct) })
+	row("  of which in the kernel", "cpu_sys_pct", func(n *nodeResult, _ *implResult) string { return f1(n.CPUSysPct) })
 	row("CPU µs per advert (a sent, b received)", "cpu_us_per_advert", func(n *nodeResult, _ *implResult) string { return fmt.Sprintf("%.2f", n.CPUusPerAdvert) })
 	row("CPU µs per advert sent+received", "cpu_us_per_packet", func(n *nodeResult, _ *implResult) string { return fmt.Sprintf("%.2f", n.CPUusPerPacket) })
 	row("adverts sent /s (veth)", "adverts_sent_per_s", func(n *nodeResult, _ *implResult) string { return fmt.Sprintf("%.0f", n.SentPerS) })

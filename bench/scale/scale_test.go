@@ -42,7 +42,7 @@ func TestParse(t *testing.T) {
 		{"-links", "0"}, {"-links", "65"}, {"-vrids-per-link", "256"}, {"-window", "0s"},
 		{"-version", "4"}, {"-advert-int", "5ms"}, {"-version", "2", "-advert-int", "100ms"},
 		{"-impl", "frr"}, {"-impl", "vipkit,vipkit"}, {"-nope"}, {"extra"},
-		{"-flood", "-1"}, {"-flood", "1000001"}, {"-flood", "1000", "-vrids-per-link", "255"}, {"-flood", "1000", "-links", "33"},
+		{"-rt-priority", "100"}, {"-rt-priority", "-1"}, {"-flood", "-1"}, {"-flood", "1000001"}, {"-flood", "1000", "-vrids-per-link", "255"}, {"-flood", "1000", "-links", "33"},
 	} {
 		_, err := parse(args, io.Discard)
 		assert.ErrorAs(t, err, new(usageError), "%v", args)
@@ -116,9 +116,12 @@ func TestKeepalivedConf(t *testing.T) {
 	assert.Equal(t, 6, strings.Count(conf, "advert_int 0.01\n"))
 	assert.Contains(t, conf, "vrrp_instance VI_1_3 {\n  state MASTER\n  interface eth1\n  virtual_router_id 3\n")
 	assert.Contains(t, conf, "    198.51.100.6/32\n")
+	assert.NotContains(t, conf, "vrrp_rt_priority")
 	b := keepalivedConf(c, "b", false)
 	assert.Equal(t, 6, strings.Count(b, "state BACKUP\n"))
 	assert.Equal(t, 6, strings.Count(b, "priority 100\n"))
+	c.rtPriority = 10
+	assert.Contains(t, keepalivedConf(c, "a", true), "  vrrp_rt_priority 10\n  vrrp_rlimit_rttime 4294967295\n}\n")
 	assert.Equal(t, "1", keepalivedSeconds(time.Second))
 	assert.Equal(t, "0.1", keepalivedSeconds(100*time.Millisecond))
 }

@@ -45,6 +45,9 @@ type Options struct {
 	Announce havip.Announce
 	// Cloud, when its Mode is set, claims the addresses from Tencent Cloud.
 	Cloud tencentcloud.Config
+	// RealtimePriority, 1..99, runs the routers' timers under SCHED_RR
+	// ([vrrp.SetRealtimePriority]); 0: the ordinary policy.
+	RealtimePriority int
 
 	flags *Flags // for errors in the flags' words; nil in Options made by hand
 }
@@ -64,9 +67,9 @@ type Flags struct {
 
 // AddFlags registers on fs the flags of a keepalived vrrp_instance:
 // -interface, -vrid, -priority, -version, -advert-int, -vip, -src, -peer,
-// -nopreempt, -preempt-delay, -auth-pass, -checksum, -track-interface, the
-// garp_master_* settings as -garp-*, and -tencentcloud with its endpoint
-// flags. Call [Flags.Options] after fs.Parse.
+// -nopreempt, -preempt-delay, -auth-pass, -checksum, -track-interface,
+// -rt-priority, the garp_master_* settings as -garp-*, and -tencentcloud
+// with its endpoint flags. Call [Flags.Options] after fs.Parse.
 func AddFlags(fs *flag.FlagSet) *Flags {
 	f := &Flags{fs: fs, opts: Options{Announce: havip.KeepalivedAnnounce}, maxPriority: 255, setBy: map[string]string{},
 		vips: list[netip.Prefix]{parse: parsePrefix}, peers: list[netip.Addr]{parse: parseAddr}}
@@ -84,6 +87,7 @@ func AddFlags(fs *flag.FlagSet) *Flags {
 	fs.DurationVar(&cfg.PreemptDelay, "preempt-delay", 0, "no preemption for this long after start (preempt_delay)")
 	fs.StringVar(&cfg.AuthPass, "auth-pass", "", "VRRPv2 simple password, at most 8 bytes (authentication auth_type PASS)")
 	fs.Var(&f.track, "track-interface", "another `IFACE` whose loss puts the router in FAULT, repeatable (track_interface; -interface is always tracked)")
+	fs.IntVar(&f.opts.RealtimePriority, "rt-priority", 0, "run the timers and sends under SCHED_RR at this priority, 1..99, needs CAP_SYS_NICE; 0: the ordinary policy (vrrp_rt_priority)")
 	fs.IntVar(&garp.Repeat, "garp-master-repeat", garp.Repeat, "gratuitous ARPs per address on becoming master")
 	fs.DurationVar(&garp.Interval, "garp-interval", garp.Interval, "time between gratuitous ARPs of a burst")
 	fs.DurationVar(&garp.Delay, "garp-master-delay", garp.Delay, "second burst this long after becoming master (0: none)")
@@ -188,6 +192,8 @@ func (f *Flags) Options() (Options, error) {
 		return o, Usagef("-priority %d: need 1..%d", f.priority, f.maxPriority)
 	case f.version != 2 && f.version != 3:
 		return o, Usagef("-version %d: need 2 or 3", f.version)
+	case f.opts.RealtimePriority < 0 || f.opts.RealtimePriority > 99:
+		return o, Usagef("-rt-priority %d: need 0 (none) or 1..99", f.opts.RealtimePriority)
 	}
 	cfg.VRID, cfg.Priority, cfg.Version = uint8(f.vrid), uint8(f.priority), vrrp.Version(f.version)
 	switch f.checksum {
@@ -238,9 +244,15 @@ func (f *Flags) Options() (Options, error) {
 }
 
 // NewRouter returns the router o.Router describes, with what the program
-// added to it (Checks, Logger). An error about a field names the flag
-// that set it.
+// added to it (Checks, Logger), after setting the process's real-time
+// priority when o has one. An error about a field names the flag that set
+// it.
 func (o Options) NewRouter() (*vrrp.Router, error) {
+	if o.RealtimePriority != 0 {
+		if err := vrrp.SetRealtimePriority(o.RealtimePriority); err != nil {
+			return nil, fmt.Errorf("-rt-priority: %w", err)
+		}
+	}
 	r, err := vrrp.NewRouter(o.Router)
 	return r, o.flags.inFlags(err)
 }

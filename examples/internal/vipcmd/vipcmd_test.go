@@ -36,8 +36,10 @@ var base = []string{"-interface", "eth0", "-vrid", "51", "-vip", "192.0.2.100/24
 func TestKeepalivedConf(t *testing.T) {
 	o, err := parse("-interface", "eth0", "-vrid", "51", "-nopreempt", "-priority", "80", "-advert-int", "1s",
 		"-version", "2", "-auth-pass", "1111", "-src", "192.0.2.7", "-peer", "192.0.2.13", "-vip", "192.0.2.3",
-		"-garp-master-delay", "1s", "-garp-master-refresh", "5s", "-track-interface", "eth1", "-checksum", "rfc9568")
+		"-garp-master-delay", "1s", "-garp-master-refresh", "5s", "-track-interface", "eth1", "-checksum", "rfc9568",
+		"-rt-priority", "10")
 	require.NoError(t, err)
+	assert.Equal(t, 10, o.RealtimePriority, "vrrp_rt_priority")
 	assert.Equal(t, vrrp.Config{Interface: "eth0", VRID: 51, Version: 2, Priority: 80, AdvertInterval: time.Second,
 		VirtualAddresses: []netip.Addr{netip.MustParseAddr("192.0.2.3")}, NoPreempt: true, AuthPass: "1111",
 		Checksum:      vrrp.ChecksumMessageOnly,
@@ -74,6 +76,8 @@ func TestBadFlags(t *testing.T) {
 		append(base, "-priority", "0"),
 		append(base, "-priority", "256"),
 		append(base, "-version", "4"),
+		append(base, "-rt-priority", "100"),
+		append(base, "-rt-priority", "-1"),
 		append(base, "-checksum", "crc"),
 		append(base, "-src", "host"),
 		append(base, "-peer", "host"),
