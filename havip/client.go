@@ -31,6 +31,7 @@ type Client struct {
 		sync.Mutex
 		Status
 	}
+	holding *holding
 
 	running  atomic.Bool
 	closed   chan struct{} // closed by Close
@@ -42,21 +43,30 @@ type Client struct {
 
 	mu          sync.Mutex // guards what follows
 	master      bool       // what we were told
-	reannounce  bool       // asked for a burst
+	reannounce  bool       // asked for a burst for a lower priority
+	rebind      bool       // asked for a burst for the Binder (ErrNotBound)
 	removedSeen bool       // an address was removed from the interface
 }
 
 // Status is what a Client has done.
 type Status struct {
-	Master        bool      // the addresses are ours now
-	Since         time.Time // when Master last changed
-	Bursts        uint64    // announcement bursts sent
-	BurstErrors   uint64
-	Readded       uint64 // addresses added back after someone removed them
-	Claims        uint64 // Binder claims that succeeded
-	ClaimErrors   uint64
-	LastClaimErr  string // the last Binder error, if any
-	LastClaimTime time.Time
+	Master      bool      // the addresses are ours now
+	Since       time.Time // when Master last changed
+	Bursts      uint64    // announcement bursts sent
+	BurstErrors uint64
+	Readded     uint64 // addresses added back after someone removed them
+	// ReannouncesHeld counts the requests for a lower priority that came
+	// within a second of the last announcement for one and were left to it.
+	ReannouncesHeld uint64
+	Claims          uint64 // Binder claims that succeeded
+	ClaimErrors     uint64
+	LastClaimErr    string // the last Binder error, if any
+	LastClaimTime   time.Time
+	// HoldError says why the client cannot hold the addresses now (see
+	// Config.FailureWeight), "" when nothing stands against it;
+	// HoldFailures counts the times it began to fail.
+	HoldError    string
+	HoldFailures uint64
 }
 
 // New opens the interface's Host and an announcer (a garp.Sender) in the
@@ -192,7 +202,19 @@ func NewWith(cfg Config, host Host, ann Announcer) (*Client, error) {
 	for _, p := range cfg.Addresses {
 		c.vips = append(c.vips, p.Addr())
 	}
+	c.holding = &holding{hold: cfg.FailureHold, weight: cfg.FailureWeight, log: c.log, status: c.holdStatus}
 	return c, nil
+}
+
+// holdStatus records in the Status why the client cannot hold the
+// addresses, and each time it began to fail.
+func (c *Client) holdStatus(why string, began bool) {
+	c.stats.Lock()
+	defer c.stats.Unlock()
+	c.stats.HoldError = why
+	if began {
+		c.stats.HoldFailures++
+	}
 }
 
 // SetMaster tells the client whether this node is master now.
@@ -203,9 +225,12 @@ func (c *Client) SetMaster(master bool) {
 	c.poke()
 }
 
-// Reannounce asks a master for a burst of announcements now, as after a
-// lower-priority advertisement that means another node believed itself
-// master (split-brain recovery). It does nothing on a backup.
+// Reannounce asks a master to announce the addresses again, as after a
+// lower-priority advertisement that means another router believed itself
+// master (split-brain recovery): a burst of Announce.LowerPriorityRepeat
+// frames and, after Announce.LowerPriorityDelay, a second, as keepalived's
+// garp_lower_prio_*. Requests within a second of the last are held: the
+// announcement under way answers them. It does nothing on a backup.
 func (c *Client) Reannounce() {
 	c.mu.Lock()
 	c.reannounce = true
@@ -222,9 +247,15 @@ func (c *Client) poke() {
 
 // Follow makes the client follow r until ctx ends or r stops: master when
 // r is master, not otherwise, and a burst of announcements when r, master,
-// hears a lower priority.
+// hears a lower priority. It reports to r whether the client can hold the
+// addresses, as the condition "havip INTERFACE" (vrrp.Router.Report with
+// Config.FailureWeight): a master that cannot goes to FAULT, or has its
+// priority lowered, and a peer takes over.
 func (c *Client) Follow(ctx context.Context, r *vrrp.Router) {
 	events := r.Subscribe(ctx)
+	name := "havip " + c.cfg.Interface
+	c.holding.follow(func(err error) { r.Report(name, c.cfg.FailureWeight, err) })
+	defer c.holding.follow(nil)
 	c.SetMaster(r.State() == vrrp.Master)
 	for e := range events {
 		switch e.Kind {
@@ -315,16 +346,21 @@ func (c *Client) Run(ctx context.Context) error {
 	})
 
 	var (
-		master  bool
-		term    = newTerm(ctx) // of mastership: ends when it is lost
-		delay   = time.NewTimer(time.Hour)
-		refresh = time.NewTicker(time.Hour)
+		master    bool
+		term      = newTerm(ctx) // of mastership: ends when it is lost
+		delay     = time.NewTimer(time.Hour)
+		refresh   = time.NewTicker(time.Hour)
+		lower     = time.NewTimer(time.Hour) // the second burst for a lower priority
+		lowerLast time.Time                  // the last first burst for one
+		a         = c.cfg.Announce
 	)
 	term.end()
 	delay.Stop()
 	refresh.Stop()
+	lower.Stop()
 	defer delay.Stop()
 	defer refresh.Stop()
+	defer lower.Stop()
 	defer func() { term.end() }()
 
 	for {
@@ -337,37 +373,31 @@ func (c *Client) Run(ctx context.Context) error {
 			}
 			return nil
 		case <-delay.C:
-			c.burst(term, c.cfg.Announce.Repeat, "delayed")
+			c.burst(term, a.Repeat, "delayed")
 		case <-refresh.C:
-			c.burst(term, c.cfg.Announce.RefreshRepeat, "refresh")
+			c.burst(term, a.RefreshRepeat, "refresh")
+		case <-lower.C:
+			c.burst(term, a.LowerPriorityRepeat, "lower-priority advertisement, delayed")
 		case <-c.wake:
 		}
 
 		c.mu.Lock()
-		want, again, removed := c.master, c.reannounce, c.removedSeen
-		c.reannounce, c.removedSeen = false, false
+		want, again, rebind, removed := c.master, c.reannounce, c.rebind, c.removedSeen
+		c.reannounce, c.rebind, c.removedSeen = false, false, false
 		c.mu.Unlock()
 
 		switch {
 		case want && !master:
 			master = true
 			term = newTerm(ctx)
-			if !c.addAll() {
-				// Try again shortly, as for an address someone removed.
-				time.AfterFunc(time.Second, func() {
-					c.mu.Lock()
-					c.removedSeen = true
-					c.mu.Unlock()
-					c.poke()
-				})
-			}
+			c.held(c.addMissing())
 			c.setMaster(true)
-			c.burst(term, c.cfg.Announce.Repeat, "master")
-			if d := c.cfg.Announce.Delay; d > 0 {
-				delay.Reset(d)
+			c.burst(term, a.Repeat, "master")
+			if a.Delay > 0 {
+				delay.Reset(a.Delay)
 			}
-			if r := c.cfg.Announce.Refresh; r > 0 {
-				refresh.Reset(r)
+			if a.Refresh > 0 {
+				refresh.Reset(a.Refresh)
 			}
 			if c.cfg.Binder != nil {
 				bctx := term.ctx
@@ -378,14 +408,28 @@ func (c *Client) Run(ctx context.Context) error {
 			term.end() // cancels any claim in flight; bursts are over
 			delay.Stop()
 			refresh.Stop()
+			lower.Stop()
 			c.removeAdded("no longer master")
 			c.setMaster(false)
 		}
 		if master && removed {
-			c.readd()
+			c.held(c.addMissing())
 		}
-		if master && again {
-			c.burst(term, c.cfg.Announce.Repeat, "lower-priority advertisement")
+		if master && rebind {
+			c.burst(term, a.Repeat, "the cloud has not taken the announcement")
+		}
+		switch {
+		case !master || !again || a.LowerPriorityRepeat < 0:
+		case time.Since(lowerLast) < lowerPriorityHold:
+			c.stats.Lock()
+			c.stats.ReannouncesHeld++
+			c.stats.Unlock()
+		default:
+			lowerLast = time.Now()
+			c.burst(term, a.LowerPriorityRepeat, "lower-priority advertisement")
+			if a.LowerPriorityDelay > 0 {
+				lower.Reset(a.LowerPriorityDelay)
+			}
 		}
 	}
 }
@@ -417,53 +461,52 @@ func (c *Client) setMaster(m bool) {
 	c.log.Info("havip", "master", m, "addresses", c.cfg.Addresses)
 }
 
-// addAll adds every address that is not on the interface and reports
-// whether all are there now. An address that was there already is not
-// the client's to remove later (keepalived's rule for an address it did
-// not set).
-func (c *Client) addAll() bool {
-	return c.addMissing(func(p netip.Prefix, err error) {
-		if err != nil {
-			c.log.Error("adding virtual address", "address", p, "err", err)
-		}
+// held records whether the addresses could all be added (err nil) and,
+// if not, tries again in a second, as for an address someone removed,
+// while the client is master.
+func (c *Client) held(err error) {
+	if err == nil {
+		c.holding.ok(holdHost)
+		return
+	}
+	c.holding.fail(holdHost, err)
+	time.AfterFunc(time.Second, func() {
+		c.mu.Lock()
+		c.removedSeen = true
+		c.mu.Unlock()
+		c.poke()
 	})
 }
 
-// readd adds back the addresses someone removed while we are master.
-func (c *Client) readd() {
-	c.addMissing(func(p netip.Prefix, err error) {
-		if err != nil {
-			c.log.Error("adding back virtual address", "address", p, "err", err)
-			return
-		}
-		c.log.Warn("virtual address was removed while master; added back", "address", p)
-		c.stats.Lock()
-		c.stats.Readded++
-		c.stats.Unlock()
-	})
-}
-
-// addMissing adds each address that is not on the interface, reporting
-// each attempt to done, and reports whether all are there now.
-func (c *Client) addMissing(done func(p netip.Prefix, err error)) bool {
+// addMissing adds each address that is not on the interface and returns
+// the failures, nil when all are there now. An address that was there
+// already is not the client's to remove later (keepalived's rule for an
+// address it did not set); one it added before is added back (someone
+// removed it).
+func (c *Client) addMissing() error {
 	own, err := c.host.Addresses()
 	if err != nil {
-		c.log.Error("checking virtual addresses", "err", err)
-		return false
+		return fmt.Errorf("listing the addresses of %s: %w", c.cfg.Interface, err)
 	}
-	ok := true
+	var errs []error
 	for _, p := range c.cfg.Addresses {
 		if slices.ContainsFunc(own, func(o netip.Prefix) bool { return o.Addr() == p.Addr() }) {
 			continue
 		}
-		err := c.host.Add(p)
-		if err == nil {
-			c.added[p.Addr()] = true
+		if err := c.host.Add(p); err != nil {
+			errs = append(errs, fmt.Errorf("adding %v to %s: %w", p, c.cfg.Interface, err))
+			continue
 		}
-		ok = ok && err == nil
-		done(p, err)
+		back := c.added[p.Addr()]
+		c.added[p.Addr()] = true
+		if back {
+			c.log.Warn("virtual address was removed while master; added back", "address", p)
+			c.stats.Lock()
+			c.stats.Readded++
+			c.stats.Unlock()
+		}
 	}
-	return ok
+	return errors.Join(errs...)
 }
 
 // removeStale removes every address from the interface: at start, what
@@ -530,12 +573,18 @@ func (c *Client) claim(ctx context.Context) {
 		}
 		c.stats.Unlock()
 		next := c.cfg.ReassertInterval
-		if errors.Is(err, ErrNotBound) {
+		switch {
+		case errors.Is(err, ErrNotBound):
 			c.log.Warn("the cloud has not taken the announcement; announcing again", "err", err)
-			c.Reannounce()
+			c.mu.Lock()
+			c.rebind = true
+			c.mu.Unlock()
+			c.poke()
 			next = time.Second
-		} else if err != nil {
-			c.log.Error("cloud claim failed", "err", err)
+		case err != nil:
+			c.holding.fail(holdCloud, fmt.Errorf("cloud claim: %w", err))
+		default:
+			c.holding.ok(holdCloud)
 		}
 		select {
 		case <-ctx.Done():

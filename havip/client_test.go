@@ -369,6 +369,10 @@ func TestConfigRefused(t *testing.T) {
 		"Label":            {Interface: "eth0", Addresses: []netip.Prefix{vip}, Label: "eth0:a-very-long-label"},
 		"Announce.Delay":   {Interface: "eth0", Addresses: []netip.Prefix{vip}, Announce: &havip.Announce{Repeat: 1, Delay: -time.Second}},
 		"ReassertInterval": {Interface: "eth0", Addresses: []netip.Prefix{vip}, ReassertInterval: -time.Second},
+		"FailureWeight":    {Interface: "eth0", Addresses: []netip.Prefix{vip}, FailureWeight: 1},
+		"FailureHold":      {Interface: "eth0", Addresses: []netip.Prefix{vip}, FailureHold: -time.Second},
+		"Announce.LowerPriorityRepeat": {Interface: "eth0", Addresses: []netip.Prefix{vip},
+			Announce: &havip.Announce{Repeat: 1, LowerPriorityRepeat: -2}},
 	}
 	for field, cfg := range cases {
 		_, err := havip.NewWith(cfg, newFakeHost(hostNet...), &fakeAnnouncer{})
@@ -477,5 +481,49 @@ func TestClose(t *testing.T) {
 		assert.True(t, host.isClosed())
 		require.NoError(t, c.Close())
 		assert.ErrorIs(t, c.Run(context.Background()), havip.ErrClosed)
+	})
+}
+
+// TestLowerPriorityBounded: a flood of lower priorities makes one burst of
+// garp_lower_prio_repeat frames and one more after garp_lower_prio_delay,
+// not a burst each; the rest are counted as held. After a second it
+// answers again; with LowerPriorityRepeat -1 it never does.
+func TestLowerPriorityBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		host, ann := newFakeHost(hostNet...), &fakeAnnouncer{}
+		rhythm := havip.Announce{Repeat: 5, LowerPriorityRepeat: 2, LowerPriorityDelay: 3 * time.Second}
+		c := start(t, config(&rhythm), host, ann)
+		c.SetMaster(true)
+		synctest.Wait()
+		t0 := time.Now()
+		for range 1000 {
+			c.Reannounce()
+			synctest.Wait()
+		}
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		var at []time.Duration
+		var rounds []int
+		for _, b := range ann.list()[1:] { // after the burst for becoming master
+			at = append(at, b.at.Sub(t0))
+			rounds = append(rounds, b.rounds)
+		}
+		assert.Equal(t, []time.Duration{0, 3 * time.Second}, at)
+		assert.Equal(t, []int{2, 2}, rounds)
+		assert.Equal(t, uint64(999), c.Status().ReannouncesHeld)
+
+		c.Reannounce()
+		synctest.Wait()
+		assert.Len(t, ann.list(), 4, "a lower priority a second later is answered")
+	})
+	synctest.Test(t, func(t *testing.T) {
+		host, ann := newFakeHost(hostNet...), &fakeAnnouncer{}
+		c := start(t, config(&havip.Announce{Repeat: 5, LowerPriorityRepeat: -1}), host, ann)
+		c.SetMaster(true)
+		synctest.Wait()
+		c.Reannounce()
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		assert.Len(t, ann.list(), 1, "LowerPriorityRepeat -1 announced for a lower priority")
 	})
 }

@@ -116,7 +116,22 @@ type Announce struct {
 	// RefreshRepeat is the number of frames per address of each refresh
 	// (garp_master_refresh_repeat); at least 1 when Refresh is set.
 	RefreshRepeat int
+	// LowerPriorityRepeat is the number of frames per address a master
+	// sends when it hears a lower priority, another router that believed
+	// itself master (garp_lower_prio_repeat); 0 means Repeat, as in
+	// keepalived, and -1 none.
+	LowerPriorityRepeat int
+	// LowerPriorityDelay is when a second such burst follows
+	// (garp_lower_prio_delay); 0 means Delay, as in keepalived, and a
+	// negative value none.
+	LowerPriorityDelay time.Duration
 }
+
+// lowerPriorityHold is the least time between two announcements for a
+// lower priority: more requests within it are counted in
+// Status.ReannouncesHeld and answered by the one under way, so that a
+// stranger's flood of lower priorities cannot become a flood of bursts.
+const lowerPriorityHold = time.Second
 
 // KeepalivedAnnounce is keepalived's default rhythm: five frames at once,
 // five more after 5 s, no refresh.
@@ -147,6 +162,18 @@ type Config struct {
 	// ReassertInterval is how often the Binder claims again while master;
 	// 0 means 30 s.
 	ReassertInterval time.Duration
+	// FailureWeight says what a master does that cannot hold the
+	// addresses, because one could not be added to the interface or the
+	// Binder returned an error: a master that holds nothing must not stay
+	// master. 0 puts the router Follow follows in FAULT, so that a backup
+	// takes over (vrrp.Router.Report); a negative weight, -253..-1, lowers
+	// its priority by that much instead, so that a peer that can hold the
+	// addresses wins while a node alone stays master and keeps trying.
+	FailureWeight int
+	// FailureHold is how long a failure to hold the addresses stands, when
+	// no add or claim succeeds meanwhile, before it is cleared and the node
+	// may try again as master; 0 means 10 s.
+	FailureHold time.Duration
 	// Logger receives the client's logs; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -195,10 +222,19 @@ func (c Config) withDefaults() (Config, error) {
 	if c.ReassertInterval == 0 {
 		c.ReassertInterval = 30 * time.Second
 	}
+	if c.FailureHold == 0 {
+		c.FailureHold = 10 * time.Second
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
 	a := c.Announce
+	if a.LowerPriorityRepeat == 0 {
+		a.LowerPriorityRepeat = a.Repeat
+	}
+	if a.LowerPriorityDelay == 0 {
+		a.LowerPriorityDelay = a.Delay
+	}
 	switch {
 	case c.Interface == "":
 		return c, configError("Interface", "empty")
@@ -214,8 +250,14 @@ func (c Config) withDefaults() (Config, error) {
 		return c, configError("Announce.Refresh", "%v is negative", a.Refresh)
 	case a.Refresh > 0 && a.RefreshRepeat < 1:
 		return c, configError("Announce.RefreshRepeat", "%d; at least 1 with Refresh", a.RefreshRepeat)
+	case a.LowerPriorityRepeat < -1:
+		return c, configError("Announce.LowerPriorityRepeat", "%d; at least 1, 0 for Repeat, or -1 for none", a.LowerPriorityRepeat)
 	case c.ReassertInterval < 0:
 		return c, configError("ReassertInterval", "%v is negative", c.ReassertInterval)
+	case c.FailureWeight < -253 || c.FailureWeight > 0:
+		return c, configError("FailureWeight", "%d outside -253..0", c.FailureWeight)
+	case c.FailureHold < 0:
+		return c, configError("FailureHold", "%v is negative", c.FailureHold)
 	case len(c.Label) > 15:
 		return c, configError("Label", "%q is longer than the 15 bytes Linux allows", c.Label)
 	}

@@ -40,6 +40,14 @@ type Config struct {
 	// PreemptDelay keeps a backup from preempting for this long after
 	// start (keepalived's preempt_delay).
 	PreemptDelay time.Duration
+	// QuietStepDown makes a master that hears a higher priority step down
+	// at once. By default it first sends one advertisement of its own, as
+	// keepalived does with higher_prio_send_advert (which keepalived
+	// leaves off by default): after a split brain heals, the winner then
+	// hears a lower priority and announces the addresses again, so that
+	// neighbours that last heard the loser's gratuitous ARPs come back to
+	// the winner.
+	QuietStepDown bool
 	// DownTimerAdverts is how many advertisement intervals make up
 	// Master_Down_Interval before Skew_Time; 0 means 3, the RFC's value
 	// (keepalived's down_timer_adverts).
@@ -262,6 +270,7 @@ func (c *Config) machineConfig(primary netip.Addr) MachineConfig {
 		AdvertInterval:   c.AdvertInterval,
 		Preempt:          !c.NoPreempt,
 		PreemptDelay:     c.PreemptDelay,
+		QuietStepDown:    c.QuietStepDown,
 		DownTimerAdverts: c.DownTimerAdverts,
 		Primary:          primary,
 	}

@@ -59,7 +59,9 @@
 //     there from a heap of absolute deadlines, while any is pending. Each
 //     time it wakes it fires every timer due and every Adver_Timer due
 //     within a tenth of its interval, and their advertisements leave in one
-//     sendmmsg(2). The Adver_Timer keeps its cadence.
+//     sendmmsg(2). The Adver_Timer keeps its cadence. After
+//     [SetRealtimePriority] it runs on a thread of its own under SCHED_RR,
+//     so that the kernel does not preempt it in the middle of a batch.
 //   - One reader goroutine per interface, family and network namespace,
 //     started by the first NewRouter there, reads the shared socket and
 //     hands each message straight to the Router of its VRID, which handles
@@ -70,6 +72,9 @@
 //     LengthErrors) of its [Stats].
 //   - Each [Check] runs on a goroutine of its own, its context ending at its
 //     Timeout. It is never called while the Router's state is locked.
+//     What the Router cannot observe itself, another part of the program
+//     reports with [Router.Report], as package havip reports whether it
+//     could hold the addresses.
 //   - One rtnetlink monitor per network namespace, shared by every Router
 //     and every havip host of the process there, lists the links and
 //     addresses once and keeps them from the link and address events it

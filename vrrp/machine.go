@@ -106,6 +106,7 @@ type MachineConfig struct {
 	AdvertInterval   time.Duration
 	Preempt          bool
 	PreemptDelay     time.Duration
+	QuietStepDown    bool
 	DownTimerAdverts int
 	// Primary is this router's primary address on the interface, which
 	// breaks ties between equal priorities (RFC 5798 §6.4.3).
@@ -318,7 +319,13 @@ func (m *Machine) receiveMaster(now time.Time, src netip.Addr, adv *Advertisemen
 		m.deadline = now.Add(m.cfg.AdvertInterval)
 		return Actions{Send: true, SendPriority: m.priority}
 	case adv.Priority > m.priority || adv.Priority == m.priority && src.Compare(m.cfg.Primary) > 0:
+		prio := m.priority
 		act := m.enter(now, Backup, ReasonHigherPriority)
+		if !m.cfg.QuietStepDown {
+			// One advertisement of ours first, which the winner hears as a
+			// lower priority (keepalived's higher_prio_send_advert).
+			act.Send, act.SendPriority = true, prio
+		}
 		if m.cfg.Version == Version3 {
 			m.masterAdverInterval = adv.Interval
 			m.deadline = now.Add(m.MasterDownInterval())

@@ -174,17 +174,27 @@ func TestMachineRFC5798(t *testing.T) {
 			{input: "start", want: sendAnd(255, tr(vrrp.Initialize, vrrp.Master, vrrp.ReasonOwner)), state: vrrp.Master, deadline: ms(1000)},
 			{at: ms(400), input: "recv", from: higher, prio: 0, want: send(255), state: vrrp.Master, deadline: ms(1400)},
 		}},
-		{"6.4.3 master hears higher priority: becomes backup", cfg3(100, true), []step{
+		{"6.4.3 master hears higher priority: advertises its own (higher_prio_send_advert), becomes backup", cfg3(100, true), []step{
 			{input: "start", want: vrrp.Actions{Transition: tr(vrrp.Initialize, vrrp.Backup, vrrp.ReasonStart)}, state: vrrp.Backup, deadline: mdi100},
 			{at: mdi100, input: "expire", want: sendAnd(100, tr(vrrp.Backup, vrrp.Master, vrrp.ReasonMasterDown)), state: vrrp.Master, deadline: mdi100 + ms(1000)},
-			{at: ms(5000), input: "recv", from: lower, prio: 101, intvl: ms(200), want: vrrp.Actions{Transition: tr(vrrp.Master, vrrp.Backup, vrrp.ReasonHigherPriority)},
+			{at: ms(5000), input: "recv", from: lower, prio: 101, intvl: ms(200), want: sendAnd(100, tr(vrrp.Master, vrrp.Backup, vrrp.ReasonHigherPriority)),
 				state: vrrp.Backup, deadline: ms(5000) + ms(600) + 156*ms(200)/256},
+		}},
+		{"6.4.3 QuietStepDown: master hears higher priority, becomes backup without a word", func() vrrp.MachineConfig {
+			c := cfg3(100, true)
+			c.QuietStepDown = true
+			return c
+		}(), []step{
+			{input: "start", want: vrrp.Actions{Transition: tr(vrrp.Initialize, vrrp.Backup, vrrp.ReasonStart)}, state: vrrp.Backup, deadline: mdi100},
+			{at: mdi100, input: "expire", want: sendAnd(100, tr(vrrp.Backup, vrrp.Master, vrrp.ReasonMasterDown)), state: vrrp.Master, deadline: mdi100 + ms(1000)},
+			{at: ms(5000), input: "recv", from: lower, prio: 101, want: vrrp.Actions{Transition: tr(vrrp.Master, vrrp.Backup, vrrp.ReasonHigherPriority)},
+				state: vrrp.Backup, deadline: ms(5000) + mdi100},
 		}},
 		{"6.4.3 equal priority from a higher address wins", cfg3(100, true), []step{
 			{input: "start", want: vrrp.Actions{Transition: tr(vrrp.Initialize, vrrp.Backup, vrrp.ReasonStart)}, state: vrrp.Backup, deadline: mdi100},
 			{at: mdi100, input: "expire", want: sendAnd(100, tr(vrrp.Backup, vrrp.Master, vrrp.ReasonMasterDown)), state: vrrp.Master, deadline: mdi100 + ms(1000)},
 			{at: ms(4000), input: "recv", from: lower, prio: 100, state: vrrp.Master, deadline: mdi100 + ms(1000)},
-			{at: ms(4100), input: "recv", from: higher, prio: 100, want: vrrp.Actions{Transition: tr(vrrp.Master, vrrp.Backup, vrrp.ReasonHigherPriority)},
+			{at: ms(4100), input: "recv", from: higher, prio: 100, want: sendAnd(100, tr(vrrp.Master, vrrp.Backup, vrrp.ReasonHigherPriority)),
 				state: vrrp.Backup, deadline: ms(4100) + mdi100},
 		}},
 		{"keepalived: master hears lower priority, answers and reports it", cfg3(100, true), []step{

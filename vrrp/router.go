@@ -155,6 +155,7 @@ func newRouter(cfg Config, src netip.Addr, key muxKey, open func() (Conn, error)
 			base:      cfg.Priority,
 			linkDown:  map[string]string{},
 			checkDown: make([]bool, len(cfg.Checks)),
+			reported:  map[string]report{},
 			source:    src,
 		},
 	}

@@ -448,6 +448,30 @@ func TestRouterSetPriority(t *testing.T) {
 	assert.Equal(t, vrrp.ReasonPreempted, b.Stats().NewMasterReason)
 }
 
+// TestRouterReport: a condition reported not to hold puts the router in
+// FAULT (weight 0) or lowers its priority (a negative weight) until it is
+// reported to hold again.
+func TestRouterReport(t *testing.T) {
+	var lan fakeNet
+	a, b := startPair(t, &lan, routerConfig(200), routerConfig(100))
+	require.ErrorContains(t, a.Report("havip eth0", 1, errors.New("x")), "weight 1 outside -253..0")
+	require.ErrorContains(t, a.Report("havip eth0", -254, errors.New("x")), "weight -254 outside -253..0")
+	assert.Equal(t, vrrp.Master, a.State(), "a refused Report changed the state")
+
+	require.NoError(t, a.Report("havip eth0", 0, errors.New("adding 192.0.2.100/24: operation not permitted")))
+	waitState(t, a, vrrp.Fault, time.Second)
+	waitState(t, b, vrrp.Master, time.Second)
+	require.NoError(t, a.Report("havip eth0", 0, nil))
+	waitState(t, a, vrrp.Master, time.Second) // preempts b again at 200
+	waitState(t, b, vrrp.Backup, time.Second)
+
+	require.NoError(t, a.Report("cloud", -150, errors.New("claim refused")))
+	waitState(t, b, vrrp.Master, time.Second) // b's 100 preempts a's 50
+	waitState(t, a, vrrp.Backup, time.Second)
+	require.NoError(t, a.Report("cloud", -150, nil))
+	waitState(t, a, vrrp.Master, time.Second)
+}
+
 func TestConfigRefused(t *testing.T) {
 	mod := func(f func(*vrrp.Config)) vrrp.Config { c := routerConfig(100); f(&c); return c }
 	cases := []struct {

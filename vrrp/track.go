@@ -3,7 +3,9 @@ package vrrp
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/netip"
+	"slices"
 	"time"
 )
 
@@ -66,6 +68,7 @@ type health struct {
 	base      uint8             // the priority before weights: configured or set at run time
 	linkDown  map[string]string // why each tracked interface is down, or ""
 	checkDown []bool            // by index of Config.Checks
+	reported  map[string]report // what Report said, by name; only those that do not hold
 	source    netip.Addr        // the address to send from, as the interface's addresses say
 	noSource  string            // why there is none, or ""
 	sendFault string            // why sending failed for a Master_Down_Interval, or ""
@@ -84,6 +87,14 @@ func (h *health) effective(checks []Check) (uint8, string) {
 		}
 	}
 	prio := int(h.base)
+	for _, name := range slices.Sorted(maps.Keys(h.reported)) {
+		rep := h.reported[name]
+		if rep.weight == 0 {
+			fault = name + ": " + rep.why
+		} else {
+			prio += rep.weight
+		}
+	}
 	for i, c := range checks {
 		down := h.checkDown[i]
 		switch {
@@ -97,6 +108,46 @@ func (h *health) effective(checks []Check) (uint8, string) {
 		return 255, fault
 	}
 	return uint8(min(max(prio, 1), 254)), fault
+}
+
+// A report is a condition that Report said does not hold.
+type report struct {
+	weight int
+	why    string
+}
+
+// Report tells the router whether a condition that it cannot observe
+// itself holds, as package havip reports whether this node could add the
+// virtual addresses and have the cloud deliver them: a master that cannot
+// hold its addresses must not stay master. name names the condition in
+// logs and in the reason for FAULT. A nil err says that it holds; an error,
+// that it does not, until the next Report of the same name. While it does
+// not, weight 0 keeps the router in FAULT, with err as the reason, and a
+// negative weight, -253..-1, is added to the priority, as a failing
+// Check's. A master advertises the priority it then has at once.
+func (r *Router) Report(name string, weight int, err error) error {
+	if weight < -253 || weight > 0 {
+		return fmt.Errorf("vrrp: Report %q: weight %d outside -253..0", name, weight)
+	}
+	r.mu.Lock()
+	was, had := r.health.reported[name]
+	if err == nil {
+		delete(r.health.reported, name)
+	} else {
+		r.health.reported[name] = report{weight, err.Error()}
+	}
+	now, has := r.health.reported[name]
+	r.mu.Unlock()
+	if had == has && was == now {
+		return nil
+	}
+	if has {
+		r.log.Warn("condition does not hold", "condition", name, "weight", weight, "why", now.why)
+	} else {
+		r.log.Info("condition holds again", "condition", name)
+	}
+	r.poke()
+	return nil
 }
 
 // runCheck runs c every Interval until ctx ends, reporting each change of

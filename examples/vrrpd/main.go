@@ -21,7 +21,8 @@
 //		-garp-master-delay 1s -garp-master-refresh 5s
 //
 // It needs CAP_NET_RAW for the raw sockets and CAP_NET_ADMIN for the
-// addresses.
+// addresses (not with -no-vip); without them it exits 2 at start, naming
+// what it lacks.
 package main
 
 import (
@@ -71,6 +72,7 @@ func parse(args []string, usage io.Writer) (options, error) {
 	if opts.Cloud.Mode != 0 && opts.noVIP {
 		return opts, vipcmd.Usagef("-tencentcloud needs the addresses: drop -no-vip")
 	}
+	opts.ElectionOnly = opts.noVIP
 	return opts, nil
 }
 

@@ -166,26 +166,41 @@ func TestVPCPrivateIPNeedsTheAPI(t *testing.T) {
 		t.Logf("VPC private-IP outage %v with a 300 ms migration task and three refused calls (Master_Down_Interval 360.9 ms)",
 			outage.Round(time.Millisecond))
 	})
-	t.Run("fatal API error", func(t *testing.T) {
-		w := newVPC(t)
-		w.start(bin, w.a, w.b, vpcPrivate, "150", w.cloudFlags("private-ip", "ins-a")...)
-		w.a.waitState(t, "MASTER", 5*time.Second)
-		w.start(bin, w.b, w.a, vpcPrivate, "100", w.cloudFlags("private-ip", "ins-b")...)
-		w.b.waitState(t, "BACKUP", 5*time.Second)
-		w.cloud.InjectFault("MigratePrivateIpAddress", vpcsim.Fault{Code: vpcsim.CodeResourceNotFound, Times: -1})
-		require.NoError(t, w.a.proc.Signal(syscall.SIGKILL))
-		w.b.waitState(t, "MASTER", 5*time.Second)
-		require.True(t, w.b.proc.WaitOutput(vpcsim.CodeResourceNotFound, 5*time.Second), "the fatal error was not reported:\n%s", w.b.proc.Output())
-		time.Sleep(300 * time.Millisecond)
-		select {
-		case <-w.b.proc.Done():
-			t.Fatalf("vrrpd died of a cloud error:\n%s", w.b.proc.Output())
-		default:
-		}
-		assert.Equal(t, "MASTER", w.b.state(t))
-		assert.Len(t, w.cloud.CallsOf("MigratePrivateIpAddress"), 1, "a fatal error was retried")
-		assert.NotContains(t, w.b.proc.Output(), "vipkit-secret")
-	})
+	// A fatal error leaves a master that cannot hold the address: by
+	// default it goes to FAULT, saying why, and does not call again before
+	// the failure's hold (10 s) is over; with -hold-failure-weight it
+	// lowers its priority instead and, alone, stays master.
+	for _, c := range []struct {
+		name  string
+		flags []string
+		want  string
+	}{
+		{"fatal API error", nil, "FAULT"},
+		{"fatal API error, -hold-failure-weight", []string{"-hold-failure-weight", "-50"}, "MASTER"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			w := newVPC(t)
+			w.start(bin, w.a, w.b, vpcPrivate, "150", w.cloudFlags("private-ip", "ins-a")...)
+			w.a.waitState(t, "MASTER", 5*time.Second)
+			w.start(bin, w.b, w.a, vpcPrivate, "100", append(w.cloudFlags("private-ip", "ins-b"), c.flags...)...)
+			w.b.waitState(t, "BACKUP", 5*time.Second)
+			w.cloud.InjectFault("MigratePrivateIpAddress", vpcsim.Fault{Code: vpcsim.CodeResourceNotFound, Times: -1})
+			require.NoError(t, w.a.proc.Signal(syscall.SIGKILL))
+			w.b.waitState(t, "MASTER", 5*time.Second)
+			require.True(t, w.b.proc.WaitOutput(vpcsim.CodeResourceNotFound, 5*time.Second), "the fatal error was not reported:\n%s", w.b.proc.Output())
+			require.True(t, w.b.proc.WaitOutput("cannot hold the virtual addresses", 5*time.Second), "%s", w.b.proc.Output())
+			w.b.waitState(t, c.want, 5*time.Second)
+			time.Sleep(300 * time.Millisecond)
+			select {
+			case <-w.b.proc.Done():
+				t.Fatalf("vrrpd died of a cloud error:\n%s", w.b.proc.Output())
+			default:
+			}
+			assert.Equal(t, c.want, w.b.state(t))
+			assert.Len(t, w.cloud.CallsOf("MigratePrivateIpAddress"), 1, "a fatal error was retried")
+			assert.NotContains(t, w.b.proc.Output(), "vipkit-secret")
+		})
+	}
 }
 
 // TestVPCVIPOutsideTheSubnet: with -tencentcloud a virtual address outside

@@ -271,3 +271,51 @@ func TestProgramsHelp(t *testing.T) {
 		})
 	}
 }
+
+// TestProgramsWithoutCapabilities: a program that lacks CAP_NET_RAW or
+// CAP_NET_ADMIN exits 2 at start with one line naming what it lacks,
+// before it looks at the interface (nowhere0, which does not exist: a
+// program that got that far would say so). As root each runs under
+// setpriv with the capability taken out of its bounding set; as another
+// user each runs as it is, with neither.
+func TestProgramsWithoutCapabilities(t *testing.T) {
+	const (
+		raw   = "needs CAP_NET_RAW for VRRP's raw sockets"
+		admin = "needs CAP_NET_ADMIN to add the virtual addresses"
+		both  = "needs CAP_NET_RAW for VRRP's raw sockets and CAP_NET_ADMIN to add the virtual addresses"
+	)
+	cases := []struct {
+		prog, drop string // drop: setpriv's capabilities to take out
+		args       []string
+		want       string
+	}{
+		{prog: "vrrpd", drop: "-net_admin", want: admin},
+		{prog: "vrrpd", drop: "-net_raw", want: raw},
+		{prog: "vrrpd", drop: "-net_raw,-net_admin", want: both},
+		// The election alone needs no CAP_NET_ADMIN: it gets as far as the
+		// interface.
+		{prog: "vrrpd", drop: "-net_admin", args: []string{"-no-vip"}, want: `-interface: no interface "nowhere0"`},
+		{prog: "halb", drop: "-net_admin", want: admin},
+		{prog: "haproxy-sidecar", drop: "-net_raw", want: raw},
+	}
+	root := os.Geteuid() == 0
+	setpriv, err := exec.LookPath("setpriv")
+	if root && err != nil {
+		t.Skip("setpriv (util-linux) is not installed: " + err.Error())
+	}
+	for _, c := range cases {
+		if !root && c.drop != "-net_raw,-net_admin" {
+			continue // without root, a program lacks both
+		}
+		t.Run(c.prog+" "+c.drop+" "+strings.Join(c.args, " "), func(t *testing.T) {
+			bin, args := program(t, c.prog), commandLine(c.prog, "nowhere0", "", c.args...)
+			if root {
+				bin, args = setpriv, append([]string{"--bounding-set=" + c.drop, "--", bin}, args...)
+			}
+			code, stdout, stderr := ask(t, bin, args)
+			assert.Equal(t, 2, code, "%s", stderr)
+			assert.Empty(t, stdout)
+			assert.Regexp(t, `\A`+regexp.QuoteMeta(c.prog)+`: [^\n]*`+regexp.QuoteMeta(c.want)+`[^\n]*\n\z`, stderr, "not one line naming what is missing")
+		})
+	}
+}

@@ -14,8 +14,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/netip"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -45,6 +47,13 @@ type Options struct {
 	Announce havip.Announce
 	// Cloud, when its Mode is set, claims the addresses from Tencent Cloud.
 	Cloud tencentcloud.Config
+	// ElectionOnly says that the program runs the election without holding
+	// the addresses (vrrpd -no-vip): it needs no CAP_NET_ADMIN.
+	ElectionOnly bool
+	// HoldFailureWeight is havip.Config.FailureWeight: 0 puts a master that
+	// cannot hold the addresses in FAULT, a negative weight lowers its
+	// priority instead.
+	HoldFailureWeight int
 	// RealtimePriority, 1..99, runs the routers' timers under SCHED_RR
 	// ([vrrp.SetRealtimePriority]); 0: the ordinary policy.
 	RealtimePriority int
@@ -59,6 +68,8 @@ type Flags struct {
 	vrid, priority, version uint
 	maxPriority             uint // 255, or 254 with MovingPriority
 	checksum, src, cloud    string
+	authPassFile            string
+	higherPrioSendAdvert    bool
 	vips                    list[netip.Prefix]
 	peers                   list[netip.Addr]
 	track                   Strings
@@ -67,9 +78,10 @@ type Flags struct {
 
 // AddFlags registers on fs the flags of a keepalived vrrp_instance:
 // -interface, -vrid, -priority, -version, -advert-int, -vip, -src, -peer,
-// -nopreempt, -preempt-delay, -auth-pass, -checksum, -track-interface,
-// -rt-priority, the garp_master_* settings as -garp-*, and -tencentcloud
-// with its endpoint flags. Call [Flags.Options] after fs.Parse.
+// -nopreempt, -preempt-delay, -higher-prio-send-advert, -auth-pass,
+// -checksum, -track-interface, -hold-failure-weight, -rt-priority, the
+// garp_master_* settings as -garp-*, and -tencentcloud with its endpoint
+// flags. Call [Flags.Options] after fs.Parse.
 func AddFlags(fs *flag.FlagSet) *Flags {
 	f := &Flags{fs: fs, opts: Options{Announce: havip.KeepalivedAnnounce}, maxPriority: 255, setBy: map[string]string{},
 		vips: list[netip.Prefix]{parse: parsePrefix}, peers: list[netip.Addr]{parse: parseAddr}}
@@ -84,15 +96,20 @@ func AddFlags(fs *flag.FlagSet) *Flags {
 	fs.StringVar(&f.src, "src", "", "unicast source `ADDR` (unicast_src_ip)")
 	fs.Var(&f.peers, "peer", "unicast peer `ADDR`, repeatable; none means multicast (unicast_peer)")
 	fs.BoolVar(&cfg.NoPreempt, "nopreempt", false, "do not preempt a lower-priority master")
+	fs.BoolVar(&f.higherPrioSendAdvert, "higher-prio-send-advert", true, "a master that hears a higher priority sends one advertisement before it steps down, so that the winner announces the addresses again after a split brain (higher_prio_send_advert; off by default in keepalived)")
 	fs.DurationVar(&cfg.PreemptDelay, "preempt-delay", 0, "no preemption for this long after start (preempt_delay)")
-	fs.StringVar(&cfg.AuthPass, "auth-pass", "", "VRRPv2 simple password, at most 8 bytes (authentication auth_type PASS)")
+	fs.StringVar(&cfg.AuthPass, "auth-pass", "", "VRRPv2 simple password, at most 8 bytes (authentication auth_type PASS); every local user can read it in ps: prefer -auth-pass-file or $"+AuthPassEnv)
+	fs.StringVar(&f.authPassFile, "auth-pass-file", "", "read the VRRPv2 password from the first line of `FILE` (keep it readable by root only)")
 	fs.Var(&f.track, "track-interface", "another `IFACE` whose loss puts the router in FAULT, repeatable (track_interface; -interface is always tracked)")
+	fs.IntVar(&f.opts.HoldFailureWeight, "hold-failure-weight", 0, "what a master does that cannot add the addresses or claim them from the cloud: 0 goes to FAULT so that a backup takes over; -253..-1 lowers the priority by that much instead, so that it stays master if alone")
 	fs.IntVar(&f.opts.RealtimePriority, "rt-priority", 0, "run the timers and sends under SCHED_RR at this priority, 1..99, needs CAP_SYS_NICE; 0: the ordinary policy (vrrp_rt_priority)")
 	fs.IntVar(&garp.Repeat, "garp-master-repeat", garp.Repeat, "gratuitous ARPs per address on becoming master")
 	fs.DurationVar(&garp.Interval, "garp-interval", garp.Interval, "time between gratuitous ARPs of a burst")
 	fs.DurationVar(&garp.Delay, "garp-master-delay", garp.Delay, "second burst this long after becoming master (0: none)")
 	fs.DurationVar(&garp.Refresh, "garp-master-refresh", garp.Refresh, "announce again this often while master (0: never)")
 	fs.IntVar(&garp.RefreshRepeat, "garp-master-refresh-repeat", garp.RefreshRepeat, "gratuitous ARPs per address of each refresh")
+	fs.IntVar(&garp.LowerPriorityRepeat, "garp-lower-prio-repeat", 0, "gratuitous ARPs per address when a master hears a lower priority (0: -garp-master-repeat; -1: none)")
+	fs.DurationVar(&garp.LowerPriorityDelay, "garp-lower-prio-delay", 0, "second burst this long after one for a lower priority (0: -garp-master-delay; negative: none)")
 	fs.StringVar(&f.cloud, "tencentcloud", "", "claim the addresses from Tencent Cloud's VPC: havip (verify the binding) or private-ip (migrate through the API); keys from TENCENTCLOUD_SECRET_ID/KEY or the CAM role")
 	fs.StringVar(&cloud.Endpoint, "tencentcloud-endpoint", "", "VPC API endpoint (default: the SDK's)")
 	fs.StringVar(&cloud.Scheme, "tencentcloud-scheme", "", "VPC API scheme (default https)")
@@ -195,7 +212,11 @@ func (f *Flags) Options() (Options, error) {
 	case f.opts.RealtimePriority < 0 || f.opts.RealtimePriority > 99:
 		return o, Usagef("-rt-priority %d: need 0 (none) or 1..99", f.opts.RealtimePriority)
 	}
+	if err := f.readAuthPass(given); err != nil {
+		return o, err
+	}
 	cfg.VRID, cfg.Priority, cfg.Version = uint8(f.vrid), uint8(f.priority), vrrp.Version(f.version)
+	cfg.QuietStepDown = !f.higherPrioSendAdvert
 	switch f.checksum {
 	case "rfc5798":
 		cfg.Checksum = vrrp.ChecksumPseudoHeader
@@ -243,11 +264,54 @@ func (f *Flags) Options() (Options, error) {
 	return f.opts, nil
 }
 
+// AuthPassEnv is the environment variable that may carry the VRRPv2
+// password instead of -auth-pass, which shows it to every local user in
+// ps.
+const AuthPassEnv = "VIPKIT_AUTH_PASS"
+
+// readAuthPass sets the password from -auth-pass-file, or from
+// $VIPKIT_AUTH_PASS when neither -auth-pass nor -auth-pass-file was given;
+// errors about it then name where it came from.
+func (f *Flags) readAuthPass(given map[string]bool) error {
+	cfg := &f.opts.Router
+	switch {
+	case given["auth-pass"] && given["auth-pass-file"]:
+		return Usagef("-auth-pass and -auth-pass-file: give one")
+	case given["auth-pass-file"]:
+		b, err := os.ReadFile(f.authPassFile)
+		if err != nil {
+			var pe *fs.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
+			return Usagef("-auth-pass-file %s: %v", show(f.authPassFile), err)
+		}
+		line, _, _ := strings.Cut(string(b), "\n")
+		if cfg.AuthPass = strings.TrimSuffix(line, "\r"); cfg.AuthPass == "" {
+			return Usagef("-auth-pass-file %s: the first line is empty", show(f.authPassFile))
+		}
+		f.SetBy("AuthPass", "-auth-pass-file")
+	case !given["auth-pass"]:
+		if v := os.Getenv(AuthPassEnv); v != "" {
+			cfg.AuthPass = v
+			f.SetBy("AuthPass", "$"+AuthPassEnv)
+		}
+	}
+	return nil
+}
+
 // NewRouter returns the router o.Router describes, with what the program
 // added to it (Checks, Logger), after setting the process's real-time
 // priority when o has one. An error about a field names the flag that set
-// it.
+// it. A process without the capabilities it needs, CAP_NET_RAW and, unless
+// ElectionOnly, CAP_NET_ADMIN, is refused first with a UsageError that
+// names them: a node that could not hold the addresses must not run, or
+// it would become a master that holds nothing.
 func (o Options) NewRouter() (*vrrp.Router, error) {
+	if missing := missingCapabilities(!o.ElectionOnly); len(missing) > 0 {
+		return nil, Usagef("needs %s: run it as root or grant them (setcap, or systemd's AmbientCapabilities=)",
+			strings.Join(missing, " and "))
+	}
 	if o.RealtimePriority != 0 {
 		if err := vrrp.SetRealtimePriority(o.RealtimePriority); err != nil {
 			return nil, fmt.Errorf("-rt-priority: %w", err)
@@ -277,7 +341,7 @@ func (o Options) NewClient(ctx context.Context, logger *slog.Logger) (*havip.Cli
 
 func (o *Options) clientConfig(logger *slog.Logger) havip.Config {
 	return havip.Config{Interface: o.Router.Interface, Addresses: o.VIPs, Owner: o.Router.Priority == 255,
-		Announce: &o.Announce, Logger: logger}
+		Announce: &o.Announce, FailureWeight: o.HoldFailureWeight, Logger: logger}
 }
 
 // Transition is the JSON line [Serve] writes for each state transition.
@@ -371,11 +435,14 @@ var flagOf = map[string]string{
 	"PreemptDelay":           "-preempt-delay",
 	"AuthPass":               "-auth-pass",
 	"TrackInterfaces":        "-track-interface",
+	"FailureWeight":          "-hold-failure-weight",
 	"Announce.Repeat":        "-garp-master-repeat",
 	"Announce.Interval":      "-garp-interval",
 	"Announce.Delay":         "-garp-master-delay",
 	"Announce.Refresh":       "-garp-master-refresh",
 	"Announce.RefreshRepeat": "-garp-master-refresh-repeat",
+
+	"Announce.LowerPriorityRepeat": "-garp-lower-prio-repeat",
 }
 
 // flagFor returns the flag that sets field (without an index), or "".

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -37,14 +39,15 @@ func TestKeepalivedConf(t *testing.T) {
 	o, err := parse("-interface", "eth0", "-vrid", "51", "-nopreempt", "-priority", "80", "-advert-int", "1s",
 		"-version", "2", "-auth-pass", "1111", "-src", "192.0.2.7", "-peer", "192.0.2.13", "-vip", "192.0.2.3",
 		"-garp-master-delay", "1s", "-garp-master-refresh", "5s", "-track-interface", "eth1", "-checksum", "rfc9568",
-		"-rt-priority", "10")
+		"-rt-priority", "10", "-higher-prio-send-advert=false")
 	require.NoError(t, err)
 	assert.Equal(t, 10, o.RealtimePriority, "vrrp_rt_priority")
+	assert.Zero(t, o.HoldFailureWeight, "FAULT by default")
 	assert.Equal(t, vrrp.Config{Interface: "eth0", VRID: 51, Version: 2, Priority: 80, AdvertInterval: time.Second,
 		VirtualAddresses: []netip.Addr{netip.MustParseAddr("192.0.2.3")}, NoPreempt: true, AuthPass: "1111",
 		Checksum:      vrrp.ChecksumMessageOnly,
 		UnicastSource: netip.MustParseAddr("192.0.2.7"), UnicastPeers: []netip.Addr{netip.MustParseAddr("192.0.2.13")},
-		TrackInterfaces: []string{"eth1"}}, o.Router)
+		TrackInterfaces: []string{"eth1"}, QuietStepDown: true}, o.Router)
 	assert.Equal(t, []netip.Prefix{netip.MustParsePrefix("192.0.2.3/32")}, o.VIPs, "a bare address is a host prefix")
 	want := havip.KeepalivedAnnounce
 	want.Delay, want.Refresh = time.Second, 5*time.Second
@@ -77,6 +80,8 @@ func TestBadFlags(t *testing.T) {
 		append(base, "-priority", "256"),
 		append(base, "-version", "4"),
 		append(base, "-rt-priority", "100"),
+		append(base, "-hold-failure-weight", "1"),
+		append(base, "-hold-failure-weight", "-254"),
 		append(base, "-rt-priority", "-1"),
 		append(base, "-checksum", "crc"),
 		append(base, "-src", "host"),
@@ -191,4 +196,45 @@ func TestOwner(t *testing.T) {
 	o, err = parse(append(base, "-priority", "254")...)
 	require.NoError(t, err)
 	assert.False(t, o.clientConfig(nil).Owner)
+}
+
+// TestAuthPassOutOfArgv: the VRRPv2 password from a file or from
+// $VIPKIT_AUTH_PASS, never needed on the command line; errors about it
+// name where it came from and never show it.
+func TestAuthPassOutOfArgv(t *testing.T) {
+	dir := t.TempDir()
+	file := func(name, content string) string {
+		p := dir + "/" + name
+		require.NoError(t, os.WriteFile(p, []byte(content), 0o600))
+		return p
+	}
+	v2 := func(args ...string) []string { return slices.Concat(base, []string{"-version", "2", "-advert-int", "1s"}, args) }
+
+	o, err := parse(v2("-auth-pass-file", file("pass", "s3cret\r\nignored\n"))...)
+	require.NoError(t, err)
+	assert.Equal(t, "s3cret", o.Router.AuthPass)
+
+	t.Setenv(AuthPassEnv, "fromenv")
+	o, err = parse(v2()...)
+	require.NoError(t, err)
+	assert.Equal(t, "fromenv", o.Router.AuthPass)
+	o, err = parse(v2("-auth-pass", "flag")...)
+	require.NoError(t, err)
+	assert.Equal(t, "flag", o.Router.AuthPass, "the flag given wins over the environment")
+
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{v2("-auth-pass-file", dir+"/nosuch"), "-auth-pass-file " + dir + "/nosuch: no such file or directory"},
+		{v2("-auth-pass-file", file("empty", "\nx\n")), "-auth-pass-file " + dir + "/empty: the first line is empty"},
+		{v2("-auth-pass-file", file("long", "123456789\n")), "-auth-pass-file: 9 bytes; at most 8"},
+		{v2("-auth-pass-file", file("p", "x"), "-auth-pass", "y"), "-auth-pass and -auth-pass-file: give one"},
+		{base, "$" + AuthPassEnv + ": VRRPv3 has no authentication"},
+	} {
+		_, err := parse(c.args...)
+		assert.ErrorAs(t, err, new(UsageError), "%v", c.args)
+		assert.ErrorContains(t, err, c.want)
+		assert.NotContains(t, err.Error(), "123456789", "the password shown")
+	}
 }
