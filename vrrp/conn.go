@@ -2,6 +2,8 @@ package vrrp
 
 import (
 	"errors"
+	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"sync"
@@ -44,7 +46,10 @@ const maxMessageLen = headerLen + 255*16
 type mux struct {
 	key   muxKey
 	conn  Conn
-	sched *scheduler // of the routers' timers
+	sched *scheduler   // of the routers' timers
+	log   *slog.Logger // of the router that opened it, for what no router takes
+
+	discardLog rateLimit // the reader's: its log line of messages no router takes
 
 	unknownVRID atomic.Uint64 // messages for a VRID no router here runs
 	short       atomic.Uint64 // messages too short to carry a VRID
@@ -79,9 +84,10 @@ var muxes = struct {
 var errVRIDTaken = errors.New("another Router of this process already runs this VRID on this interface and family")
 
 // attach reserves vrid on the mux of key, opening its Conn with open if
-// it is the first. The router gets messages from when it calls start.
-// The returned func detaches it and closes the Conn after the last router.
-func attach(key muxKey, vrid uint8, open func() (Conn, error)) (*mux, func(), error) {
+// it is the first, which then logs to log. The router gets messages from
+// when it calls start. The returned func detaches it and closes the Conn
+// after the last router.
+func attach(key muxKey, vrid uint8, log *slog.Logger, open func() (Conn, error)) (*mux, func(), error) {
 	muxes.Lock()
 	defer muxes.Unlock()
 	m := muxes.m[key]
@@ -90,7 +96,7 @@ func attach(key muxKey, vrid uint8, open func() (Conn, error)) (*mux, func(), er
 		if err != nil {
 			return nil, nil, err
 		}
-		m = &mux{key: key, conn: conn, sched: newScheduler(conn)}
+		m = &mux{key: key, conn: conn, sched: newScheduler(conn), log: log}
 		muxes.m[key] = m
 		go m.read()
 	}
@@ -177,6 +183,22 @@ func (m *mux) read() {
 	}
 }
 
+// discarded logs, rate-limited, a message that no router takes (RFC 9568
+// §7.1: discard, and log subject to rate-limiting): one for vrid, which no
+// router here runs, or too short to carry one (vrid -1). At Info: a LAN
+// may well carry other virtual routers' advertisements.
+func (m *mux) discarded(info PacketInfo, vrid int) {
+	ok, n := m.discardLog.allow(time.Now())
+	if !ok {
+		return
+	}
+	why := "too short to carry a VRID"
+	if vrid >= 0 {
+		why = fmt.Sprintf("VRID %d, which no router of this process runs here", vrid)
+	}
+	m.log.Info("discarded a VRRP message", "from", info.Src, "why", why, "not_logged_since_last", n)
+}
+
 // dispatch hands one message to the router of its VRID.
 func (m *mux) dispatch(msg []byte, info PacketInfo) {
 	if info.Drops != 0 {
@@ -184,11 +206,13 @@ func (m *mux) dispatch(msg []byte, info PacketInfo) {
 	}
 	if len(msg) < 2 {
 		m.short.Add(1)
+		m.discarded(info, -1)
 		return
 	}
 	switch r := m.vrids[msg[1]].Load(); r {
 	case nil:
 		m.unknownVRID.Add(1)
+		m.discarded(info, int(msg[1]))
 	case notRunning:
 	default:
 		r.deliver(msg, info)

@@ -238,3 +238,20 @@ func TestSubscribeAfterDone(t *testing.T) {
 		assert.Zero(t, deliverers(t))
 	})
 }
+
+// TestRateLimit: one log line per logInterval, the next saying how many
+// were left out.
+func TestRateLimit(t *testing.T) {
+	var l rateLimit
+	t0 := time.Unix(1e9, 0)
+	for i, c := range []struct {
+		at         time.Duration
+		ok         bool
+		suppressed int
+	}{{0, true, 0}, {time.Second, false, 0}, {9 * time.Second, false, 0}, {10 * time.Second, true, 2}, {11 * time.Second, false, 0}} {
+		ok, n := l.allow(t0.Add(c.at))
+		if ok != c.ok || n != c.suppressed {
+			t.Errorf("call %d at %v: allow = %v, %d; want %v, %d", i, c.at, ok, n, c.ok, c.suppressed)
+		}
+	}
+}

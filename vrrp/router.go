@@ -45,6 +45,7 @@ type Router struct {
 	machine     *Machine
 	lowerLog    rateLimit // the log line of lower-priority advertisements
 	sendLog     rateLimit // the log line of failed sends
+	discardLog  rateLimit // the log line of discarded messages
 	sendFailing time.Time // since when every send has failed; zero if the last went
 	advert      Advertisement
 	rx          Advertisement
@@ -174,7 +175,7 @@ func newRouter(cfg Config, src netip.Addr, key muxKey, open func() (Conn, error)
 		return nil, err
 	}
 	r.state.Store(uint32(Initialize))
-	m, detach, err := attach(key, cfg.VRID, open)
+	m, detach, err := attach(key, cfg.VRID, cfg.Logger.With("interface", cfg.Interface), open)
 	if errors.Is(err, errVRIDTaken) {
 		return nil, configError("VRID", "%d on %s: %v", cfg.VRID, cfg.Interface, err)
 	} else if err != nil {
@@ -258,7 +259,7 @@ func (r *Router) relink(l netmon.Link) error {
 	defer r.pmu.Unlock()
 	key := r.mux.key
 	key.ifindex = l.Index
-	m, detach, err := attach(key, r.cfg.VRID, func() (c Conn, err error) {
+	m, detach, err := attach(key, r.cfg.VRID, r.cfg.Logger.With("interface", r.cfg.Interface), func() (c Conn, err error) {
 		err = r.links.host.Netns().Do(func() error {
 			c, err = OpenConn(ifi, r.cfg.ipv6())
 			return err
@@ -549,10 +550,9 @@ func (r *Router) do(now time.Time, act Actions) {
 	}
 	if act.LowerPriority {
 		m := r.LastMaster()
-		if r.lowerLog.allow(now) {
+		if ok, n := r.lowerLog.allow(now); ok {
 			r.log.Warn("master received a lower-priority advertisement; answered", "peer", m.Addr, "peer_priority", m.Priority,
-				"not_logged_since_last", r.lowerLog.suppressed)
-			r.lowerLog.suppressed = 0
+				"not_logged_since_last", n)
 		}
 		r.publish(Event{Time: now, VRID: r.cfg.VRID, Kind: EventLowerPriority, From: Master, To: Master,
 			Peer: m.Addr, PeerPriority: m.Priority})
@@ -570,14 +570,15 @@ type rateLimit struct {
 // peer can cause.
 const logInterval = 10 * time.Second
 
-// allow reports whether an event at now may be logged.
-func (l *rateLimit) allow(now time.Time) bool {
+// allow reports whether an event at now may be logged and, if so, how
+// many were not since the last that was.
+func (l *rateLimit) allow(now time.Time) (ok bool, suppressed int) {
 	if !l.last.IsZero() && now.Sub(l.last) < logInterval {
 		l.suppressed++
-		return false
+		return false, 0
 	}
-	l.last = now
-	return true
+	l.last, suppressed, l.suppressed = now, l.suppressed, 0
+	return true, suppressed
 }
 
 // send sends one advertisement with priority prio to every destination:
@@ -637,9 +638,11 @@ func (r *Router) account(prio uint8, dst netip.Addr, err error) {
 		}
 	}
 	r.mu.Unlock()
-	if err != nil && r.sendLog.allow(time.Now()) {
-		r.log.Warn("sending advertisement", "to", dst, "err", err, "not_logged_since_last", r.sendLog.suppressed)
-		r.sendLog.suppressed = 0
+	if err == nil {
+		return
+	}
+	if ok, n := r.sendLog.allow(time.Now()); ok {
+		r.log.Warn("sending advertisement", "to", dst, "err", err, "not_logged_since_last", n)
 	}
 }
 
@@ -682,11 +685,15 @@ const sendFaultHold = 10 * time.Second
 // 2), counts what is wrong with it, and hands a good one to the state
 // machine.
 func (r *Router) receive(now time.Time, msg []byte, info PacketInfo) {
-	bad := r.check(msg, info)
+	bad, why := r.check(msg, info)
 	r.mu.Lock()
 	if bad != nil {
 		*bad++
 		r.mu.Unlock()
+		// RFC 9568 §7.1: discard, and log subject to rate-limiting.
+		if ok, n := r.discardLog.allow(now); ok {
+			r.log.Warn("discarded a VRRP message", "from", info.Src, "why", why, "not_logged_since_last", n)
+		}
 		return
 	}
 	r.stats.AdvertsReceived++
@@ -715,50 +722,52 @@ func (r *Router) receive(now time.Time, msg []byte, info PacketInfo) {
 	r.do(now, r.machine.Receive(now, info.Src, &r.rx))
 }
 
-// check returns the counter a bad message counts in, or nil for a good
-// one, which it leaves decoded in r.rx.
-func (r *Router) check(msg []byte, info PacketInfo) *uint64 {
+// check returns the counter a bad message counts in and why it is bad, or
+// nil for a good one, which it leaves decoded in r.rx.
+func (r *Router) check(msg []byte, info PacketInfo) (*uint64, string) {
 	s := &r.stats
 	if r.cfg.unicast() && !slices.Contains(r.cfg.UnicastPeers, info.Src) {
-		return &s.PeerErrors
+		return &s.PeerErrors, "not from a unicast peer"
 	}
 	if info.Dst.IsMulticast() || !r.cfg.unicast() {
 		if info.TTL != TTL {
-			return &s.TTLErrors
+			return &s.TTLErrors, fmt.Sprintf("TTL (hop limit) %d; multicast needs %d", info.TTL, TTL)
 		}
 	} else if r.cfg.UnicastMinTTL != 0 && info.TTL < r.cfg.UnicastMinTTL || r.cfg.UnicastMaxTTL != 0 && info.TTL > r.cfg.UnicastMaxTTL {
-		return &s.TTLErrors
+		return &s.TTLErrors, fmt.Sprintf("TTL (hop limit) %d outside %d..%d", info.TTL, r.cfg.UnicastMinTTL, r.cfg.UnicastMaxTTL)
 	}
 	if len(msg) >= 2 && msg[1] != r.cfg.VRID {
-		return &s.VRIDErrors
+		return &s.VRIDErrors, fmt.Sprintf("VRID %d", msg[1])
 	}
 	if _, err := r.rx.Decode(msg, info.Src, info.Dst, r.cfg.AcceptChecksums); err != nil {
 		switch {
 		case errors.Is(err, ErrVersion):
-			return &s.VersionErrors
+			return &s.VersionErrors, err.Error()
 		case errors.Is(err, ErrBadChecksum):
-			return &s.ChecksumErrors
+			return &s.ChecksumErrors, err.Error()
 		case errors.Is(err, ErrType):
-			return &s.TypeErrors
+			return &s.TypeErrors, err.Error()
 		case errors.Is(err, ErrVRID):
-			return &s.VRIDErrors
+			return &s.VRIDErrors, err.Error()
 		case errors.Is(err, ErrInterval):
-			return &s.IntervalErrors
+			return &s.IntervalErrors, err.Error()
 		case errors.Is(err, ErrAuthType):
-			return &s.AuthErrors
+			return &s.AuthErrors, err.Error()
 		case errors.Is(err, ErrAddress):
-			return &s.AddressErrors
+			return &s.AddressErrors, err.Error()
 		}
-		return &s.LengthErrors // truncated, ErrLength, ErrAuthV3
+		return &s.LengthErrors, err.Error() // truncated, ErrLength, ErrAuthV3
 	}
 	switch {
 	case r.rx.Version != r.cfg.Version:
-		return &s.VersionErrors
-	case r.cfg.Version == Version2 && (r.rx.AuthType != r.advert.AuthType || r.rx.AuthData != r.advert.AuthData):
-		return &s.AuthErrors
+		return &s.VersionErrors, fmt.Sprintf("version %d; this router speaks %d", r.rx.Version, r.cfg.Version)
+	case r.cfg.Version == Version2 && r.rx.AuthType != r.advert.AuthType:
+		return &s.AuthErrors, fmt.Sprintf("authentication type %d; ours is %d", r.rx.AuthType, r.advert.AuthType)
+	case r.cfg.Version == Version2 && r.rx.AuthData != r.advert.AuthData:
+		return &s.AuthErrors, "wrong password"
 	case r.cfg.Version == Version2 && r.rx.Interval != r.cfg.AdvertInterval:
 		// RFC 3768 §7.1: a version 2 interval must match ours.
-		return &s.IntervalErrors
+		return &s.IntervalErrors, fmt.Sprintf("interval %v; ours is %v (RFC 3768 §7.1)", r.rx.Interval, r.cfg.AdvertInterval)
 	}
-	return nil
+	return nil, ""
 }

@@ -180,8 +180,10 @@ func transitionOf(e vrrp.Event) vrrp.Transition {
 // changes its own counter and nothing else.
 func TestRouterBadInput(t *testing.T) {
 	var lan fakeNet
+	logs := &recordingHandler{}
 	cfg := routerConfig(100)
 	cfg.AdvertInterval = 10 * time.Second // the backup stays backup throughout
+	cfg.Logger = slog.New(logs)
 	conn := lan.conn(src4)
 	r, err := vrrp.NewRouterConn(cfg, conn, src4)
 	require.NoError(t, err)
@@ -235,10 +237,62 @@ func TestRouterBadInput(t *testing.T) {
 		})
 	}
 
+	// Logged, rate-limited (RFC 9568 §7.1): the first that reached the
+	// router, and the first that reached no router, within 10 s.
+	before := r.Stats().ChecksumErrors
+	for range 1000 {
+		conn.inject(flip(good(nil), 7), mcast)
+	}
+	require.Eventually(t, func() bool { return r.Stats().ChecksumErrors == before+1000 }, 5*time.Second, time.Millisecond)
+	discarded := logs.find("discarded a VRRP message")
+	require.Len(t, discarded, 2, "%v", discarded)
+	assert.Equal(t, slog.LevelWarn, discarded[0].level)
+	assert.Equal(t, "TTL (hop limit) 64; multicast needs 255", discarded[0].attrs["why"])
+	assert.Equal(t, peer.String(), discarded[0].attrs["from"])
+	assert.Equal(t, slog.LevelInfo, discarded[1].level, "another virtual router's advertisement is no warning")
+	assert.Equal(t, "VRID 52, which no router of this process runs here", discarded[1].attrs["why"])
+
 	// A good one is counted as received and its sender taken as master.
 	conn.inject(good(nil), mcast)
 	require.Eventually(t, func() bool { return r.Stats().AdvertsReceived == 1 }, time.Second, time.Millisecond)
 	assert.Equal(t, peer, r.LastMaster().Addr)
+}
+
+// recordingHandler keeps every log record, its attributes as text.
+type recordingHandler struct {
+	mu      sync.Mutex
+	records []logRecord
+}
+
+type logRecord struct {
+	level slog.Level
+	msg   string
+	attrs map[string]string
+}
+
+func (h *recordingHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *recordingHandler) WithAttrs([]slog.Attr) slog.Handler      { return h }
+func (h *recordingHandler) WithGroup(string) slog.Handler           { return h }
+func (h *recordingHandler) Handle(_ context.Context, r slog.Record) error {
+	rec := logRecord{level: r.Level, msg: r.Message, attrs: map[string]string{}}
+	r.Attrs(func(a slog.Attr) bool { rec.attrs[a.Key] = a.Value.String(); return true })
+	h.mu.Lock()
+	h.records = append(h.records, rec)
+	h.mu.Unlock()
+	return nil
+}
+
+// find returns the records with message msg, in order.
+func (h *recordingHandler) find(msg string) []logRecord {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []logRecord
+	for _, r := range h.records {
+		if r.msg == msg {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // badTotal sums the counters of bad packets.
