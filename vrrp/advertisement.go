@@ -53,8 +53,9 @@ var (
 	ErrInterval = errors.New("vrrp: invalid advertisement interval")
 	// ErrLength: the message is longer than its address count says.
 	ErrLength = errors.New("vrrp: length does not match address count")
-	// ErrAddress: an address is invalid, of the wrong family for the
-	// version or packet, or there are more than 255.
+	// ErrAddress: no address (count 0, RFC 9568 erratum 8299), or an
+	// address is invalid, of the wrong family for the version or packet,
+	// or there are more than 255.
 	ErrAddress = errors.New("vrrp: invalid address list")
 	// ErrAuthType: the VRRPv2 authentication type is not 0, 1 or 2
 	// (RFC 3768 §5.3.6, RFC 2338 §5.3.6).
@@ -222,9 +223,13 @@ func (a *Advertisement) AppendBinary(b []byte) ([]byte, error) {
 	return b, nil
 }
 
-// checkAddresses reports whether a's address list can be encoded: at most
-// 255, all valid, all of one family, and IPv4 for version 2.
+// checkAddresses reports whether a's address list can be encoded: 1 to
+// 255 (RFC 9568 erratum 8299: at least one), all valid, all of one family,
+// and IPv4 for version 2.
 func (a *Advertisement) checkAddresses() error {
+	if len(a.Addresses) == 0 {
+		return fmt.Errorf("%w: none; an advertisement carries at least one", ErrAddress)
+	}
 	if len(a.Addresses) > 255 {
 		return fmt.Errorf("%w: %d addresses, at most 255 fit the count field", ErrAddress, len(a.Addresses))
 	}
@@ -340,6 +345,11 @@ func (a *Advertisement) UnmarshalBinary(b []byte) error {
 	}
 	if a.AuthType > AuthAH {
 		return fmt.Errorf("%w: %d", ErrAuthType, a.AuthType)
+	}
+	if count == 0 {
+		// RFC 9568 erratum 8299: an advertisement carries at least one
+		// address.
+		return fmt.Errorf("%w: none (count 0)", ErrAddress)
 	}
 
 	a.Addresses = a.Addresses[:0]

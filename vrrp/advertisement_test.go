@@ -154,7 +154,6 @@ func TestRoundTrip(t *testing.T) {
 	for i := range many {
 		many[i] = netip.AddrFrom4([4]byte{198, 51, 100, byte(i)})
 	}
-	noAddr := v3()
 	noAuth := v2(vip4)
 	noAuth.AuthType, noAuth.AuthData = vrrp.AuthNone, [8]byte{}
 	cases := map[string]struct {
@@ -166,7 +165,6 @@ func TestRoundTrip(t *testing.T) {
 		"v2 255 addresses":      {v2(many...), src4},
 		"v3 IPv4":               {v3(vip4), src4},
 		"v3 IPv6":               {v3(src6, vip6), src6},
-		"v3 no address":         {noAddr, src4},
 		"v3 priority 0 and 255": {func() vrrp.Advertisement { a := v3(vip4); a.Priority = 0; return a }(), src4},
 	}
 	for name, c := range cases {
@@ -235,6 +233,8 @@ func TestDecodeMalformed(t *testing.T) {
 		{"v2 interval 0", set(good2(), 5, 0), src4, vrrp.ErrInterval},
 		{"v2 auth type 3", set(good2(), 4, 3), src4, vrrp.ErrAuthType},
 		{"v2 over IPv6", good2(), src6, vrrp.ErrAddress},
+		{"v3 count 0", set(good4()[:8], 3, 0), src4, vrrp.ErrAddress},
+		{"v2 count 0", append(set(good2()[:8], 3, 0), make([]byte, 8)...), src4, vrrp.ErrAddress},
 		{"IPv4 addresses from an IPv6 source", good4(), src6, vrrp.ErrAddress},
 		{"checksum", set(good4(), 7, good4()[7]^0xff), src4, vrrp.ErrBadChecksum},
 		{"IPv4-mapped address", func() []byte {
@@ -311,6 +311,7 @@ func TestEncodeInvalid(t *testing.T) {
 		{"256 addresses", v3(many...), src4, vrrp.ErrAddress},
 		{"family differs from the source", v3(vip6), src4, vrrp.ErrAddress},
 		{"no source", v3(vip4), netip.Addr{}, vrrp.ErrAddress},
+		{"no address", v3(), src4, vrrp.ErrAddress},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
