@@ -41,11 +41,13 @@ type Client struct {
 
 	added map[netip.Addr]bool // owned by Run: the addresses it put on the interface
 
-	mu          sync.Mutex // guards what follows
-	master      bool       // what we were told
-	reannounce  bool       // asked for a burst for a lower priority
-	rebind      bool       // asked for a burst for the Binder (ErrNotBound)
-	removedSeen bool       // an address was removed from the interface
+	mu          sync.Mutex    // guards what follows
+	master      bool          // what we were told
+	gen         uint64        // counts the changes of master
+	reannounce  bool          // asked for a burst for a lower priority
+	quiet       time.Duration // the gap between requests for a lower priority that starts a new episode (Reannounce)
+	rebind      bool          // asked for a burst for the Binder (ErrNotBound)
+	removedSeen bool          // an address was removed from the interface
 }
 
 // Status is what a Client has done.
@@ -56,12 +58,19 @@ type Status struct {
 	BurstErrors uint64
 	Readded     uint64 // addresses added back after someone removed them
 	// ReannouncesHeld counts the requests for a lower priority that came
-	// within a second of the last announcement for one and were left to it.
+	// within a second of the last answer to one (a burst, a claim) and
+	// were left to it.
 	ReannouncesHeld uint64
 	Claims          uint64 // Binder claims that succeeded
-	ClaimErrors     uint64
-	LastClaimErr    string // the last Binder error, if any
-	LastClaimTime   time.Time
+	// ClaimErrors counts the Binder's failures; a contest is not one.
+	ClaimErrors   uint64
+	LastClaimErr  string // the last Binder error, a contest's included, if any
+	LastClaimTime time.Time
+	// Contested counts the contests: the times the Binder found that
+	// another node had taken the addresses (ErrContested) and left them
+	// to it; LastContested is when it last did.
+	Contested     uint64
+	LastContested time.Time
 	// HoldError says why the client cannot hold the addresses now (see
 	// Config.FailureWeight), "" when nothing stands against it;
 	// HoldFailures counts the times it began to fail.
@@ -217,10 +226,15 @@ func (c *Client) holdStatus(why string, began bool) {
 	}
 }
 
-// SetMaster tells the client whether this node is master now.
+// SetMaster tells the client whether this node is master now. Every
+// change counts, also one that Run had no time to see: a master told false
+// and then true ends its term of mastership and begins a new one.
 func (c *Client) SetMaster(master bool) {
 	c.mu.Lock()
-	c.master = master
+	if c.master != master {
+		c.master = master
+		c.gen++
+	}
 	c.mu.Unlock()
 	c.poke()
 }
@@ -229,8 +243,15 @@ func (c *Client) SetMaster(master bool) {
 // lower-priority advertisement that means another router believed itself
 // master (split-brain recovery): a burst of Announce.LowerPriorityRepeat
 // frames and, after Announce.LowerPriorityDelay, a second, as keepalived's
-// garp_lower_prio_*. Requests within a second of the last are held: the
-// announcement under way answers them. It does nothing on a backup.
+// garp_lower_prio_*, and, with a Binder, a claim at once, which takes the
+// addresses back from the other master, and ends the backoff after a
+// contest. A request that comes while others keep coming (another
+// request less than the quiet gap before it: three of the router's
+// advertisement intervals under Follow, a second otherwise) is held if an
+// announcement for a lower priority was made less than a second ago: a
+// stranger's flood of lower priorities makes one a second, while a new
+// split brain, after a quiet, is answered at once. It does nothing on a
+// backup.
 func (c *Client) Reannounce() {
 	c.mu.Lock()
 	c.reannounce = true
@@ -256,6 +277,9 @@ func (c *Client) Follow(ctx context.Context, r *vrrp.Router) {
 	name := "havip " + c.cfg.Interface
 	c.holding.follow(func(err error) { r.Report(name, c.cfg.FailureWeight, err) })
 	defer c.holding.follow(nil)
+	c.mu.Lock()
+	c.quiet = 3 * r.Config().AdvertInterval
+	c.mu.Unlock()
 	c.SetMaster(r.State() == vrrp.Master)
 	for e := range events {
 		switch e.Kind {
@@ -305,8 +329,9 @@ func (c *Client) release() {
 
 // Run owns the addresses as SetMaster says until ctx ends or Close is
 // called, then removes those it added and closes the Host and Announcer.
-// It first removes addresses an earlier run left on the interface, unless
-// they are the interface's own (Config.Owner). A Client runs once.
+// It first removes addresses an earlier run left on the interface, whatever
+// their prefix length, unless they are the interface's own (Config.Owner).
+// A Client runs once.
 func (c *Client) Run(ctx context.Context) error {
 	if !c.running.CompareAndSwap(false, true) { // Close of a client that never ran swaps it too
 		select {
@@ -336,6 +361,12 @@ func (c *Client) Run(ctx context.Context) error {
 	defer stopWatch()
 	wg.Go(func() {
 		c.host.WatchRemoved(watchCtx, func(p netip.Prefix) {
+			if !p.IsValid() {
+				// The interface was made again (or events were lost): a
+				// failure to add the addresses to the old one says
+				// nothing of the new.
+				c.holding.clear(holdHost, "the interface changed")
+			}
 			if !p.IsValid() || c.cfg.isVirtual(p.Addr()) {
 				c.mu.Lock()
 				c.removedSeen = true
@@ -346,13 +377,15 @@ func (c *Client) Run(ctx context.Context) error {
 	})
 
 	var (
-		master    bool
-		term      = newTerm(ctx) // of mastership: ends when it is lost
-		delay     = time.NewTimer(time.Hour)
-		refresh   = time.NewTicker(time.Hour)
-		lower     = time.NewTimer(time.Hour) // the second burst for a lower priority
-		lowerLast time.Time                  // the last first burst for one
-		a         = c.cfg.Announce
+		master     bool
+		termGen    uint64         // the generation of master the term began in
+		term       = newTerm(ctx) // of mastership: ends when it is lost
+		delay      = time.NewTimer(time.Hour)
+		refresh    = time.NewTicker(time.Hour)
+		lower      = time.NewTimer(time.Hour) // the second burst for a lower priority
+		lowerLast  time.Time                  // the last first burst for one
+		lowerAsked time.Time                  // the last request for one
+		a          = c.cfg.Announce
 	)
 	term.end()
 	delay.Stop()
@@ -363,13 +396,46 @@ func (c *Client) Run(ctx context.Context) error {
 	defer lower.Stop()
 	defer func() { term.end() }()
 
+	// begin begins a term: the missing addresses added, a burst at once
+	// and the rhythm's, the Binder's claims.
+	begin := func(gen uint64) {
+		master, termGen = true, gen
+		term = newTerm(ctx)
+		c.held(c.addMissing())
+		c.setMaster(true)
+		c.burst(term, a.Repeat, "master")
+		if a.Delay > 0 {
+			delay.Reset(a.Delay)
+		}
+		if a.Refresh > 0 {
+			refresh.Reset(a.Refresh)
+		}
+		if c.cfg.Binder != nil {
+			t := term
+			wg.Go(func() { c.claim(t) })
+		}
+	}
+	// end ends the term: it cancels any claim in flight and the bursts,
+	// and stops the rhythm. The addresses stay.
+	end := func() {
+		term.end()
+		delay.Stop()
+		refresh.Stop()
+		lower.Stop()
+	}
+	// resign ends the term and mastership: the addresses go.
+	resign := func(why string) {
+		master = false
+		end()
+		c.removeAdded(why)
+		c.setMaster(false)
+	}
+
 	for {
 		select {
 		case <-ctx.Done():
 			if master {
-				term.end()
-				c.removeAdded("stopping")
-				c.setMaster(false)
+				resign("stopping")
 			}
 			return nil
 		case <-delay.C:
@@ -382,35 +448,24 @@ func (c *Client) Run(ctx context.Context) error {
 		}
 
 		c.mu.Lock()
-		want, again, rebind, removed := c.master, c.reannounce, c.rebind, c.removedSeen
+		want, gen, again, rebind, removed, quiet := c.master, c.gen, c.reannounce, c.rebind, c.removedSeen, c.quiet
 		c.reannounce, c.rebind, c.removedSeen = false, false, false
 		c.mu.Unlock()
 
 		switch {
 		case want && !master:
-			master = true
-			term = newTerm(ctx)
-			c.held(c.addMissing())
-			c.setMaster(true)
-			c.burst(term, a.Repeat, "master")
-			if a.Delay > 0 {
-				delay.Reset(a.Delay)
-			}
-			if a.Refresh > 0 {
-				refresh.Reset(a.Refresh)
-			}
-			if c.cfg.Binder != nil {
-				bctx := term.ctx
-				wg.Go(func() { c.claim(bctx) })
-			}
+			begin(gen)
+		case want && gen != termGen:
+			// Mastership was lost and regained since the last look: the
+			// term it lost ends (its claims may be late, the other
+			// master's term came between), and a new one begins. The
+			// addresses stay on the interface rather than go and come
+			// straight back.
+			c.log.Info("mastership was lost and regained meanwhile; beginning a new term", "addresses", c.cfg.Addresses)
+			end()
+			begin(gen)
 		case !want && master:
-			master = false
-			term.end() // cancels any claim in flight; bursts are over
-			delay.Stop()
-			refresh.Stop()
-			lower.Stop()
-			c.removeAdded("no longer master")
-			c.setMaster(false)
+			resign("no longer master")
 		}
 		if master && removed {
 			c.held(c.addMissing())
@@ -418,17 +473,28 @@ func (c *Client) Run(ctx context.Context) error {
 		if master && rebind {
 			c.burst(term, a.Repeat, "the cloud has not taken the announcement")
 		}
+		announce := a.LowerPriorityRepeat >= 0
+		if quiet == 0 {
+			quiet = lowerPriorityHold
+		}
+		ongoing := time.Since(lowerAsked) < quiet
+		if again {
+			lowerAsked = time.Now()
+		}
 		switch {
-		case !master || !again || a.LowerPriorityRepeat < 0:
-		case time.Since(lowerLast) < lowerPriorityHold:
+		case !master || !again || !announce && c.cfg.Binder == nil:
+		case ongoing && time.Since(lowerLast) < lowerPriorityHold:
 			c.stats.Lock()
 			c.stats.ReannouncesHeld++
 			c.stats.Unlock()
 		default:
 			lowerLast = time.Now()
-			c.burst(term, a.LowerPriorityRepeat, "lower-priority advertisement")
-			if a.LowerPriorityDelay > 0 {
-				lower.Reset(a.LowerPriorityDelay)
+			term.claimNow()
+			if announce {
+				c.burst(term, a.LowerPriorityRepeat, "lower-priority advertisement")
+				if a.LowerPriorityDelay > 0 {
+					lower.Reset(a.LowerPriorityDelay)
+				}
 			}
 		}
 	}
@@ -439,11 +505,20 @@ type term struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	bursts *sync.WaitGroup
+	claim  chan struct{} // asks the term's claim loop to claim at once
 }
 
 func newTerm(parent context.Context) term {
 	ctx, cancel := context.WithCancel(parent)
-	return term{ctx, cancel, new(sync.WaitGroup)}
+	return term{ctx, cancel, new(sync.WaitGroup), make(chan struct{}, 1)}
+}
+
+// claimNow asks the term's claim loop, if it has one, to claim at once.
+func (t term) claimNow() {
+	select {
+	case t.claim <- struct{}{}:
+	default:
+	}
 }
 
 // end cancels what runs for the term and waits for its bursts, which stop
@@ -509,10 +584,24 @@ func (c *Client) addMissing() error {
 	return errors.Join(errs...)
 }
 
-// removeStale removes every address from the interface: at start, what
-// a crashed earlier run left there.
+// removeStale removes, at start, what a crashed earlier run may have left
+// on the interface: every address there that is one of the virtual ones,
+// whatever its prefix length (a run configured with 192.0.2.100/24 leaves
+// 192.0.2.100/24, which one configured with 192.0.2.100/32 must remove
+// too), and the configured prefixes, which are all it can remove when the
+// interface's addresses cannot be listed.
 func (c *Client) removeStale() {
-	for _, p := range c.cfg.Addresses {
+	stale := slices.Clone(c.cfg.Addresses)
+	own, err := c.host.Addresses()
+	if err != nil {
+		c.log.Error("listing the addresses of the interface; removing the configured virtual addresses only", "err", err)
+	}
+	for _, p := range own {
+		if c.cfg.isVirtual(p.Addr()) && !slices.Contains(stale, p) {
+			stale = append(stale, p)
+		}
+	}
+	for _, p := range stale {
 		if err := c.host.Remove(p); err != nil {
 			c.log.Error("removing virtual address", "address", p, "why", "left over from an earlier run", "err", err)
 		}
@@ -552,28 +641,63 @@ func (c *Client) burst(t term, rounds int, why string) {
 	})
 }
 
-// claim has the Binder claim the addresses now and every
-// ReassertInterval until ctx ends with mastership; when the cloud has not
+// Backoff after a contest, in ReassertIntervals: the first, and the most.
+const (
+	contestBackoffFirst = 2
+	contestBackoffMost  = 4
+)
+
+// claim has the Binder claim the addresses now and every ReassertInterval
+// until the term t ends with mastership; once a claim of the term has
+// succeeded, a Reasserter reasserts them instead. When the cloud has not
 // taken the announcement (ErrNotBound), it announces again and claims
-// again after a second.
-func (c *Client) claim(ctx context.Context) {
+// again after a second. When another node took the addresses
+// (ErrContested), it leaves them to it, logs it, and claims them back
+// after a backoff that doubles with each contest of the term; a claim
+// asked for at once (t.claim: a lower priority heard) claims them back now
+// and ends the backoff. Only a failure of the Binder counts against
+// holding the addresses, not a contest.
+func (c *Client) claim(t term) {
+	ctx := t.ctx
+	reasserter, _ := c.cfg.Binder.(Reasserter)
+	var (
+		claimed bool          // a claim of the term succeeded: the next call reasserts
+		backoff time.Duration // after the last contest, 0 before the first
+	)
 	for {
-		err := c.cfg.Binder.Claim(ctx, c.vips)
+		var err error
+		if claimed && reasserter != nil {
+			err = reasserter.Reassert(ctx, c.vips)
+		} else {
+			err = c.cfg.Binder.Claim(ctx, c.vips)
+		}
 		if ctx.Err() != nil {
 			return
 		}
+		contested := errors.Is(err, ErrContested)
+		now := time.Now()
 		c.stats.Lock()
-		c.stats.LastClaimTime = time.Now()
-		if err != nil {
+		c.stats.LastClaimTime = now
+		switch {
+		case contested:
+			c.stats.Contested++
+			c.stats.LastContested = now
+			c.stats.LastClaimErr = err.Error()
+		case err != nil:
 			c.stats.ClaimErrors++
 			c.stats.LastClaimErr = err.Error()
-		} else {
+		default:
 			c.stats.Claims++
 			c.stats.LastClaimErr = ""
 		}
 		c.stats.Unlock()
 		next := c.cfg.ReassertInterval
 		switch {
+		case contested:
+			backoff = min(max(2*backoff, contestBackoffFirst*c.cfg.ReassertInterval), contestBackoffMost*c.cfg.ReassertInterval)
+			next, claimed = backoff, false
+			c.log.Warn("another node took the virtual addresses, a second master (a partition?); leaving them to it for now",
+				"err", err, "claim_back_after", backoff)
 		case errors.Is(err, ErrNotBound):
 			c.log.Warn("the cloud has not taken the announcement; announcing again", "err", err)
 			c.mu.Lock()
@@ -584,11 +708,14 @@ func (c *Client) claim(ctx context.Context) {
 		case err != nil:
 			c.holding.fail(holdCloud, fmt.Errorf("cloud claim: %w", err))
 		default:
+			claimed = true
 			c.holding.ok(holdCloud)
 		}
 		select {
 		case <-ctx.Done():
 			return
+		case <-t.claim:
+			claimed, backoff = false, 0
 		case <-time.After(next):
 		}
 	}

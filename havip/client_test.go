@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -32,6 +33,8 @@ type fakeHost struct {
 	addrs   []netip.Prefix
 	removed chan netip.Prefix
 	closed  bool
+	listed  int           // calls of Addresses
+	gate    chan struct{} // if set, Addresses waits until it is closed
 }
 
 func newFakeHost(addrs ...netip.Prefix) *fakeHost {
@@ -64,8 +67,35 @@ func (h *fakeHost) Remove(p netip.Prefix) error {
 
 func (h *fakeHost) Addresses() ([]netip.Prefix, error) {
 	h.mu.Lock()
+	gate := h.gate
+	h.mu.Unlock()
+	if gate != nil {
+		<-gate
+	}
+	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.listed++
 	return slices.Clone(h.addrs), nil
+}
+
+// hold makes Addresses wait until the returned release is called.
+func (h *fakeHost) hold() (release func()) {
+	gate := make(chan struct{})
+	h.mu.Lock()
+	h.gate = gate
+	h.mu.Unlock()
+	return func() {
+		h.mu.Lock()
+		h.gate = nil
+		h.mu.Unlock()
+		close(gate)
+	}
+}
+
+func (h *fakeHost) timesListed() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.listed
 }
 
 func (h *fakeHost) has(p netip.Prefix) bool {
@@ -209,13 +239,77 @@ func TestKeepalivedDefaultRhythm(t *testing.T) {
 }
 
 // TestStaleAddressesRemoved checks that an address an earlier run left on
-// the interface is removed at start.
+// the interface is removed at start, whatever its prefix length (an
+// earlier run may have been configured with another), and no other.
 func TestStaleAddressesRemoved(t *testing.T) {
+	for _, stale := range [][]netip.Prefix{
+		{vip, vip6},
+		{netip.PrefixFrom(vip.Addr(), 24), netip.PrefixFrom(vip6.Addr(), 64)},
+		{vip, netip.PrefixFrom(vip.Addr(), 24), netip.PrefixFrom(vip6.Addr(), 64)},
+	} {
+		t.Run(fmt.Sprint(stale), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				neighbour := netip.MustParsePrefix("192.0.2.101/24") // not ours, in the same subnet
+				host := newFakeHost(append(slices.Clone(hostNet), append(stale, neighbour)...)...)
+				start(t, config(nil), host, &fakeAnnouncer{})
+				got, _ := host.Addresses()
+				assert.ElementsMatch(t, append(slices.Clone(hostNet), neighbour), got)
+			})
+		})
+	}
+}
+
+// TestBlipBeginsANewTerm: a master told "not master" and "master" again
+// before Run could look ends its term and begins a new one, as it does
+// when it sees both: the claim in flight is cancelled and made again, a
+// burst goes out at once and the rhythm starts over, the addresses are
+// checked; they stay on the interface meanwhile.
+func TestBlipBeginsANewTerm(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		host := newFakeHost(append(slices.Clone(hostNet), vip)...)
-		start(t, config(nil), host, &fakeAnnouncer{})
-		assert.False(t, host.has(vip))
-		assert.True(t, host.has(hostNet[0]), "an address of the host was removed")
+		b := &blockingBinder{release: make(chan struct{})}
+		cfg := config(&havip.Announce{Repeat: 3, Delay: 5 * time.Second})
+		cfg.Binder, cfg.ReassertInterval = b, time.Hour
+		host, ann := newFakeHost(hostNet...), &fakeAnnouncer{}
+		c := start(t, cfg, host, ann)
+		t0 := time.Now()
+		c.SetMaster(true)
+		time.Sleep(3 * time.Second)
+		synctest.Wait()
+		require.Equal(t, 1, b.calls)
+		listed := host.timesListed()
+
+		// Run busy (in the Host, for an address reported removed) while
+		// mastership is lost and regained: it sees only the end.
+		release := host.hold()
+		host.removed <- vip
+		synctest.Wait()
+		c.SetMaster(false)
+		c.SetMaster(true)
+		release()
+		synctest.Wait()
+
+		assert.Equal(t, 1, b.canceled, "the old term's claim was not cancelled")
+		assert.Equal(t, 2, b.calls, "the new term made no claim")
+		assert.Greater(t, host.timesListed(), listed+1, "the addresses were not checked for the new term")
+		assert.True(t, host.has(vip) && host.has(vip6), "the addresses left the interface")
+		assert.True(t, c.Status().Master)
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		var at []time.Duration
+		for _, x := range ann.list() {
+			at = append(at, x.at.Sub(t0))
+		}
+		// The first term's burst, and its delayed one never sent: the new
+		// term's at once and 5 s later.
+		assert.Equal(t, []time.Duration{0, 3 * time.Second, 8 * time.Second}, at)
+
+		// Nothing was coalesced away when Run saw each change.
+		c.SetMaster(false)
+		synctest.Wait()
+		c.SetMaster(true)
+		synctest.Wait()
+		assert.Equal(t, 2, b.canceled)
+		assert.Equal(t, 3, b.calls)
 	})
 }
 
@@ -486,13 +580,17 @@ func TestClose(t *testing.T) {
 
 // TestLowerPriorityBounded: a flood of lower priorities makes one burst of
 // garp_lower_prio_repeat frames and one more after garp_lower_prio_delay,
-// not a burst each; the rest are counted as held. After a second it
-// answers again; with LowerPriorityRepeat -1 it never does.
+// and one claim, not a burst and a claim each; the rest are counted as
+// held. After a second it answers again; with LowerPriorityRepeat -1 it
+// claims, and never announces.
 func TestLowerPriorityBounded(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		host, ann := newFakeHost(hostNet...), &fakeAnnouncer{}
 		rhythm := havip.Announce{Repeat: 5, LowerPriorityRepeat: 2, LowerPriorityDelay: 3 * time.Second}
-		c := start(t, config(&rhythm), host, ann)
+		cfg := config(&rhythm)
+		binder := &contestBinder{t0: time.Now()}
+		cfg.Binder, cfg.ReassertInterval = binder, time.Hour
+		c := start(t, cfg, host, ann)
 		c.SetMaster(true)
 		synctest.Wait()
 		t0 := time.Now()
@@ -511,19 +609,150 @@ func TestLowerPriorityBounded(t *testing.T) {
 		assert.Equal(t, []time.Duration{0, 3 * time.Second}, at)
 		assert.Equal(t, []int{2, 2}, rounds)
 		assert.Equal(t, uint64(999), c.Status().ReannouncesHeld)
+		assert.Equal(t, []string{"claim@0s", "claim@0s"}, binder.calls, "not one claim for becoming master and one for the flood")
 
 		c.Reannounce()
 		synctest.Wait()
-		assert.Len(t, ann.list(), 4, "a lower priority a second later is answered")
+		assert.Len(t, ann.list(), 4, "a lower priority after a quiet is answered")
+		assert.Equal(t, []string{"claim@0s", "claim@0s", "claim@5s"}, binder.calls)
+
+		// A flood that goes on, one every 100 ms for 3 s: an answer a
+		// second.
+		n := len(ann.list())
+		for range 30 {
+			time.Sleep(100 * time.Millisecond)
+			c.Reannounce()
+			synctest.Wait()
+		}
+		var first []int
+		for _, b := range ann.list()[n:] {
+			if b.rounds == 2 && b.at.Sub(t0) < 9*time.Second { // the first bursts, not the delayed ones
+				first = append(first, int(b.at.Sub(t0)/time.Millisecond))
+			}
+		}
+		assert.Len(t, first, 3, "bursts at %v ms", first)
 	})
 	synctest.Test(t, func(t *testing.T) {
 		host, ann := newFakeHost(hostNet...), &fakeAnnouncer{}
-		c := start(t, config(&havip.Announce{Repeat: 5, LowerPriorityRepeat: -1}), host, ann)
+		cfg := config(&havip.Announce{Repeat: 5, LowerPriorityRepeat: -1})
+		binder := &contestBinder{t0: time.Now()}
+		cfg.Binder, cfg.ReassertInterval = binder, time.Hour
+		c := start(t, cfg, host, ann)
 		c.SetMaster(true)
 		synctest.Wait()
 		c.Reannounce()
 		time.Sleep(time.Minute)
 		synctest.Wait()
 		assert.Len(t, ann.list(), 1, "LowerPriorityRepeat -1 announced for a lower priority")
+		assert.Equal(t, []string{"claim@0s", "claim@0s"}, binder.calls, "no claim for a lower priority")
+	})
+}
+
+// contestBinder is a Reasserter whose reasserts find the addresses taken
+// by another node while contested is set.
+type contestBinder struct {
+	mu        sync.Mutex
+	t0        time.Time
+	contested bool
+	calls     []string // "claim@10s", "reassert@120s": the call and when, from t0
+}
+
+func (b *contestBinder) record(call string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.calls = append(b.calls, fmt.Sprintf("%s@%gs", call, time.Since(b.t0).Seconds()))
+}
+
+func (b *contestBinder) Claim(context.Context, []netip.Addr) error {
+	b.record("claim")
+	return nil
+}
+
+func (b *contestBinder) Reassert(context.Context, []netip.Addr) error {
+	b.record("reassert")
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.contested {
+		return fmt.Errorf("eni-b holds it: %w", havip.ErrContested)
+	}
+	return nil
+}
+
+func (b *contestBinder) contest(on bool) {
+	b.mu.Lock()
+	b.contested = on
+	b.mu.Unlock()
+}
+
+// warnings is a slog.Handler that keeps the messages of warnings and
+// errors.
+type warnings struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (w *warnings) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
+func (w *warnings) WithAttrs([]slog.Attr) slog.Handler           { return w }
+func (w *warnings) WithGroup(string) slog.Handler                { return w }
+func (w *warnings) Handle(_ context.Context, r slog.Record) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.msgs = append(w.msgs, r.Message)
+	return nil
+}
+
+func (w *warnings) count(substr string) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for _, m := range w.msgs {
+		if strings.Contains(m, substr) {
+			n++
+		}
+	}
+	return n
+}
+
+// TestContest: a reassert that finds the addresses taken by another node
+// (a second master) leaves them there, is logged once and counted, and is
+// no failure to hold them; the client claims them back after a backoff
+// that doubles with each contest of the term, up to four reassert
+// intervals, or at once when it hears a lower priority, which also ends
+// the backoff.
+func TestContest(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := &contestBinder{t0: time.Now()}
+		logs := &warnings{}
+		cfg := config(nil)
+		cfg.Binder, cfg.ReassertInterval, cfg.Logger = b, 10*time.Second, slog.New(logs)
+		c := start(t, cfg, newFakeHost(hostNet...), &fakeAnnouncer{})
+		c.SetMaster(true)
+		time.Sleep(15 * time.Second)
+		b.contest(true) // from 15 s
+		time.Sleep(130 * time.Second)
+		synctest.Wait()
+		b.contest(false)
+		c.Reannounce() // at 145 s: the other master steps down
+		time.Sleep(21 * time.Second)
+		b.contest(true) // from 166 s
+		time.Sleep(34 * time.Second)
+		synctest.Wait()
+
+		assert.Equal(t, []string{"claim@0s", "reassert@10s",
+			"reassert@20s", "claim@40s", // contested; back after 20 s
+			"reassert@50s", "claim@90s", // contested again; back after 40 s
+			"reassert@100s", "claim@140s", // and again; 40 s at most
+			"claim@145s", "reassert@155s", "reassert@165s", // a lower priority: claimed at once
+			"reassert@175s", "claim@195s", // the backoff starts over
+		}, b.calls)
+		st := c.Status()
+		assert.Equal(t, uint64(4), st.Contested)
+		assert.Equal(t, b.t0.Add(175*time.Second), st.LastContested)
+		assert.Equal(t, uint64(9), st.Claims)
+		assert.Zero(t, st.ClaimErrors, "a contest counted as a claim error")
+		assert.Zero(t, st.HoldFailures, "a contest counted as a failure to hold the addresses")
+		assert.Empty(t, st.HoldError)
+		assert.True(t, st.Master)
+		assert.Equal(t, 4, logs.count("another node took the virtual addresses"), "not one warning per contest")
 	})
 }

@@ -12,8 +12,26 @@
 // where ARP alone does not move them. On backup, fault or stop it removes
 // those it added (not one that was on the interface already, as keepalived
 // leaves an address it did not set) and cancels any claim in flight. At
-// start it removes addresses a crashed earlier run left behind, unless they
-// are the interface's own (Config.Owner).
+// start it removes addresses a crashed earlier run left behind, whatever
+// their prefix length, unless they are the interface's own (Config.Owner).
+//
+// Each period of mastership is a term: becoming master begins one, losing
+// mastership ends it, and what runs for it (bursts, claims) ends with it.
+// Every change SetMaster is told counts, also one Run had no time to see:
+// a master told "not master" and then "master" again ends its term and
+// begins a new one (announcements at once and on the rhythm, a new claim,
+// the addresses checked), keeping on the interface the addresses it would
+// add straight back.
+//
+// Two masters, as on both sides of a partition of VRRP, would each take the
+// addresses back from the cloud every ReassertInterval, and each move cuts
+// every connection to them. A Binder that is a [Reasserter] tells such a
+// contest apart ([ErrContested]): the Client then leaves the addresses to
+// the other master, logs it once, counts it in Status.Contested, and claims
+// them back only after a backoff, or at once when it hears a lower priority
+// ([Client.Reannounce]: the other master is stepping down). A contest is no
+// failure to hold the addresses: it never puts the router in FAULT, which
+// during a partition would leave nobody master.
 //
 // On a LAN announcing is enough: switches and neighbours learn the new
 // owner from the gratuitous ARP. In a cloud VPC the network is software
@@ -74,15 +92,33 @@ type Announcer interface {
 // node, where announcing them is not enough.
 type Binder interface {
 	// Claim makes the cloud deliver addrs to this node. The Client calls
-	// it when the node becomes master and again every ReassertInterval
-	// while it stays master, never on the announcement path, and cancels
-	// ctx the moment mastership is lost: a late claim must never move the
-	// addresses to a node that is no longer master. Claim retries
+	// it when the node becomes master, again every ReassertInterval while
+	// it stays master (a Reasserter's Reassert, once a claim succeeded),
+	// and at once when it hears a lower priority, never on the
+	// announcement path, and cancels ctx the moment mastership is lost: a
+	// late claim must never move the addresses to a node that is no
+	// longer master. Claim retries
 	// transient errors itself until ctx ends and returns a fatal one at
 	// once. An error wrapping ErrNotBound says that the cloud has not
 	// (yet) taken the announcement: the Client announces again and claims
 	// again after a second.
 	Claim(ctx context.Context, addrs []netip.Addr) error
+}
+
+// A Reasserter is a Binder that can tell, when it claims the addresses
+// again, that another node took them since: a contest, as between two
+// masters on both sides of a partition of VRRP.
+//
+// The Client claims with Claim when a term of mastership begins, after a
+// contest, and when it hears a lower priority; once a claim of the term
+// has succeeded, it calls Reassert every ReassertInterval instead.
+// Reassert does what Claim does, with the same rules about ctx and errors,
+// but it leaves an address that another node holds where it is and returns
+// an error wrapping ErrContested: this node held it at its last claim, so
+// another took it since.
+type Reasserter interface {
+	Binder
+	Reassert(ctx context.Context, addrs []netip.Addr) error
 }
 
 // An AddressChecker is a Binder with rules of its cloud about the addresses
@@ -98,6 +134,12 @@ type AddressChecker interface {
 // deliver the addresses to this node although they were announced, as
 // when an HAVIP's SDN missed the gratuitous ARP.
 var ErrNotBound = errors.New("havip: the cloud does not deliver the address here")
+
+// ErrContested is wrapped by a Reasserter's error when another node took
+// the addresses after this node's last claim: the Client leaves them to it
+// for a while (see Config.ReassertInterval) and does not count it as a
+// failure to hold them.
+var ErrContested = errors.New("havip: another node took the address")
 
 // Announce is when a master announces its addresses, as keepalived's
 // garp_master_* settings say.
@@ -127,10 +169,11 @@ type Announce struct {
 	LowerPriorityDelay time.Duration
 }
 
-// lowerPriorityHold is the least time between two announcements for a
-// lower priority: more requests within it are counted in
-// Status.ReannouncesHeld and answered by the one under way, so that a
-// stranger's flood of lower priorities cannot become a flood of bursts.
+// lowerPriorityHold is the least time between two answers to a lower
+// priority (a burst, a claim) while requests keep coming (see
+// Client.Reannounce): more within it are counted in Status.ReannouncesHeld
+// and answered by the one under way, so that a stranger's flood of lower
+// priorities cannot become a flood of bursts or of calls to the cloud.
 const lowerPriorityHold = time.Second
 
 // KeepalivedAnnounce is keepalived's default rhythm: five frames at once,
@@ -160,7 +203,10 @@ type Config struct {
 	// Binder, if set, claims the addresses from the cloud while master.
 	Binder Binder
 	// ReassertInterval is how often the Binder claims again while master;
-	// 0 means 30 s.
+	// 0 means 30 s. After a contest (ErrContested) the client waits twice
+	// as long before it claims the addresses back, and twice as long
+	// again after each further contest of the term, up to four times
+	// ReassertInterval; a lower priority heard claims them back at once.
 	ReassertInterval time.Duration
 	// FailureWeight says what a master does that cannot hold the
 	// addresses, because one could not be added to the interface or the

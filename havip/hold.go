@@ -2,6 +2,7 @@ package havip
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -94,8 +95,24 @@ func (h *holding) expire(part holdPart, f *failure, gen uint64) {
 	if h.failed[part] != f || f.gen != gen {
 		return
 	}
+	h.drop(part, fmt.Sprintf("%v passed", h.hold))
+}
+
+// clear clears part's failure, if one stands, before FailureHold: the
+// host changed, why says how, and the node may try again at once.
+func (h *holding) clear(part holdPart, why string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if f := h.failed[part]; f != nil {
+		f.timer.Stop()
+		h.drop(part, why)
+	}
+}
+
+// drop clears part's failure, which stands, to try again. h.mu is held.
+func (h *holding) drop(part holdPart, why string) {
+	h.log.Info("trying to hold the virtual addresses again", "why", why, "failed_with", h.failed[part].err)
 	h.failed[part] = nil
-	h.log.Info("trying to hold the virtual addresses again", "after", h.hold, "failed_with", f.err)
 	h.publish(false)
 }
 

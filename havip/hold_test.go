@@ -204,3 +204,25 @@ func TestMasterThatCannotHoldLowersPriority(t *testing.T) {
 		assert.Equal(t, vrrp.Master, a.r.State())
 	})
 }
+
+// TestHoldFailureClearedWhenTheInterfaceChanges: a failure to add the
+// addresses to an interface says nothing of the one made again in its
+// place: the failure is cleared at once, not after FailureHold.
+func TestHoldFailureClearedWhenTheInterfaceChanges(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := &lan{}
+		a := startNode(t, l, srcA, 150, havip.Config{FailureHold: time.Hour})
+		a.host.setBroken(true)
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		require.Equal(t, vrrp.Fault, a.r.State())
+
+		a.host.setBroken(false)
+		a.host.removed <- netip.Prefix{} // the Host's word for "made again"
+		time.Sleep(time.Second)
+		synctest.Wait()
+		assert.Equal(t, vrrp.Master, a.r.State(), "still in FAULT for the old interface's failure")
+		assert.True(t, a.host.has(vip))
+		assert.Empty(t, a.c.Status().HoldError)
+	})
+}

@@ -178,5 +178,5 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		r.Close()
 		return vipcmd.Exit(stderr, prog, err)
 	}
-	return vipcmd.Exit(stderr, prog, vipcmd.Serve(ctx, r, c, stdout))
+	return vipcmd.Exit(stderr, prog, o.Serve(ctx, r, c, stdout))
 }

@@ -12,6 +12,13 @@
 // sends priority 0, so a backup takes over after Skew_Time) and exits 0.
 // A bad flag is a one-line error that names the flag, and exit status 2.
 //
+// With -status-file FILE it keeps its state, the last master heard, its
+// RFC 6527 counters and what it holds as one JSON object in FILE
+// (vipcmd.Status), replaced whole at start, after each transition and on
+// SIGUSR1. Without it, SIGUSR1 writes that object as one line on standard
+// error, among the logs, and standard output keeps its transition lines
+// only.
+//
 // With -no-vip it runs the election only. With -priority 255 it is the
 // address owner: the addresses are the interface's own, it becomes master
 // at once, and they stay on the interface when it stops.
@@ -97,7 +104,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if err == nil {
-		err = vipcmd.Serve(ctx, r, c, stdout)
+		err = opts.Serve(ctx, r, c, stdout)
 	}
 	return vipcmd.Exit(stderr, "vrrpd", err)
 }

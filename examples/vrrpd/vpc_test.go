@@ -1,8 +1,12 @@
 package main
 
 import (
+	"fmt"
 	"net/netip"
 	"os/exec"
+	"slices"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -220,4 +224,120 @@ func TestVPCVIPOutsideTheSubnet(t *testing.T) {
 
 	w.a.proc = w.a.host.Start(args...)
 	w.a.waitState(t, "MASTER", 5*time.Second)
+}
+
+// vpcReassert is how often a private-IP master claims the address again
+// in TestVPCPrivateIPPartition (-tencentcloud-reassert; 30 s by default).
+const vpcReassert = 2 * time.Second
+
+// A vpcMove is a change of an address's holder, as Cloud.OnMove reports it.
+type vpcMove struct {
+	at  time.Time
+	eni string
+}
+
+// recordMoves records every change of ip's holder from now on.
+func (w *vpcWorld) recordMoves(ip netip.Addr) (moves func() []vpcMove) {
+	var mu sync.Mutex
+	var list []vpcMove
+	w.cloud.OnMove(func(moved netip.Addr, eni string) {
+		if moved == ip {
+			mu.Lock()
+			list = append(list, vpcMove{time.Now(), eni})
+			mu.Unlock()
+		}
+	})
+	return func() []vpcMove {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(list)
+	}
+}
+
+// cutVRRP drops VRRP (IP protocol 112) coming into each of hosts with an
+// nftables table of its own, until heal deletes them (at cleanup at the
+// latest): a partition of the election that leaves every other packet,
+// the API's included, alone. It drops on input, as a network that loses
+// the packets would: a rule on output would make the sender's writes
+// fail (EPERM), which vrrp takes for a fault of its own.
+func cutVRRP(t *testing.T, hosts ...*netlab.Host) (heal func()) {
+	t.Helper()
+	if _, err := exec.LookPath("nft"); err != nil {
+		t.Skip("needs nftables' nft in PATH to cut VRRP")
+	}
+	const table = "inet vipkit-partition"
+	for _, h := range hosts {
+		h.MustRun("nft", "add table "+table)
+		h.MustRun("nft", "add chain "+table+" input { type filter hook input priority 0 ; }")
+		h.MustRun("nft", "add rule "+table+" input ip protocol 112 drop")
+	}
+	var once sync.Once
+	deleteTables := func() (errs []error) {
+		once.Do(func() {
+			for _, h := range hosts {
+				if _, err := h.Run("nft", "delete table "+table); err != nil {
+					errs = append(errs, err)
+				}
+			}
+		})
+		return errs
+	}
+	t.Cleanup(func() { deleteTables() }) // before the lab removes the hosts, which drops them too
+	return func() { require.Empty(t, deleteTables()) }
+}
+
+// TestVPCPrivateIPPartition: a VRRP partition in private-IP mode makes two
+// masters, and each claims the address every reassert interval. The
+// address moves once, to the node that became master in the partition:
+// the first master, finding at its reassert that its peer took it, leaves
+// it there and says so once (a contest, which is no failure to hold the
+// address: it does not go to FAULT), instead of moving it back and forth,
+// which cuts every connection to it each time. When the partition heals,
+// b steps down with an advertisement, a hears the lower priority and
+// claims the address at once: it ends on a, in a second, not at a's next
+// reassert.
+func TestVPCPrivateIPPartition(t *testing.T) {
+	bin := netlab.Build(t)
+	w := newVPC(t)
+	moves := w.recordMoves(vpcPrivate)
+	reassert := []string{"-tencentcloud-reassert", vpcReassert.String()}
+	w.start(bin, w.a, w.b, vpcPrivate, "150", append(w.cloudFlags("private-ip", "ins-a"), reassert...)...)
+	w.a.waitState(t, "MASTER", 5*time.Second)
+	w.start(bin, w.b, w.a, vpcPrivate, "100", append(w.cloudFlags("private-ip", "ins-b"), reassert...)...)
+	w.b.waitState(t, "BACKUP", 5*time.Second)
+
+	heal := cutVRRP(t, w.a.host, w.b.host)
+	cut := time.Now()
+	w.b.waitState(t, "MASTER", 5*time.Second)
+	// Two and a half reassert intervals: each master reasserts, and a,
+	// contested at its first, has not yet claimed the address back (it
+	// backs off two intervals, then doubling up to four; in a longer
+	// partition the address moves once per backoff).
+	time.Sleep(2*vpcReassert + vpcReassert/2)
+	during := moves()
+	healed := time.Now()
+	heal()
+	w.b.waitState(t, "BACKUP", 5*time.Second)
+	back := assert.Eventually(t, func() bool { h, _ := w.cloud.Holder(vpcPrivate); return h == "eni-a" }, 2*time.Second, 10*time.Millisecond,
+		"the address did not come back to a at once after the partition:\n%s", w.a.proc.Output())
+
+	var log []string
+	for _, m := range moves() {
+		log = append(log, fmt.Sprintf("%v→%s", m.at.Sub(cut).Round(100*time.Millisecond), m.eni))
+	}
+	t.Logf("moves of %v from the cut, the partition lasting %v: %v", vpcPrivate, healed.Sub(cut).Round(time.Second), log)
+	if back {
+		t.Logf("back on a %v after the heal", moves()[len(moves())-1].at.Sub(healed).Round(time.Millisecond))
+	}
+	require.NotEmpty(t, during, "b never took the address in the partition")
+	assert.Equal(t, "eni-b", during[0].eni, "the first move was not to the new master")
+	assert.LessOrEqual(t, len(during), 2, "the address moved more than once after the first in the partition")
+	for _, n := range []*node{w.a, w.b} {
+		for _, tr := range n.transitions(t) {
+			assert.NotEqual(t, "FAULT", tr.To, "the contest put %s in FAULT:\n%s", n.host.Name(), n.proc.Output())
+		}
+	}
+	assert.Equal(t, 1, strings.Count(w.a.proc.Output(), "another node took the virtual addresses"),
+		"a did not report the contest, once:\n%s", w.a.proc.Output())
+	assert.Equal(t, "MASTER", w.a.state(t))
 }

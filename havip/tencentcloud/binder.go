@@ -14,15 +14,26 @@
 // node's network interface within a deadline, and asks havip to announce
 // again if not.
 //
-// In private-IP mode (ModePrivateIP) the Binder moves the address itself:
-// it migrates it to this node's interface (MigratePrivateIpAddress, then
-// DescribeVpcTaskResult until the task ends), or assigns it when nobody
-// holds it (AssignPrivateIpAddresses). Throttling, a concurrent task on
-// the address and internal errors are retried with backoff; other errors
-// (authentication, the primary IP, an unknown resource) end the claim at
-// once with the API's code. havip calls Claim again while master and
-// cancels it the moment mastership is lost, so a late call never takes the
-// address from the new master (keepalived issues 100 and 950).
+// In private-IP mode (ModePrivateIP) the Binder moves the address itself.
+// It finds the network interface that holds it (DescribeNetworkInterfaces
+// filtered by the address), then migrates it from there to this node's
+// interface (MigratePrivateIpAddress, then DescribeVpcTaskResult until the
+// task ends), or assigns it when nobody holds it
+// (AssignPrivateIpAddresses). It takes the address only from a peer's
+// interface (Config.Peers): an address another interface holds is not the
+// virtual router's to move, and the claim fails, naming the holder. Throttling, a
+// concurrent task on the address and internal errors are retried with
+// backoff; other errors (authentication, the primary IP, an unknown
+// resource) end the claim at once with the API's code. havip calls Claim
+// again while master and cancels it the moment mastership is lost, so a
+// late call never takes the address from the new master (keepalived issues
+// 100 and 950).
+//
+// The Binder is a havip.Reasserter: a reassert that finds the address on a
+// peer's interface, which took it after this node's last claim, leaves it
+// there and reports a contest (havip.ErrContested). Two masters, on both
+// sides of a partition of VRRP, would otherwise move it back and forth
+// every reassert interval, each move cutting every connection to it.
 //
 // The node's identity comes from the metadata service (instance ID and
 // MAC), its network interface from DescribeNetworkInterfaces; the keys
@@ -30,7 +41,8 @@
 // TENCENTCLOUD_SECRET_KEY) or the instance's CAM role, whose temporary
 // keys are refreshed before they expire. Secret keys and tokens never
 // appear in logs or errors, nor when a Binder or a Config is printed (fmt,
-// slog).
+// slog), nor cross the network in the clear: New refuses plain http but to
+// a loopback endpoint.
 package tencentcloud
 
 import (
@@ -84,8 +96,15 @@ type Config struct {
 	// Region of the VPC; empty means the instance's, from the metadata
 	// service.
 	Region string
-	// Endpoint and Scheme of the API; empty means the SDK's defaults (the
-	// VPC endpoint, https). Tests point them at a local server.
+	// Endpoint (host or host:port) and Scheme of the API; empty means the
+	// SDK's defaults (the VPC endpoint, https). Tests point them at a local
+	// server. New refuses Scheme "http" unless Endpoint is a loopback
+	// address or localhost: TC3-HMAC-SHA256 signs the body and the Host
+	// and Content-Type headers only, so over plain http the SecretId and a
+	// CAM role's token (X-TC-Token) cross the network in the clear, a
+	// request seen on the way can be replayed for the five minutes its
+	// signature is valid (a migration among them), and the answers, which
+	// nothing signs, can be forged.
 	Endpoint, Scheme string
 	// SecretID and SecretKey; empty means TENCENTCLOUD_SECRET_ID and
 	// TENCENTCLOUD_SECRET_KEY from the environment, else the instance's
@@ -98,6 +117,17 @@ type Config struct {
 	// discovered (the instance from the metadata service, the interface by
 	// the instance and the MAC address of its primary interface).
 	InstanceID, NetworkInterfaceID string
+	// Peers are, in private-IP mode, the other nodes the address may move
+	// between: the primary private IPv4 address of each one's network
+	// interface, the addresses keepalived's unicast_peer lists. The Binder
+	// takes the address from a peer's interface only, whatever instance is
+	// attached to it now; a claim that finds it on any other fails, naming
+	// the holder. New checks that each is the primary private IP of a
+	// network interface of the VPC other than this node's. Empty means
+	// that the address is taken from any interface of the VPC, which New
+	// warns about. HAVIP mode ignores Peers: the announcement moves an
+	// HAVIP.
+	Peers []netip.Addr
 	// VerifyTimeout bounds how long an HAVIP may take to bind here after
 	// the announcement; 0 means 5 s.
 	VerifyTimeout time.Duration
@@ -113,8 +143,8 @@ type Config struct {
 
 // String describes c with the secret key hidden.
 func (c Config) String() string {
-	return fmt.Sprintf("tencentcloud.Config{Mode: %v, Region: %q, Endpoint: %q, SecretID: %q, SecretKey: %s, InstanceID: %q, NetworkInterfaceID: %q}",
-		c.Mode, c.Region, c.Endpoint, c.SecretID, redacted(c.SecretKey), c.InstanceID, c.NetworkInterfaceID)
+	return fmt.Sprintf("tencentcloud.Config{Mode: %v, Region: %q, Endpoint: %q, SecretID: %q, SecretKey: %s, InstanceID: %q, NetworkInterfaceID: %q, Peers: %v}",
+		c.Mode, c.Region, c.Endpoint, c.SecretID, redacted(c.SecretKey), c.InstanceID, c.NetworkInterfaceID, c.Peers)
 }
 
 // Format prints String for every verb (%v, %+v, %#v, %s, %q, ...), so that
@@ -151,13 +181,13 @@ func formatString(f fmt.State, verb rune, s string) {
 var Announce = havip.Announce{Repeat: 5, Delay: time.Second, Refresh: 5 * time.Second, RefreshRepeat: 1}
 
 // A Binder claims addresses for this node from Tencent Cloud's VPC. It
-// implements havip.Binder and havip.AddressChecker.
+// implements havip.Reasserter (a havip.Binder) and havip.AddressChecker.
 //
 // Printed (fmt, slog), a Binder shows its mode, region, instance, network
-// interface, VPC and SecretId, never a secret: it keeps none itself (the
-// SDK client holds the keys), and its String, Format and LogValue, which
-// have value receivers so that a Binder prints as a *Binder does, render
-// the fields that are safe to show.
+// interface, VPC, peers and SecretId, never a secret: it keeps none itself
+// (the SDK client holds the keys), and its String, Format and LogValue,
+// which have value receivers so that a Binder prints as a *Binder does,
+// render the fields that are safe to show.
 type Binder struct {
 	cfg      Config // SecretKey cleared; SecretID that of fixed keys
 	api      *vpc.Client
@@ -169,19 +199,19 @@ type Binder struct {
 }
 
 var (
-	_ havip.Binder         = (*Binder)(nil)
+	_ havip.Reasserter     = (*Binder)(nil)
 	_ havip.AddressChecker = (*Binder)(nil)
 )
 
-// String describes b: its mode, region, instance, network interface and
-// VPC, and the keys it signs with (the SecretId, or the CAM role's).
+// String describes b: its mode, region, instance, network interface, VPC
+// and peers, and the keys it signs with (the SecretId, or the CAM role's).
 func (b Binder) String() string {
 	keys := fmt.Sprintf("SecretID %q", b.cfg.SecretID)
 	if b.role != nil {
 		keys = "CAM role"
 	}
-	return fmt.Sprintf("tencentcloud.Binder{Mode: %v, Region: %q, Instance: %q, ENI: %q, VPC: %q, Keys: %s}",
-		b.cfg.Mode, b.cfg.Region, b.instance, b.eni, b.vpcID, keys)
+	return fmt.Sprintf("tencentcloud.Binder{Mode: %v, Region: %q, Instance: %q, ENI: %q, VPC: %q, Peers: %v, Keys: %s}",
+		b.cfg.Mode, b.cfg.Region, b.instance, b.eni, b.vpcID, b.cfg.Peers, keys)
 }
 
 // Format prints String for every verb, as Config's Format does.
@@ -212,12 +242,17 @@ func (b *Binder) CheckAddress(vip netip.Addr, iface string, own []netip.Prefix) 
 }
 
 // New makes a Binder: it finds the keys, the region and this node's
-// network interface (metadata service, DescribeNetworkInterfaces). It
-// fails with the reason when any of them cannot be had.
+// network interface (metadata service, DescribeNetworkInterfaces), and in
+// private-IP mode the peers' interfaces. It fails with the reason when any
+// of them cannot be had, or when a field is wrong, naming it.
 func New(ctx context.Context, cfg Config) (*Binder, error) {
 	if cfg.Mode != ModeHAVIP && cfg.Mode != ModePrivateIP {
 		return nil, fmt.Errorf("tencentcloud: Config.Mode %v: choose ModeHAVIP or ModePrivateIP", cfg.Mode)
 	}
+	if err := checkScheme(cfg.Scheme, cfg.Endpoint); err != nil {
+		return nil, err
+	}
+	cfg.Peers = slices.Clone(cfg.Peers)
 	if cfg.VerifyTimeout == 0 {
 		cfg.VerifyTimeout = 5 * time.Second
 	}
@@ -273,7 +308,67 @@ func New(ctx context.Context, cfg Config) (*Binder, error) {
 		return nil, err
 	}
 	b.log = b.log.With("instance", b.instance, "eni", b.eni)
+	if cfg.Mode == ModePrivateIP {
+		if err := b.checkPeers(ctx); err != nil {
+			return nil, err
+		}
+	}
 	return b, nil
+}
+
+// checkScheme refuses plain http to an endpoint that is not this host's
+// (see Config.Endpoint). The SDK takes any other scheme for https.
+func checkScheme(scheme, endpoint string) error {
+	if !strings.EqualFold(scheme, "http") {
+		return nil
+	}
+	host := endpoint
+	if h, _, err := net.SplitHostPort(endpoint); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if a, err := netip.ParseAddr(host); err == nil && a.IsLoopback() || strings.EqualFold(host, "localhost") {
+		return nil
+	}
+	return fmt.Errorf("tencentcloud: Config.Scheme %q with Config.Endpoint %q: plain http is allowed only to a loopback endpoint "+
+		"(127.0.0.1, ::1, localhost), or the SecretId and the CAM role's token would cross the network in the clear "+
+		"and requests could be replayed and answers forged; use https", scheme, endpoint)
+}
+
+// checkPeers checks Config.Peers: IPv4 addresses, none twice, each the
+// primary private IP of a network interface of the VPC other than this
+// node's, all looked up in one call.
+func (b *Binder) checkPeers(ctx context.Context) error {
+	peers := b.cfg.Peers
+	if len(peers) == 0 {
+		b.log.Warn("no peers configured: the private IP will be taken from whichever network interface of the VPC holds it; " +
+			"list the peers' addresses (keepalived's unicast_peer) to take it from theirs only")
+		return nil
+	}
+	for i, p := range peers {
+		switch {
+		case !p.Is4() || p.IsUnspecified() || p.IsLoopback() || p.IsMulticast():
+			return fmt.Errorf("tencentcloud: Config.Peers[%d] %v: not the private IPv4 address of a network interface", i, p)
+		case slices.Index(peers, p) < i:
+			return fmt.Errorf("tencentcloud: Config.Peers[%d] %v: given twice", i, p)
+		case i >= describeLimit:
+			return fmt.Errorf("tencentcloud: Config.Peers: more than %d", describeLimit)
+		}
+	}
+	set, err := b.describeByAddress(ctx, peers...)
+	if err != nil {
+		return fmt.Errorf("tencentcloud: finding the network interfaces of Config.Peers %v: %w", peers, err)
+	}
+	for i, p := range peers {
+		j := slices.IndexFunc(set, func(ni *vpc.NetworkInterface) bool { return primaryIP(ni) == p })
+		switch {
+		case j < 0:
+			return fmt.Errorf("tencentcloud: Config.Peers[%d] %v: no network interface of %s has it as its primary private IP", i, p, b.vpcID)
+		case deref(set[j].NetworkInterfaceId) == b.eni:
+			return fmt.Errorf("tencentcloud: Config.Peers[%d] %v: the address of this node's own network interface %s", i, p, b.eni)
+		}
+	}
+	return nil
 }
 
 // credential returns the configured keys, the environment's, or the CAM
@@ -339,6 +434,20 @@ func sameMAC(s string, mac net.HardwareAddr) bool {
 // Addresses other than IPv4 are left to the announcement: the calls used
 // here move IPv4 addresses only.
 func (b *Binder) Claim(ctx context.Context, addrs []netip.Addr) error {
+	return b.claim(ctx, addrs, false)
+}
+
+// Reassert is Claim, except that in private-IP mode it leaves an address
+// that a peer's network interface holds where it is and returns an error
+// wrapping havip.ErrContested, which names the holder: havip reasserts
+// once a claim of its term succeeded, so the peer took the address since,
+// as a second master on the other side of a partition of VRRP does. An
+// HAVIP is verified as Claim does.
+func (b *Binder) Reassert(ctx context.Context, addrs []netip.Addr) error {
+	return b.claim(ctx, addrs, true)
+}
+
+func (b *Binder) claim(ctx context.Context, addrs []netip.Addr, reassert bool) error {
 	for _, a := range addrs {
 		if !a.Is4() {
 			continue
@@ -347,7 +456,7 @@ func (b *Binder) Claim(ctx context.Context, addrs []netip.Addr) error {
 		if b.cfg.Mode == ModeHAVIP {
 			err = b.verifyHaVip(ctx, a)
 		} else {
-			err = b.claimPrivateIP(ctx, a)
+			err = b.claimPrivateIP(ctx, a, reassert)
 		}
 		if err != nil {
 			return err
@@ -396,22 +505,34 @@ func (b *Binder) verifyHaVip(ctx context.Context, a netip.Addr) error {
 }
 
 // claimPrivateIP moves the private IP a to this node's interface: nothing
-// if it is here, an assignment if nobody holds it, a migration otherwise.
-func (b *Binder) claimPrivateIP(ctx context.Context, a netip.Addr) error {
+// if it is here, an assignment if nobody holds it, a migration from a
+// peer's interface, unless reassert says that the peer took it since this
+// node's last claim (a contest), and a refusal from any other interface.
+func (b *Binder) claimPrivateIP(ctx context.Context, a netip.Addr, reassert bool) error {
 	for {
-		holder, err := b.holder(ctx, a)
+		ni, err := b.holder(ctx, a)
 		if err != nil {
 			return err
 		}
-		switch holder {
-		case b.eni:
-			return nil
-		case "":
+		var holder string
+		if ni != nil {
+			holder = deref(ni.NetworkInterfaceId)
+		}
+		switch {
+		case ni == nil:
 			err = b.assign(ctx, a)
 			if err == nil {
 				b.log.Info("private IP assigned here", "address", a)
 				return nil
 			}
+		case holder == b.eni:
+			return nil
+		case !b.isPeer(ni):
+			return fmt.Errorf("tencentcloud: private IP %v is held by %s (instance %q, primary IP %v), which is no peer's (Config.Peers %v): "+
+				"refusing to take it", a, holder, instanceOf(ni), primaryIP(ni), b.cfg.Peers)
+		case reassert:
+			return fmt.Errorf("tencentcloud: private IP %v: %s (instance %q) took it after this node's last claim: %w",
+				a, holder, instanceOf(ni), havip.ErrContested)
 		default:
 			err = b.migrate(ctx, a, holder)
 			if err == nil {
@@ -519,37 +640,79 @@ func (b *Binder) waitTask(ctx context.Context, task string) error {
 	}
 }
 
-// holder returns the interface of this node's VPC that holds the private
-// IP a, or "" if none does.
-func (b *Binder) holder(ctx context.Context, a netip.Addr) (string, error) {
-	const page = 100
-	for offset := uint64(0); ; offset += page {
-		req := vpc.NewDescribeNetworkInterfacesRequest()
-		req.Filters = []*vpc.Filter{{Name: ptr("vpc-id"), Values: []*string{&b.vpcID}}}
-		req.Offset, req.Limit = ptr(offset), ptr(uint64(page))
-		var set []*vpc.NetworkInterface
-		var total uint64
-		err := b.retry(ctx, "DescribeNetworkInterfaces", func() error {
-			resp, err := b.api.DescribeNetworkInterfacesWithContext(ctx, req)
-			if err == nil {
-				set, total = resp.Response.NetworkInterfaceSet, deref(resp.Response.TotalCount)
-			}
-			return err
-		})
-		if err != nil {
-			return "", fmt.Errorf("tencentcloud: who holds %v: %w", a, err)
+// describeLimit is the most network interfaces DescribeNetworkInterfaces
+// returns in one answer.
+const describeLimit = 100
+
+// describeByAddress returns the network interfaces of this node's VPC that
+// have one of addrs (at most describeLimit) as a private IP, found with
+// DescribeNetworkInterfaces's address-ip filter. The API matches a single
+// address as a suffix (10.0.0.1 finds 110.0.0.1 too) and several exactly;
+// ip-exact-match, documented for a single address ("only the first is
+// taken"), makes that one match exactly.
+func (b *Binder) describeByAddress(ctx context.Context, addrs ...netip.Addr) ([]*vpc.NetworkInterface, error) {
+	req := vpc.NewDescribeNetworkInterfacesRequest()
+	f := &vpc.Filter{Name: ptr("address-ip")}
+	for _, a := range addrs {
+		f.Values = append(f.Values, ptr(a.String()))
+	}
+	req.Filters = []*vpc.Filter{{Name: ptr("vpc-id"), Values: []*string{&b.vpcID}}, f}
+	if len(addrs) == 1 {
+		req.Filters = append(req.Filters, &vpc.Filter{Name: ptr("ip-exact-match"), Values: []*string{ptr("true")}})
+	}
+	req.Limit = ptr(uint64(describeLimit))
+	var set []*vpc.NetworkInterface
+	err := b.retry(ctx, "DescribeNetworkInterfaces", func() error {
+		resp, err := b.api.DescribeNetworkInterfacesWithContext(ctx, req)
+		if err == nil {
+			set = resp.Response.NetworkInterfaceSet
 		}
-		for _, ni := range set {
-			for _, ip := range ni.PrivateIpAddressSet {
-				if ip.PrivateIpAddress != nil && *ip.PrivateIpAddress == a.String() {
-					return deref(ni.NetworkInterfaceId), nil
-				}
-			}
-		}
-		if len(set) < page || offset+page >= total {
-			return "", nil
+		return err
+	})
+	return set, err
+}
+
+// holder returns the network interface of this node's VPC that holds the
+// private IP a, nil if none does.
+func (b *Binder) holder(ctx context.Context, a netip.Addr) (*vpc.NetworkInterface, error) {
+	set, err := b.describeByAddress(ctx, a)
+	if err != nil {
+		return nil, fmt.Errorf("tencentcloud: who holds %v: %w", a, err)
+	}
+	for _, ni := range set {
+		if slices.ContainsFunc(ni.PrivateIpAddressSet, func(ip *vpc.PrivateIpAddressSpecification) bool {
+			return deref(ip.PrivateIpAddress) == a.String()
+		}) {
+			return ni, nil
 		}
 	}
+	return nil, nil
+}
+
+// isPeer reports whether ni is a peer's network interface: its primary
+// private IP is one of Config.Peers. Without Peers, every interface is.
+func (b *Binder) isPeer(ni *vpc.NetworkInterface) bool {
+	return len(b.cfg.Peers) == 0 || slices.Contains(b.cfg.Peers, primaryIP(ni))
+}
+
+// primaryIP returns the primary private IP of ni, the zero Addr if it
+// shows none.
+func primaryIP(ni *vpc.NetworkInterface) netip.Addr {
+	for _, ip := range ni.PrivateIpAddressSet {
+		if deref(ip.Primary) {
+			a, _ := netip.ParseAddr(deref(ip.PrivateIpAddress))
+			return a
+		}
+	}
+	return netip.Addr{}
+}
+
+// instanceOf returns the instance ni is attached to, "" if none.
+func instanceOf(ni *vpc.NetworkInterface) string {
+	if ni.Attachment == nil {
+		return ""
+	}
+	return deref(ni.Attachment.InstanceId)
 }
 
 // transient reports whether err is worth retrying: throttling, a task

@@ -2,6 +2,7 @@ package tencentcloud_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -243,4 +244,51 @@ func TestIPv6LeftToTheAnnouncement(t *testing.T) {
 	n := len(w.cloud.Calls())
 	require.NoError(t, b.Claim(context.Background(), []netip.Addr{netip.MustParseAddr("2001:db8::100")}))
 	assert.Len(t, w.cloud.Calls(), n)
+}
+
+// TestPlainHTTPOnlyToLoopback: New refuses plain http to an endpoint that
+// is not a loopback address or localhost, naming the fields, before any
+// request; http to loopback (the simulated VPC here) works, and https is
+// never refused for its endpoint (nothing answers there in the test).
+func TestPlainHTTPOnlyToLoopback(t *testing.T) {
+	w := newWorld(t)
+	_, port, _ := strings.Cut(w.api, ":")
+	const (
+		refused = iota
+		works
+		unanswered
+	)
+	for _, c := range []struct {
+		scheme, endpoint string
+		want             int
+	}{
+		{"http", "203.0.113.1:8080", refused},
+		{"HTTP", "198.51.100.7", refused},
+		{"http", "", refused}, // the SDK's endpoint
+		{"http", "localhost.example:80", refused},
+		{"http", "127.0.0.1:" + port, works},
+		{"http", "localhost:" + port, works},
+		{"http", "[::1]:1", unanswered},
+		{"http", "::1", unanswered},
+		{"https", "203.0.113.1:8080", unanswered},
+		{"", "203.0.113.1:8080", unanswered},
+	} {
+		cfg := w.config("ins-b", tencentcloud.ModePrivateIP, false)
+		cfg.Scheme, cfg.Endpoint = c.scheme, c.endpoint
+		served := len(w.cloud.Calls())
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		_, err := tencentcloud.New(ctx, cfg)
+		cancel()
+		switch c.want {
+		case refused:
+			require.Error(t, err, "%s %s", c.scheme, c.endpoint)
+			assert.ErrorContains(t, err, fmt.Sprintf("Config.Scheme %q with Config.Endpoint %q: plain http is allowed only to a loopback endpoint", c.scheme, c.endpoint))
+			assert.Len(t, w.cloud.Calls(), served, "a request was made")
+		case works:
+			assert.NoError(t, err, "%s %s", c.scheme, c.endpoint)
+		case unanswered:
+			require.Error(t, err, "%s %s", c.scheme, c.endpoint)
+			assert.NotContains(t, err.Error(), "plain http", "%s %s", c.scheme, c.endpoint)
+		}
+	}
 }

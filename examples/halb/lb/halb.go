@@ -149,7 +149,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		stop()
 		serveErr <- err
 	})
-	err = vipcmd.Serve(ctx, r, client, stdout) // hands over with priority 0 when ctx ends
+	err = o.Serve(ctx, r, client, stdout) // hands over with priority 0 when ctx ends
 	stopChecking()
 	wg.Wait()
 	return vipcmd.Exit(stderr, "halb", errors.Join(err, <-serveErr))

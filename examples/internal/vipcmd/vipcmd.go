@@ -50,6 +50,9 @@ type Options struct {
 	// ElectionOnly says that the program runs the election without holding
 	// the addresses (vrrpd -no-vip): it needs no CAP_NET_ADMIN.
 	ElectionOnly bool
+	// Reassert is havip.Config.ReassertInterval: how often a master
+	// claims the addresses from the cloud again.
+	Reassert time.Duration
 	// HoldFailureWeight is havip.Config.FailureWeight: 0 puts a master that
 	// cannot hold the addresses in FAULT, a negative weight lowers its
 	// priority instead.
@@ -57,6 +60,9 @@ type Options struct {
 	// RealtimePriority, 1..99, runs the routers' timers under SCHED_RR
 	// ([vrrp.SetRealtimePriority]); 0: the ordinary policy.
 	RealtimePriority int
+	// StatusFile, if set, is where [Options.Serve] keeps the router's
+	// [Status].
+	StatusFile string
 
 	flags *Flags // for errors in the flags' words; nil in Options made by hand
 }
@@ -80,8 +86,10 @@ type Flags struct {
 // -interface, -vrid, -priority, -version, -advert-int, -vip, -src, -peer,
 // -nopreempt, -preempt-delay, -higher-prio-send-advert, -auth-pass,
 // -checksum, -track-interface, -hold-failure-weight, -rt-priority, the
-// garp_master_* settings as -garp-*, and -tencentcloud with its endpoint
-// flags. Call [Flags.Options] after fs.Parse.
+// garp_master_* settings as -garp-*, -tencentcloud with its endpoint
+// flags, and -status-file, where [Options.Serve] keeps the daemon's [Status] as
+// one JSON object (rewritten at start, after each transition and on
+// SIGUSR1). Call [Flags.Options] after fs.Parse.
 func AddFlags(fs *flag.FlagSet) *Flags {
 	f := &Flags{fs: fs, opts: Options{Announce: havip.KeepalivedAnnounce}, maxPriority: 255, setBy: map[string]string{},
 		vips: list[netip.Prefix]{parse: parsePrefix}, peers: list[netip.Addr]{parse: parseAddr}}
@@ -114,7 +122,9 @@ func AddFlags(fs *flag.FlagSet) *Flags {
 	fs.StringVar(&cloud.Endpoint, "tencentcloud-endpoint", "", "VPC API endpoint (default: the SDK's)")
 	fs.StringVar(&cloud.Scheme, "tencentcloud-scheme", "", "VPC API scheme (default https)")
 	fs.StringVar(&cloud.Region, "tencentcloud-region", "", "region (default: the instance's)")
+	fs.DurationVar(&f.opts.Reassert, "tencentcloud-reassert", 30*time.Second, "while master, claim the addresses from the cloud again this often")
 	fs.StringVar(&cloud.Metadata.BaseURL, "tencentcloud-metadata", "", "metadata service base URL (default "+tencentcloud.DefaultMetadataURL+")")
+	fs.StringVar(&f.opts.StatusFile, "status-file", "", "keep the state and the RFC 6527 counters as one JSON object in `FILE`, replaced (mode 0644) at start, after each transition and on SIGUSR1; without it SIGUSR1 writes them as a JSON line on standard error")
 	return f
 }
 
@@ -253,6 +263,9 @@ func (f *Flags) Options() (Options, error) {
 		cfg.VirtualAddresses = append(cfg.VirtualAddresses, p.Addr())
 	}
 	cfg.UnicastPeers, cfg.TrackInterfaces = f.peers.values, f.track
+	// In private-IP mode the binder takes the address from a peer's
+	// interface only.
+	f.opts.Cloud.Peers = f.peers.values
 	f.opts.VIPs = f.vips.values
 	f.opts.flags = f
 	if err := cfg.Validate(); err != nil {
@@ -341,7 +354,7 @@ func (o Options) NewClient(ctx context.Context, logger *slog.Logger) (*havip.Cli
 
 func (o *Options) clientConfig(logger *slog.Logger) havip.Config {
 	return havip.Config{Interface: o.Router.Interface, Addresses: o.VIPs, Owner: o.Router.Priority == 255,
-		Announce: &o.Announce, FailureWeight: o.HoldFailureWeight, Logger: logger}
+		Announce: &o.Announce, ReassertInterval: o.Reassert, FailureWeight: o.HoldFailureWeight, Logger: logger}
 }
 
 // Transition is the JSON line [Serve] writes for each state transition.
@@ -355,18 +368,24 @@ type Transition struct {
 
 // Transitions reads the Transition lines from output, a command's standard
 // output (with or without its logs), in order. Lines that do not start with
-// '{' are skipped; one that does and is not a Transition is an error.
+// '{' are skipped, and so are [Status] lines (SIGUSR1 writes one on
+// standard error); another that is not a Transition is an error.
 func Transitions(output string) ([]Transition, error) {
 	var trs []Transition
 	for line := range strings.SplitSeq(output, "\n") {
 		if !strings.HasPrefix(line, "{") {
 			continue
 		}
-		var t Transition
+		var t struct {
+			Transition
+			Instance json.RawMessage `json:"instance"` // a Status's
+		}
 		if err := json.Unmarshal([]byte(line), &t); err != nil {
 			return trs, fmt.Errorf("transition line %q: %w", line, err)
 		}
-		trs = append(trs, t)
+		if t.Instance == nil {
+			trs = append(trs, t.Transition)
+		}
 	}
 	return trs, nil
 }
@@ -375,7 +394,21 @@ func Transitions(output string) ([]Transition, error) {
 // is master, and writes each of r's transitions to stdout as a JSON
 // [Transition] line. When ctx ends a master hands over with priority 0;
 // then c removes the addresses and Serve returns.
-func Serve(ctx context.Context, r *vrrp.Router, c *havip.Client, stdout io.Writer) error {
+//
+// With a StatusFile, Serve writes r's [Status] there, replacing the file: before r starts (a failure is
+// returned, after closing r and c), after each transition, on SIGUSR1 and
+// once r and c have stopped. Without one, SIGUSR1 writes the Status as one
+// line on the process's standard error, beside its logs: stdout has
+// Transition lines only.
+func (o Options) Serve(ctx context.Context, r *vrrp.Router, c *havip.Client, stdout io.Writer) error {
+	status, err := startStatus(r, c, o.StatusFile)
+	if err != nil {
+		if c != nil {
+			c.Close()
+		}
+		r.Close()
+		return err
+	}
 	var wg sync.WaitGroup
 	events := r.Subscribe(context.Background())
 	wg.Go(func() {
@@ -394,9 +427,11 @@ func Serve(ctx context.Context, r *vrrp.Router, c *havip.Client, stdout io.Write
 		wg.Go(func() { c.Follow(hold, r) })
 		wg.Go(func() { holdErr = c.Run(hold) })
 	}
-	err := r.Run(ctx) // a master has handed over with priority 0 when it returns
-	release()         // then the addresses go
+	wg.Go(status.follow)
+	err = r.Run(ctx) // a master has handed over with priority 0 when it returns
+	release()        // then the addresses go
 	wg.Wait()
+	status.stop()
 	return errors.Join(err, holdErr)
 }
 
@@ -436,6 +471,7 @@ var flagOf = map[string]string{
 	"AuthPass":               "-auth-pass",
 	"TrackInterfaces":        "-track-interface",
 	"FailureWeight":          "-hold-failure-weight",
+	"ReassertInterval":       "-tencentcloud-reassert",
 	"Announce.Repeat":        "-garp-master-repeat",
 	"Announce.Interval":      "-garp-interval",
 	"Announce.Delay":         "-garp-master-delay",

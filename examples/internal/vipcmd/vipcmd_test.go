@@ -131,6 +131,8 @@ func TestTransitions(t *testing.T) {
 	out.WriteString("time=... level=INFO msg=start\n")
 	enc := Transition{Time: "2026-11-24T05:39:14.123456Z", VRID: 51, From: "BACKUP", To: "MASTER", Reason: "master-down"}
 	require.NoError(t, json.NewEncoder(&out).Encode(enc))
+	require.NoError(t, writeStatusLine(&out, newStatus(time.Now(), vrrp.Config{Interface: "eth0", VRID: 51}, vrrp.Master,
+		vrrp.MasterInfo{}, vrrp.Stats{}, nil))) // SIGUSR1's, beside the logs
 	trs, err := Transitions(out.String())
 	require.NoError(t, err)
 	assert.Equal(t, []Transition{enc}, trs)
@@ -208,7 +210,9 @@ func TestAuthPassOutOfArgv(t *testing.T) {
 		require.NoError(t, os.WriteFile(p, []byte(content), 0o600))
 		return p
 	}
-	v2 := func(args ...string) []string { return slices.Concat(base, []string{"-version", "2", "-advert-int", "1s"}, args) }
+	v2 := func(args ...string) []string {
+		return slices.Concat(base, []string{"-version", "2", "-advert-int", "1s"}, args)
+	}
 
 	o, err := parse(v2("-auth-pass-file", file("pass", "s3cret\r\nignored\n"))...)
 	require.NoError(t, err)

@@ -261,6 +261,15 @@ func TestDescribeNetworkInterfaces(t *testing.T) {
 	assert.Equal(t, []string{"eni-b"}, ids(filter("network-interface-id", "eni-b")))
 	assert.Equal(t, []string{"eni-a"}, ids(filter("address-ip", "192.0.2.101")))
 	assert.Empty(t, ids(filter("vpc-id", "vpc-other")))
+	// address-ip: one address is a suffix of a private IP, primary or not;
+	// several are exact, and ip-exact-match makes one exact.
+	assert.Equal(t, []string{"eni-a", "eni-c"}, ids(filter("address-ip", "1")))
+	assert.Equal(t, []string{"eni-a"}, ids(filter("address-ip", "0.2.1")))
+	assert.Equal(t, []string{"eni-a"}, ids(filter("address-ip", "01")))
+	assert.Empty(t, ids(filter("address-ip", "1"), filter("ip-exact-match", "true")))
+	assert.Equal(t, []string{"eni-a"}, ids(filter("address-ip", "192.0.2.1"), filter("ip-exact-match", "true")))
+	assert.Equal(t, []string{"eni-b"}, ids(filter("address-ip", "1", "192.0.2.2")))
+	assert.Equal(t, []string{"eni-a", "eni-c"}, ids(filter("address-ip", "1"), filter("ip-exact-match", "false")))
 
 	// Paging: Offset and Limit, TotalCount counts all.
 	req = vpc.NewDescribeNetworkInterfacesRequest()

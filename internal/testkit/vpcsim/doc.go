@@ -24,7 +24,10 @@
 //     and routes each address to the port of the ENI the Cloud says holds
 //     it. It moves an HAVIP to the ENI that announces it with a gratuitous
 //     ARP, and moves an ordinary private IP only when the API migrates it,
-//     as the real SDN does (see below).
+//     as the real SDN does (see below). It serves the API to every host on
+//     the host's loopback, relayed through the host's network to the
+//     vswitch, as a local https proxy would: the Tencent binder sends plain
+//     http to a loopback endpoint only.
 //
 // # HAVIPs and private IPs
 //
@@ -59,12 +62,16 @@
 // addresses, CAM policies (every valid key may do everything) and the
 // messages' wording.
 //
-// Two details of the real API that clients get wrong:
+// Three details of the real API that clients get wrong:
 //
 //   - DescribeHaVips's "address-ip" filter matches the EIP bound to the
 //     HAVIP (HaVip.AddressIp), not the HAVIP's own address: filter by
 //     "vip" for that. vpcsim does the same, so a client that filters by
 //     "address-ip" finds no HAVIP here, as it would in the cloud.
+//   - DescribeNetworkInterfaces's "address-ip" filter matches one address
+//     as a suffix of the ENIs' private IPs ("10.0.0.1" finds 110.0.0.1
+//     too), several exactly; "ip-exact-match" with "true" makes one match
+//     exactly. vpcsim does the same.
 //   - MacAddress in DescribeNetworkInterfaces is upper case
 //     ("20:90:6F:34:59:4F"); the metadata service's mac is lower case.
 //     Compare MAC addresses parsed, not as strings.

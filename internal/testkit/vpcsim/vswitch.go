@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,7 +30,7 @@ import (
 // Every host reaches them through its default route, as a CVM reaches
 // Tencent's API endpoint and metadata service through its gateway.
 var (
-	// APIAddr is where [VSwitch.APIURL] listens (port APIPort).
+	// APIAddr is where the API listens (port APIPort).
 	APIAddr = netip.MustParseAddr("203.0.113.1")
 	// MetadataAddr is where the [VSwitch.MetadataURL] services listen.
 	MetadataAddr = netip.MustParseAddr("203.0.113.2")
@@ -35,6 +38,14 @@ var (
 
 // APIPort is the TCP port of the API in the vswitch.
 const APIPort = 8080
+
+// LocalAPI is where [VSwitch.APIURL] is served in every host: a relay on
+// the host's loopback interface to the API (APIAddr, port APIPort), as a
+// local proxy that speaks https to the API would be on a CVM. The API is
+// served over plain http, which the Tencent binder sends only to a
+// loopback endpoint. The port is apart from those tests serve on (80,
+// 8080).
+var LocalAPI = netip.MustParseAddrPort("127.0.0.1:18080")
 
 // A VSwitch is the SDN of a simulated VPC as the servers see it: a network
 // namespace, "vsw", with one port (a veth pair) to each host, no bridge.
@@ -71,7 +82,10 @@ type VSwitch struct {
 	ports     map[string]*port      // ENI -> port
 	routes    map[netip.Addr]string // address -> port it is routed to
 	gateways  map[string]bool       // "gw/port" added
-	apiURL    string
+	api       bool                  // the API is served
+	relayed   map[*netlab.Host]bool // hosts that have a relay to it
+	relays    []net.Listener
+	relaying  map[net.Conn]bool // the relays' connections, both ends
 	metadata  map[string]string // instance -> URL
 	servers   []*http.Server
 	announces []Announcement
@@ -85,6 +99,7 @@ type VSwitch struct {
 // port is one host's port in the vswitch.
 type port struct {
 	name     string // interface name in vsw
+	host     *netlab.Host
 	eni      string
 	instance string
 	subnet   string
@@ -117,6 +132,8 @@ func NewVSwitch(lab *netlab.Lab, cloud *Cloud) *VSwitch {
 		ports:    make(map[string]*port),
 		routes:   make(map[netip.Addr]string),
 		gateways: make(map[string]bool),
+		relayed:  make(map[*netlab.Host]bool),
+		relaying: make(map[net.Conn]bool),
 		metadata: make(map[string]string),
 	}
 	v.startSentinel()
@@ -179,20 +196,28 @@ while :; do sleep 1 & wait $!; done`
 	}()
 }
 
-// Close stops the controller, closes its sockets and stops the servers.
-// The lab calls it when it stops its processes; calling it earlier, or
-// again, is harmless. Routes stay until the namespace goes.
+// Close stops the controller, closes its sockets, stops the servers and
+// the relays. The lab calls it when it stops its processes; calling it
+// earlier, or again, is harmless. Routes stay until the namespace goes.
 func (v *VSwitch) Close() {
 	v.closeOnce.Do(func() {
 		v.mu.Lock()
 		v.closed = true
 		ports := v.ports
 		servers := v.servers
+		relays := v.relays
+		conns := slices.Collect(maps.Keys(v.relaying))
 		v.mu.Unlock()
 		for _, p := range ports {
 			p.conn.Close()
 		}
 		v.readers.Wait()
+		for _, l := range relays {
+			l.Close()
+		}
+		for _, c := range conns {
+			c.Close()
+		}
 		for _, s := range servers {
 			s.Close()
 		}
@@ -237,7 +262,8 @@ func (v *VSwitch) sysctls(settings ...string) {
 // interface's MAC becomes the ENI's MAC in the Cloud (as
 // DescribeNetworkInterfaces and the metadata service report it). In vsw
 // the port gets the gateway address (/32), proxy ARP and an ARP reader,
-// and every address the ENI holds is routed to it.
+// and every address the ENI holds is routed to it. Once the API is served
+// ([VSwitch.APIURL]), h gets its relay to it.
 func (v *VSwitch) AddHost(h *netlab.Host, instanceID string) *netlab.Iface {
 	e, ok := v.cloud.Instance(instanceID)
 	if !ok {
@@ -280,7 +306,7 @@ func (v *VSwitch) AddHost(h *netlab.Host, instanceID string) *netlab.Iface {
 	if err != nil {
 		v.fatalf("vpcsim: AddHost: ARP socket on vsw/%s: %v", pi.Name(), err)
 	}
-	p := &port{name: pi.Name(), eni: e.ID, instance: instanceID, subnet: e.SubnetID, mac: mac, index: index, conn: conn}
+	p := &port{name: pi.Name(), host: h, eni: e.ID, instance: instanceID, subnet: e.SubnetID, mac: mac, index: index, conn: conn}
 	v.mu.Lock()
 	if v.closed {
 		v.mu.Unlock()
@@ -289,8 +315,12 @@ func (v *VSwitch) AddHost(h *netlab.Host, instanceID string) *netlab.Iface {
 	}
 	v.ports[e.ID] = p
 	v.readers.Add(1)
+	api := v.api
 	v.mu.Unlock()
 	go v.readARP(p)
+	if api {
+		v.relay(h)
+	}
 
 	for ip := range v.cloud.Addresses() {
 		v.syncRoute(ip)
@@ -450,22 +480,104 @@ func (v *VSwitch) listen(addr string, h http.Handler) string {
 	return "http://" + l.Addr().String()
 }
 
-// APIURL returns the URL of the Cloud's API ([Cloud.APIHandler]) served
-// in vsw on APIAddr, port APIPort: "http://203.0.113.1:8080". Hosts reach
-// it through their default route; point the SDK's HttpProfile.Endpoint at
-// its host:port and Scheme at "http". The server starts on the first call.
+// APIURL returns the URL of the Cloud's API ([Cloud.APIHandler]) as every
+// host reaches it: "http://127.0.0.1:18080" ([LocalAPI]), a relay in each
+// host to the API, which vsw serves on APIAddr, port APIPort, and which
+// each relayed connection reaches through the host's default route. Point
+// the SDK's HttpProfile.Endpoint at its host:port and Scheme at "http",
+// from inside a host. The server and the relays of the hosts added so far
+// start on the first call, those of hosts added later with them.
 func (v *VSwitch) APIURL() string {
 	v.mu.Lock()
-	u := v.apiURL
+	api := v.api
 	v.mu.Unlock()
-	if u != "" {
-		return u
+	if !api {
+		v.listen(netip.AddrPortFrom(APIAddr, APIPort).String(), v.cloud.APIHandler())
+		v.mu.Lock()
+		v.api = true
+		var hosts []*netlab.Host
+		for _, p := range v.ports {
+			hosts = append(hosts, p.host)
+		}
+		v.mu.Unlock()
+		for _, h := range hosts {
+			v.relay(h)
+		}
 	}
-	u = v.listen(netip.AddrPortFrom(APIAddr, APIPort).String(), v.cloud.APIHandler())
+	return "http://" + LocalAPI.String()
+}
+
+// relay listens on LocalAPI in h, unless it does already, and relays each
+// connection to the API, dialling it from h, until Close.
+func (v *VSwitch) relay(h *netlab.Host) {
 	v.mu.Lock()
-	v.apiURL = u
+	done := v.relayed[h]
+	v.relayed[h] = true
 	v.mu.Unlock()
-	return u
+	if done {
+		return
+	}
+	var l net.Listener
+	if err := h.Do(func() (err error) {
+		l, err = net.Listen("tcp4", LocalAPI.String())
+		return err
+	}); err != nil {
+		v.fatalf("vpcsim: relay to the API in %s: %v", h.Name(), err)
+	}
+	v.mu.Lock()
+	if v.closed {
+		v.mu.Unlock()
+		l.Close()
+		v.fatalf("vpcsim: the vswitch is closed")
+	}
+	v.relays = append(v.relays, l)
+	v.mu.Unlock()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go v.pipe(h, c)
+		}
+	}()
+}
+
+// pipe relays the connection c, accepted in h, to the API, dialled from h,
+// until either end closes, or Close.
+func (v *VSwitch) pipe(h *netlab.Host, c net.Conn) {
+	var up net.Conn
+	err := h.Do(func() (err error) {
+		up, err = net.DialTimeout("tcp4", netip.AddrPortFrom(APIAddr, APIPort).String(), 5*time.Second)
+		return err
+	})
+	if err != nil {
+		c.Close()
+		return
+	}
+	v.mu.Lock()
+	if v.closed {
+		v.mu.Unlock()
+		c.Close()
+		up.Close()
+		return
+	}
+	v.relaying[c], v.relaying[up] = true, true
+	v.mu.Unlock()
+	stop := func() {
+		c.Close()
+		up.Close()
+		v.mu.Lock()
+		delete(v.relaying, c)
+		delete(v.relaying, up)
+		v.mu.Unlock()
+	}
+	go func() {
+		io.Copy(up, c)
+		stop()
+	}()
+	io.Copy(c, up)
+	stop()
 }
 
 // MetadataURL returns the base URL of the metadata service of the

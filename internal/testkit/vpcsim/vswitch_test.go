@@ -305,6 +305,21 @@ func TestVSwitch(t *testing.T) {
 		}
 	})
 
+	// The API is on each host's loopback, and what goes there goes
+	// through the host's network to the vswitch, as to the real API.
+	t.Run("the API's relay takes the host's default route", func(t *testing.T) {
+		assert.Equal(t, "http://"+vpcsim.LocalAPI.String(), v.APIURL())
+		assert.True(t, vpcsim.LocalAPI.Addr().IsLoopback())
+		gw, _ := cloud.Gateway("subnet-ab")
+		api := inHost(t, d, v.APIURL(), common.NewCredential(testID, testKey))
+		d.MustRun("ip", "route", "del", "default")
+		_, err := describeHaVips(t, api, filter("vip", vipAddr.String()))
+		require.Error(t, err, "the API answered a host without a route to it")
+		d.MustRun("ip", "route", "add", "default", "via", gw.String())
+		_, err = describeHaVips(t, api, filter("vip", vipAddr.String()))
+		require.NoError(t, err)
+	})
+
 	require.NoError(t, v.Err())
 }
 
