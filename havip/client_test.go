@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/netip"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -18,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/vipkit/vipkit/havip"
+	"github.com/vipkit/vipkit/internal/testkit/logrec"
 )
 
 var (
@@ -684,35 +684,6 @@ func (b *contestBinder) contest(on bool) {
 	b.mu.Unlock()
 }
 
-// warnings is a slog.Handler that keeps the messages of warnings and
-// errors.
-type warnings struct {
-	mu   sync.Mutex
-	msgs []string
-}
-
-func (w *warnings) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
-func (w *warnings) WithAttrs([]slog.Attr) slog.Handler           { return w }
-func (w *warnings) WithGroup(string) slog.Handler                { return w }
-func (w *warnings) Handle(_ context.Context, r slog.Record) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.msgs = append(w.msgs, r.Message)
-	return nil
-}
-
-func (w *warnings) count(substr string) int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	n := 0
-	for _, m := range w.msgs {
-		if strings.Contains(m, substr) {
-			n++
-		}
-	}
-	return n
-}
-
 // TestContest: a reassert that finds the addresses taken by another node
 // (a second master) leaves them there, is logged once and counted, and is
 // no failure to hold them; the client claims them back after a backoff
@@ -722,7 +693,7 @@ func (w *warnings) count(substr string) int {
 func TestContest(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := &contestBinder{t0: time.Now()}
-		logs := &warnings{}
+		logs := &logrec.Recorder{Min: slog.LevelWarn}
 		cfg := config(nil)
 		cfg.Binder, cfg.ReassertInterval, cfg.Logger = b, 10*time.Second, slog.New(logs)
 		c := start(t, cfg, newFakeHost(hostNet...), &fakeAnnouncer{})
@@ -753,6 +724,6 @@ func TestContest(t *testing.T) {
 		assert.Zero(t, st.HoldFailures, "a contest counted as a failure to hold the addresses")
 		assert.Empty(t, st.HoldError)
 		assert.True(t, st.Master)
-		assert.Equal(t, 4, logs.count("another node took the virtual addresses"), "not one warning per contest")
+		assert.Equal(t, 4, logs.Count("another node took the virtual addresses"), "not one warning per contest")
 	})
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/vipkit/vipkit/internal/testkit/logrec"
 	"github.com/vipkit/vipkit/vrrp"
 )
 
@@ -180,7 +181,7 @@ func transitionOf(e vrrp.Event) vrrp.Transition {
 // changes its own counter and nothing else.
 func TestRouterBadInput(t *testing.T) {
 	var lan fakeNet
-	logs := &recordingHandler{}
+	logs := &logrec.Recorder{Min: slog.LevelDebug}
 	cfg := routerConfig(100)
 	cfg.AdvertInterval = 10 * time.Second // the backup stays backup throughout
 	cfg.Logger = slog.New(logs)
@@ -244,55 +245,18 @@ func TestRouterBadInput(t *testing.T) {
 		conn.inject(flip(good(nil), 7), mcast)
 	}
 	require.Eventually(t, func() bool { return r.Stats().ChecksumErrors == before+1000 }, 5*time.Second, time.Millisecond)
-	discarded := logs.find("discarded a VRRP message")
+	discarded := logs.Find("discarded a VRRP message")
 	require.Len(t, discarded, 2, "%v", discarded)
-	assert.Equal(t, slog.LevelWarn, discarded[0].level)
-	assert.Equal(t, "TTL (hop limit) 64; multicast needs 255", discarded[0].attrs["why"])
-	assert.Equal(t, peer.String(), discarded[0].attrs["from"])
-	assert.Equal(t, slog.LevelInfo, discarded[1].level, "another virtual router's advertisement is no warning")
-	assert.Equal(t, "VRID 52, which no router of this process runs here", discarded[1].attrs["why"])
+	assert.Equal(t, slog.LevelWarn, discarded[0].Level)
+	assert.Equal(t, "TTL (hop limit) 64; multicast needs 255", discarded[0].Attrs["why"])
+	assert.Equal(t, peer.String(), discarded[0].Attrs["from"])
+	assert.Equal(t, slog.LevelInfo, discarded[1].Level, "another virtual router's advertisement is no warning")
+	assert.Equal(t, "VRID 52, which no router of this process runs here", discarded[1].Attrs["why"])
 
 	// A good one is counted as received and its sender taken as master.
 	conn.inject(good(nil), mcast)
 	require.Eventually(t, func() bool { return r.Stats().AdvertsReceived == 1 }, time.Second, time.Millisecond)
 	assert.Equal(t, peer, r.LastMaster().Addr)
-}
-
-// recordingHandler keeps every log record, its attributes as text.
-type recordingHandler struct {
-	mu      sync.Mutex
-	records []logRecord
-}
-
-type logRecord struct {
-	level slog.Level
-	msg   string
-	attrs map[string]string
-}
-
-func (h *recordingHandler) Enabled(context.Context, slog.Level) bool { return true }
-func (h *recordingHandler) WithAttrs([]slog.Attr) slog.Handler       { return h }
-func (h *recordingHandler) WithGroup(string) slog.Handler            { return h }
-func (h *recordingHandler) Handle(_ context.Context, r slog.Record) error {
-	rec := logRecord{level: r.Level, msg: r.Message, attrs: map[string]string{}}
-	r.Attrs(func(a slog.Attr) bool { rec.attrs[a.Key] = a.Value.String(); return true })
-	h.mu.Lock()
-	h.records = append(h.records, rec)
-	h.mu.Unlock()
-	return nil
-}
-
-// find returns the records with message msg, in order.
-func (h *recordingHandler) find(msg string) []logRecord {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	var out []logRecord
-	for _, r := range h.records {
-		if r.msg == msg {
-			out = append(out, r)
-		}
-	}
-	return out
 }
 
 // badTotal sums the counters of bad packets.
@@ -666,20 +630,12 @@ func TestCheckRefused(t *testing.T) {
 	}
 }
 
-// countingHandler counts the log records at Warn and above.
-type countingHandler struct{ warns atomic.Int64 }
-
-func (h *countingHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
-func (h *countingHandler) Handle(context.Context, slog.Record) error    { h.warns.Add(1); return nil }
-func (h *countingHandler) WithAttrs([]slog.Attr) slog.Handler           { return h }
-func (h *countingHandler) WithGroup(string) slog.Handler                { return h }
-
 // TestRouterLowerPriorityFloodBounded: a master flooded with
 // lower-priority advertisements answers at most once an interval, reports
 // at most one EventLowerPriority an interval, and logs one warning.
 func TestRouterLowerPriorityFloodBounded(t *testing.T) {
 	var lan fakeNet
-	logs := &countingHandler{}
+	logs := &logrec.Recorder{Min: slog.LevelWarn}
 	cfg := routerConfig(255)
 	cfg.Logger = slog.New(logs)
 	conn := lan.conn(src4)
@@ -728,7 +684,7 @@ func TestRouterLowerPriorityFloodBounded(t *testing.T) {
 	intervals := int(elapsed/cfg.AdvertInterval) + 2
 	assert.GreaterOrEqual(t, answers, 1, "the flood was never answered")
 	assert.LessOrEqual(t, answers, intervals, "%d lower-priority advertisements (in %v) were answered %d times", received, elapsed, answers)
-	assert.Equal(t, int64(1), logs.warns.Load(), "the flood was logged more than once")
+	assert.Equal(t, 1, logs.Count(""), "the flood was logged more than once")
 	assert.Equal(t, vrrp.Master, r.State())
 }
 

@@ -84,6 +84,16 @@ func vrrpdArgs(n, peer *node, prio int, unicast bool, more ...string) []string {
 	return append(args, more...)
 }
 
+// runPair starts vrrpd on a, priority 150, until it is master, then on b,
+// priority 100, until it is backup, each with vrrpdArgs and more.
+func runPair(t *testing.T, bin string, a, b *node, unicast bool, more ...string) {
+	t.Helper()
+	a.start(bin, vrrpdArgs(a, b, 150, unicast, more...)...)
+	a.waitState(t, "MASTER", 10*time.Second)
+	b.start(bin, vrrpdArgs(b, a, 100, unicast, more...)...)
+	b.waitState(t, "BACKUP", 10*time.Second)
+}
+
 // nft loads ruleset into h's namespace.
 func nft(t *testing.T, h *netlab.Host, ruleset string) {
 	t.Helper()
@@ -136,10 +146,7 @@ func TestSplitBrainHeal(t *testing.T) {
 	for _, unicast := range []bool{false, true} {
 		t.Run(map[bool]string{false: "multicast", true: "unicast"}[unicast], func(t *testing.T) {
 			a, b, client, sw := trioOn(t)
-			a.start(bin, vrrpdArgs(a, b, 150, unicast)...)
-			a.waitState(t, "MASTER", 5*time.Second)
-			b.start(bin, vrrpdArgs(b, a, 100, unicast)...)
-			b.waitState(t, "BACKUP", 5*time.Second)
+			runPair(t, bin, a, b, unicast)
 			stop := make(chan struct{})
 			probes := client.host.ConnectLoop(netip.MustParseAddrPort(chaosVIP+":8080"), stop)
 			require.Eventually(t, func() bool { return neighMAC(client.host, chaosVIP) == a.iface.MAC().String() }, 5*time.Second, 5*time.Millisecond,
@@ -181,10 +188,7 @@ func TestSplitBrainHeal(t *testing.T) {
 func TestStallCoalesced(t *testing.T) {
 	bin := netlab.Build(t)
 	a, b, _ := trio(t)
-	a.start(bin, vrrpdArgs(a, b, 150, false)...)
-	a.waitState(t, "MASTER", 5*time.Second)
-	b.start(bin, vrrpdArgs(b, a, 100, false)...)
-	b.waitState(t, "BACKUP", 5*time.Second)
+	runPair(t, bin, a, b, false)
 	capture := b.host.Capture(b.iface.Name(), "ip proto 112")
 	time.Sleep(5 * chaosInterval)
 
@@ -317,13 +321,7 @@ func TestBadInputLeavesStateAlone(t *testing.T) {
 				require.NoError(t, os.WriteFile(pass, []byte(chaosPass+"\n"), 0o600))
 				more = []string{"-version", "2", "-advert-int", "1s", "-auth-pass-file", pass}
 			}
-			args := func(n, peer *node, prio int) []string {
-				return append(vrrpdArgs(n, peer, prio, c.unicast), more...)
-			}
-			a.start(bin, args(a, b, 150)...)
-			a.waitState(t, "MASTER", 10*time.Second)
-			b.start(bin, args(b, a, 100)...)
-			b.waitState(t, "BACKUP", 10*time.Second)
+			runPair(t, bin, a, b, c.unicast, more...)
 
 			send := rawSender(t, stranger)
 			started := time.Now()
@@ -431,10 +429,7 @@ func TestRandomLoss(t *testing.T) {
 	for _, loss := range []int{5, 20} {
 		t.Run(fmt.Sprintf("%d%%", loss), func(t *testing.T) {
 			a, b, _ := trio(t)
-			a.start(bin, vrrpdArgs(a, b, 150, false)...)
-			a.waitState(t, "MASTER", 5*time.Second)
-			b.start(bin, vrrpdArgs(b, a, 100, false)...)
-			b.waitState(t, "BACKUP", 5*time.Second)
+			runPair(t, bin, a, b, false)
 			nft(t, b.host, fmt.Sprintf(`table inet chaos_loss {
 	chain in {
 		type filter hook input priority 0;
@@ -479,10 +474,7 @@ func TestRandomLoss(t *testing.T) {
 func TestLinkDownUp(t *testing.T) {
 	bin := netlab.Build(t)
 	a, b, _ := trio(t)
-	a.start(bin, vrrpdArgs(a, b, 150, false)...)
-	a.waitState(t, "MASTER", 5*time.Second)
-	b.start(bin, vrrpdArgs(b, a, 100, false)...)
-	b.waitState(t, "BACKUP", 5*time.Second)
+	runPair(t, bin, a, b, false)
 	for round := range 3 {
 		a.iface.SetUp(false)
 		a.waitState(t, "FAULT", 5*time.Second)

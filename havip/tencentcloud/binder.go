@@ -402,14 +402,7 @@ func (b *Binder) findInterface(ctx context.Context) error {
 			return err
 		}
 	}
-	var set []*vpc.NetworkInterface
-	err := b.retry(ctx, "DescribeNetworkInterfaces", func() error {
-		resp, err := b.api.DescribeNetworkInterfacesWithContext(ctx, req)
-		if err == nil {
-			set = resp.Response.NetworkInterfaceSet
-		}
-		return err
-	})
+	set, err := b.describe(ctx, req)
 	if err != nil {
 		return fmt.Errorf("tencentcloud: finding the network interface of %s: %w", b.instance, err)
 	}
@@ -661,6 +654,12 @@ func (b *Binder) describeByAddress(ctx context.Context, addrs ...netip.Addr) ([]
 		req.Filters = append(req.Filters, &vpc.Filter{Name: ptr("ip-exact-match"), Values: []*string{ptr("true")}})
 	}
 	req.Limit = ptr(uint64(describeLimit))
+	return b.describe(ctx, req)
+}
+
+// describe calls DescribeNetworkInterfaces with req, retrying transient
+// errors, and returns the interfaces it found.
+func (b *Binder) describe(ctx context.Context, req *vpc.DescribeNetworkInterfacesRequest) ([]*vpc.NetworkInterface, error) {
 	var set []*vpc.NetworkInterface
 	err := b.retry(ctx, "DescribeNetworkInterfaces", func() error {
 		resp, err := b.api.DescribeNetworkInterfacesWithContext(ctx, req)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/vipkit/vipkit/havip"
 	"github.com/vipkit/vipkit/havip/tencentcloud"
+	"github.com/vipkit/vipkit/internal/testkit/logrec"
 )
 
 var (
@@ -104,12 +104,12 @@ func TestPeersChecked(t *testing.T) {
 	_, err := tencentcloud.New(context.Background(), cfg)
 	assert.NoError(t, err)
 
-	var logs warnings
+	logs := logrec.Recorder{Min: slog.LevelWarn}
 	cfg = w.config("ins-b", tencentcloud.ModePrivateIP, false)
 	cfg.Logger = slog.New(&logs)
 	_, err = tencentcloud.New(context.Background(), cfg)
 	require.NoError(t, err)
-	assert.Equal(t, 1, logs.count("no peers configured"))
+	assert.Equal(t, 1, logs.Count("no peers configured"))
 }
 
 // TestReassertContested: a reassert that finds the address on a peer's
@@ -157,9 +157,9 @@ func TestTwoMastersContest(t *testing.T) {
 			mu.Unlock()
 		}
 	})
-	logs := map[string]*warnings{}
+	logs := map[string]*logrec.Recorder{}
 	client := func(ins string, own string, peer netip.Addr) *havip.Client {
-		logs[ins] = &warnings{}
+		logs[ins] = &logrec.Recorder{Min: slog.LevelWarn}
 		c, err := havip.NewWith(havip.Config{Interface: "eth0", Addresses: prefixes(privateAddr.String() + "/32"),
 			Binder: w.peerBinder(t, ins, peer), ReassertInterval: interval, Announce: &havip.Announce{Repeat: 1},
 			Logger: slog.New(logs[ins])}, &fakeHost{addrs: prefixes(own)}, &fakeAnnouncer{})
@@ -189,7 +189,7 @@ func TestTwoMastersContest(t *testing.T) {
 	mu.Unlock()
 	assert.Equal(t, uint64(1), st.Contested, "a saw no contest")
 	assert.Contains(t, st.LastClaimErr, "havip: another node took the address")
-	assert.Equal(t, 1, logs["ins-a"].count("another node took the virtual addresses"))
+	assert.Equal(t, 1, logs["ins-a"].Count("another node took the virtual addresses"))
 	assert.True(t, st.Master)
 
 	b.SetMaster(false) // the heal: b steps down, and a hears its lower priority
@@ -199,33 +199,4 @@ func TestTwoMastersContest(t *testing.T) {
 	for name, c := range map[string]*havip.Client{"a": a, "b": b} {
 		assert.Zero(t, c.Status().HoldFailures, "%s counted the contest as a failure to hold the address", name)
 	}
-}
-
-// warnings is a slog.Handler that keeps the messages of warnings and
-// errors.
-type warnings struct {
-	mu   sync.Mutex
-	msgs []string
-}
-
-func (w *warnings) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
-func (w *warnings) WithAttrs([]slog.Attr) slog.Handler           { return w }
-func (w *warnings) WithGroup(string) slog.Handler                { return w }
-func (w *warnings) Handle(_ context.Context, r slog.Record) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.msgs = append(w.msgs, r.Message)
-	return nil
-}
-
-func (w *warnings) count(substr string) int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	n := 0
-	for _, m := range w.msgs {
-		if strings.Contains(m, substr) {
-			n++
-		}
-	}
-	return n
 }
