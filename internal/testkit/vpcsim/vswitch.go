@@ -231,6 +231,17 @@ func (v *VSwitch) Close() {
 	})
 }
 
+// lockOpen locks v.mu for what, a step that made c, unless v is closed:
+// then it closes c and fails the test.
+func (v *VSwitch) lockOpen(what string, c io.Closer) {
+	v.mu.Lock()
+	if v.closed {
+		v.mu.Unlock()
+		c.Close()
+		v.fatalf("vpcsim: %s: the vswitch is closed", what)
+	}
+}
+
 // fatalf fails the test from its goroutine: netlab reports a failing
 // command with Fatal, and the vswitch has no testing.TB of its own.
 func (v *VSwitch) fatalf(format string, args ...any) {
@@ -307,12 +318,7 @@ func (v *VSwitch) AddHost(h *netlab.Host, instanceID string) *netlab.Iface {
 		v.fatalf("vpcsim: AddHost: ARP socket on vsw/%s: %v", pi.Name(), err)
 	}
 	p := &port{name: pi.Name(), host: h, eni: e.ID, instance: instanceID, subnet: e.SubnetID, mac: mac, index: index, conn: conn}
-	v.mu.Lock()
-	if v.closed {
-		v.mu.Unlock()
-		conn.Close()
-		v.fatalf("vpcsim: AddHost: the vswitch is closed")
-	}
+	v.lockOpen("AddHost", conn)
 	v.ports[e.ID] = p
 	v.readers.Add(1)
 	api := v.api
@@ -468,12 +474,7 @@ func (v *VSwitch) listen(addr string, h http.Handler) string {
 		v.fatalf("vpcsim: listen on %s in vsw: %v", addr, err)
 	}
 	s := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	v.mu.Lock()
-	if v.closed {
-		v.mu.Unlock()
-		l.Close()
-		v.fatalf("vpcsim: the vswitch is closed")
-	}
+	v.lockOpen("listen", l)
 	v.servers = append(v.servers, s)
 	v.mu.Unlock()
 	go s.Serve(l)
@@ -524,12 +525,7 @@ func (v *VSwitch) relay(h *netlab.Host) {
 	}); err != nil {
 		v.fatalf("vpcsim: relay to the API in %s: %v", h.Name(), err)
 	}
-	v.mu.Lock()
-	if v.closed {
-		v.mu.Unlock()
-		l.Close()
-		v.fatalf("vpcsim: the vswitch is closed")
-	}
+	v.lockOpen("relay", l)
 	v.relays = append(v.relays, l)
 	v.mu.Unlock()
 	go func() {
