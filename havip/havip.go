@@ -23,6 +23,13 @@
 // the addresses checked), keeping on the interface the addresses it would
 // add straight back.
 //
+// Holding the addresses is part of being master. When one cannot be added
+// (a netlink error) or the Binder fails, the Client reports it to the
+// router it follows ([vrrp.Router.Report]): the router goes to FAULT, or
+// with Config.FailureWeight lowers its priority, so that a peer that can
+// hold them takes over. The failure stands for Config.FailureHold unless
+// an add or a claim succeeds first, or the interface is made again.
+//
 // Two masters, as on both sides of a partition of VRRP, would each take the
 // addresses back from the cloud every ReassertInterval, and each move cuts
 // every connection to them. A Binder that is a [Reasserter] tells such a

@@ -65,7 +65,7 @@ func (s *scheduler) followPriority(r *Router) {
 	}
 	if want > 0 {
 		if err := setThreadPriority(want); err != nil {
-			r.log.Warn("vrrp: cannot run the timers at real-time priority; they run at the ordinary one",
+			r.log.Warn("cannot run the timers at real-time priority; they run at the ordinary one",
 				"priority", want, "err", err)
 			want = 0
 		}
