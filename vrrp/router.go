@@ -54,6 +54,7 @@ type Router struct {
 	batchBuf    []byte    // what they are, until the scheduler has sent them
 
 	state   atomic.Uint32 // State
+	prio    atomic.Uint32 // the priority in force: configured or set, moved by checks and reports
 	running atomic.Bool
 
 	// The scheduler's, guarded by its mu.
@@ -175,6 +176,7 @@ func newRouter(cfg Config, src netip.Addr, key muxKey, open func() (Conn, error)
 		return nil, err
 	}
 	r.state.Store(uint32(Initialize))
+	r.prio.Store(uint32(cfg.Priority))
 	m, detach, err := attach(key, cfg.VRID, cfg.Logger.With("interface", cfg.Interface), open)
 	if errors.Is(err, errVRIDTaken) {
 		return nil, configError("VRID", "%d on %s: %v", cfg.VRID, cfg.Interface, err)
@@ -305,6 +307,11 @@ func (r *Router) Source() netip.Addr {
 
 // State returns the router's current state.
 func (r *Router) State() State { return State(r.state.Load()) }
+
+// Priority returns the priority in force: the configured one, or the one
+// SetPriority set, moved by the weights of Checks and Reports (RFC 6527's
+// vrrpv3OperationsPriority).
+func (r *Router) Priority() uint8 { return uint8(r.prio.Load()) }
 
 // LastMaster returns the last advertisement heard from another router,
 // with its time; the zero value if none.
@@ -521,6 +528,7 @@ func (r *Router) applyHealth(now time.Time) {
 	// by the priority in force.
 	if prio != r.machine.Priority() {
 		r.machine.SetPriority(prio)
+		r.prio.Store(uint32(prio))
 		r.log.Info("priority changed", "priority", prio)
 		if r.machine.State() == Master {
 			r.send(prio)

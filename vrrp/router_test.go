@@ -486,8 +486,10 @@ func TestRouterReport(t *testing.T) {
 	require.NoError(t, a.Report("cloud", -150, errors.New("claim refused")))
 	waitState(t, b, vrrp.Master, time.Second) // b's 100 preempts a's 50
 	waitState(t, a, vrrp.Backup, time.Second)
+	assert.Equal(t, uint8(50), a.Priority())
 	require.NoError(t, a.Report("cloud", -150, nil))
 	waitState(t, a, vrrp.Master, time.Second)
+	assert.Equal(t, uint8(200), a.Priority())
 }
 
 func TestConfigRefused(t *testing.T) {

@@ -32,14 +32,15 @@ type Status struct {
 	HAVIP      *HAVIPStatus `json:"havip"` // null when the daemon holds no addresses (vrrpd -no-vip)
 }
 
-// Instance is the virtual router a Status is about, as configured. Its
-// priority is the configured one: the vrrp.Router does not expose the
-// priority that checks and hold failures move.
+// Instance is the virtual router a Status is about: as configured, and
+// the priority in force, which checks and hold failures move
+// (vrrp.Router.Priority).
 type Instance struct {
-	Interface string `json:"interface"`
-	VRID      uint8  `json:"vrid"`
-	Version   uint8  `json:"version"` // 2 or 3
-	Priority  uint8  `json:"priority"`
+	Interface         string `json:"interface"`
+	VRID              uint8  `json:"vrid"`
+	Version           uint8  `json:"version"` // 2 or 3
+	Priority          uint8  `json:"priority"`
+	EffectivePriority uint8  `json:"effective_priority"`
 }
 
 // MasterHeard is vrrp.MasterInfo: the last advertisement heard from
@@ -109,12 +110,13 @@ func stamp(t time.Time) string {
 }
 
 // newStatus returns the Status of a router with configuration cfg, in
-// state, that heard last, with stats, at now; hs is its client's status,
-// nil if it has none.
-func newStatus(now time.Time, cfg vrrp.Config, state vrrp.State, last vrrp.MasterInfo, stats vrrp.Stats, hs *havip.Status) Status {
+// state at priority prio, that heard last, with stats, at now; hs is its
+// client's status, nil if it has none.
+func newStatus(now time.Time, cfg vrrp.Config, state vrrp.State, prio uint8, last vrrp.MasterInfo, stats vrrp.Stats, hs *havip.Status) Status {
 	s := Status{
-		Time:     stamp(now),
-		Instance: Instance{Interface: cfg.Interface, VRID: cfg.VRID, Version: uint8(cfg.Version), Priority: cfg.Priority},
+		Time: stamp(now),
+		Instance: Instance{Interface: cfg.Interface, VRID: cfg.VRID, Version: uint8(cfg.Version), Priority: cfg.Priority,
+			EffectivePriority: prio},
 		State:    state.String(),
 		Stats:    statsJSON(stats),
 	}
@@ -259,7 +261,7 @@ func (w *statusWriter) status() Status {
 		s := w.c.Status()
 		hs = &s
 	}
-	return newStatus(time.Now(), w.cfg, w.r.State(), w.r.LastMaster(), w.r.Stats(), hs)
+	return newStatus(time.Now(), w.cfg, w.r.State(), w.r.Priority(), w.r.LastMaster(), w.r.Stats(), hs)
 }
 
 // follow writes the status after each transition and on SIGUSR1 until the

@@ -126,7 +126,7 @@ func fullStatus(t *testing.T) Status {
 	fill(t, &hs)
 	cfg := vrrp.Config{Interface: "eth0", VRID: 51, Version: vrrp.Version3, Priority: 150}
 	last := vrrp.MasterInfo{Addr: netip.MustParseAddr("192.0.2.2"), Priority: 200, Interval: time.Second, Time: time.Now()}
-	return newStatus(time.Now(), cfg, vrrp.Master, last, stats, &hs)
+	return newStatus(time.Now(), cfg, vrrp.Master, cfg.Priority, last, stats, &hs)
 }
 
 func TestStatusSnakeCase(t *testing.T) {
@@ -156,11 +156,11 @@ func TestStatusJSON(t *testing.T) {
 	hs := havip.Status{Master: true, Since: now.Add(-time.Minute), Bursts: 21, BurstErrors: 22, Readded: 23,
 		ReannouncesHeld: 24, Claims: 25, ClaimErrors: 26, LastClaimErr: "denied", Contested: 28, LastContested: now.Add(-2 * time.Second),
 		HoldError: "no address", HoldFailures: 27}
-	b, err := json.Marshal(newStatus(now, cfg, vrrp.Master, last, stats, &hs))
+	b, err := json.Marshal(newStatus(now, cfg, vrrp.Master, 140, last, stats, &hs))
 	require.NoError(t, err)
 	assert.JSONEq(t, `{
 		"time": "2026-11-24T04:39:14.123456Z",
-		"instance": {"interface": "eth0", "vrid": 51, "version": 2, "priority": 150},
+		"instance": {"interface": "eth0", "vrid": 51, "version": 2, "priority": 150, "effective_priority": 140},
 		"state": "MASTER",
 		"last_master": {"address": "2001:db8::2", "priority": 200, "interval_ms": 1500, "time": "2026-11-24T04:39:13.123456Z"},
 		"stats": {
@@ -183,7 +183,7 @@ func TestStatusJSON(t *testing.T) {
 
 	// A router that has heard no one, never been master, and holds no
 	// addresses.
-	b, err = json.Marshal(newStatus(now, cfg, vrrp.Backup, vrrp.MasterInfo{}, vrrp.Stats{}, nil))
+	b, err = json.Marshal(newStatus(now, cfg, vrrp.Backup, cfg.Priority, vrrp.MasterInfo{}, vrrp.Stats{}, nil))
 	require.NoError(t, err)
 	m := jsonValues(t, json.RawMessage(b))
 	assert.Equal(t, "BACKUP", m["state"])

@@ -131,7 +131,7 @@ func TestTransitions(t *testing.T) {
 	out.WriteString("time=... level=INFO msg=start\n")
 	enc := Transition{Time: "2026-11-24T05:39:14.123456Z", VRID: 51, From: "BACKUP", To: "MASTER", Reason: "master-down"}
 	require.NoError(t, json.NewEncoder(&out).Encode(enc))
-	require.NoError(t, writeStatusLine(&out, newStatus(time.Now(), vrrp.Config{Interface: "eth0", VRID: 51}, vrrp.Master,
+	require.NoError(t, writeStatusLine(&out, newStatus(time.Now(), vrrp.Config{Interface: "eth0", VRID: 51}, vrrp.Master, 100,
 		vrrp.MasterInfo{}, vrrp.Stats{}, nil))) // SIGUSR1's, beside the logs
 	trs, err := Transitions(out.String())
 	require.NoError(t, err)
