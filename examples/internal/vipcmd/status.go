@@ -117,8 +117,8 @@ func newStatus(now time.Time, cfg vrrp.Config, state vrrp.State, prio uint8, las
 		Time: stamp(now),
 		Instance: Instance{Interface: cfg.Interface, VRID: cfg.VRID, Version: uint8(cfg.Version), Priority: cfg.Priority,
 			EffectivePriority: prio},
-		State:    state.String(),
-		Stats:    statsJSON(stats),
+		State: state.String(),
+		Stats: statsJSON(stats),
 	}
 	if last != (vrrp.MasterInfo{}) {
 		s.LastMaster = &MasterHeard{Address: last.Addr, Priority: last.Priority,
