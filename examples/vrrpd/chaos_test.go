@@ -114,6 +114,9 @@ func partition(t *testing.T, sw *netlab.Switch) (heal func()) {
 	return func() { sw.Host().MustRun("nft", "delete", "table", "bridge", "chaos_partition") }
 }
 
+// lladdr is the MAC address in a line of ip neigh.
+var lladdr = regexp.MustCompile(`lladdr (\S+)`)
+
 // neighMAC returns the MAC address of h's neighbour entry for addr, "" if
 // it has none.
 func neighMAC(h *netlab.Host, addr string) string {
@@ -121,7 +124,7 @@ func neighMAC(h *netlab.Host, addr string) string {
 	if err != nil {
 		return ""
 	}
-	if m := regexp.MustCompile(`lladdr (\S+)`).FindStringSubmatch(out); m != nil {
+	if m := lladdr.FindStringSubmatch(out); m != nil {
 		return m[1]
 	}
 	return ""
