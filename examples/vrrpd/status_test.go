@@ -79,7 +79,7 @@ func TestStatusFile(t *testing.T) {
 	a.start(bin, "-priority", "150", "-advert-int", "100ms", "-status-file", aPath)
 
 	first := a.waitStatus(t, aPath, "MASTER", func(s vipcmd.Status) bool { return s.State == "MASTER" })
-	assert.Equal(t, vipcmd.Instance{Interface: a.iface.Name(), VRID: 51, Version: 3, Priority: 150}, first.Instance)
+	assert.Equal(t, vipcmd.Instance{Interface: a.iface.Name(), VRID: 51, Version: 3, Priority: 150, EffectivePriority: 150}, first.Instance)
 	assert.Equal(t, uint64(1), first.Stats.MasterTransitions)
 	assert.Equal(t, "master-down", first.Stats.NewMasterReason)
 	assert.Nil(t, first.LastMaster, "a heard a master that is not there")
@@ -210,7 +210,7 @@ func TestStatusOnStderr(t *testing.T) {
 	dec.DisallowUnknownFields()
 	require.NoError(t, dec.Decode(&s), "%s", lines[0])
 	assert.Equal(t, "MASTER", s.State)
-	assert.Equal(t, vipcmd.Instance{Interface: ifc.Name(), VRID: 51, Version: 3, Priority: 100}, s.Instance)
+	assert.Equal(t, vipcmd.Instance{Interface: ifc.Name(), VRID: 51, Version: 3, Priority: 100, EffectivePriority: 100}, s.Instance)
 	assert.Equal(t, uint64(1), s.Stats.MasterTransitions)
 	require.NotNil(t, s.HAVIP)
 
