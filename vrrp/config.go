@@ -27,18 +27,39 @@ type Config struct {
 	// to 40.95 s.
 	AdvertInterval time.Duration
 	// VirtualAddresses are the addresses the router advertises, all of one
-	// family. keepalived 2.2 advertises only the first of several, so a
-	// different list from a peer is counted and logged, never a reason to
-	// drop: a deliberate departure from RFC 5798 §7.1, which drops it unless
-	// the sender is the owner.
+	// family. For IPv6 the first SHOULD be the virtual router's link-local
+	// address (RFC 5798 §5.2.9): NewRouter logs a warning when it is not.
+	// Another router's advertisement must carry the same set, in any
+	// order, or it is dropped and counted in Stats.AddressListErrors, as
+	// keepalived 2.2 does (RFC 3768 §7.1, RFC 5798 §7.1); see
+	// AcceptAddressMismatch.
 	VirtualAddresses []netip.Addr
+	// AcceptAddressMismatch processes an advertisement whose addresses
+	// differ from VirtualAddresses, counting it in Stats.AddressListErrors
+	// and logging it (rate-limited), as keepalived does from 2.3.3. Set it
+	// on every router of the VRID or on none: a router that drops its
+	// peers' advertisements becomes master beside them.
+	AcceptAddressMismatch bool
+	// OwnerIgnoreAdverts makes the address owner (Priority 255) discard
+	// every advertisement it receives while its priority is 255, counted
+	// in Stats.OwnerDiscards, as RFC 5798 §6.4.3 has a master do only for
+	// lower priorities (keepalived 2.3's owner_ignore_adverts). By default
+	// the owner handles them as any master does: of two owners, the one
+	// with the lower address becomes backup. Only with Priority 255.
+	OwnerIgnoreAdverts bool
 
 	// NoPreempt stops a higher-priority backup from taking over from a
 	// lower-priority master (keepalived's nopreempt; RFC 5798 Preempt_Mode
 	// false).
 	NoPreempt bool
-	// PreemptDelay keeps a backup from preempting for this long after
-	// start (keepalived's preempt_delay).
+	// PreemptDelay keeps a backup from preempting a lower-priority
+	// master for this long after it first hears one since it entered
+	// BACKUP: after start, and after a FAULT has cleared, so that a node
+	// whose service just came back does not take the address back at
+	// once (keepalived's preempt_delay). An advertisement of equal or
+	// higher priority cancels the delay; the next lower one starts it
+	// again. When it ends the backup preempts at once, where keepalived
+	// waits up to a Master_Down_Interval more. Not with NoPreempt.
 	PreemptDelay time.Duration
 	// QuietStepDown makes a master that hears a higher priority step down
 	// at once. By default it first sends one advertisement of its own, as
@@ -166,6 +187,10 @@ func (c Config) withDefaults() (Config, error) {
 		return c, configError("VirtualAddresses", "none; a virtual router needs at least one")
 	case len(c.VirtualAddresses) > 255:
 		return c, configError("VirtualAddresses", "%d; at most 255 fit an advertisement", len(c.VirtualAddresses))
+	case c.OwnerIgnoreAdverts && c.Priority != 255:
+		return c, configError("OwnerIgnoreAdverts", "set, but Priority is %d; only the address owner (255) ignores advertisements", c.Priority)
+	case c.NoPreempt && c.PreemptDelay > 0:
+		return c, configError("PreemptDelay", "%v, but NoPreempt is set: a router that never preempts has nothing to delay", c.PreemptDelay)
 	case c.UnicastMinTTL != 0 && c.UnicastMaxTTL != 0 && c.UnicastMinTTL > c.UnicastMaxTTL:
 		return c, configError("UnicastMinTTL", "%d is above UnicastMaxTTL %d", c.UnicastMinTTL, c.UnicastMaxTTL)
 	}
@@ -181,8 +206,12 @@ func (c Config) withDefaults() (Config, error) {
 		return c, configError("VirtualAddresses", "%v is IPv6; VRRPv2 is IPv4 only (RFC 3768)", c.VirtualAddresses[0])
 	}
 	for i, a := range c.VirtualAddresses {
-		if err := checkAddr(fmt.Sprintf("VirtualAddresses[%d]", i), a, ipv6); err != nil {
+		field := fmt.Sprintf("VirtualAddresses[%d]", i)
+		if err := checkAddr(field, a, ipv6); err != nil {
 			return c, err
+		}
+		if j := slices.Index(c.VirtualAddresses, a); j < i {
+			return c, configError(field, "%v is VirtualAddresses[%d] too", a, j)
 		}
 	}
 	if c.UnicastSource.IsValid() {

@@ -68,9 +68,12 @@ type Stats struct {
 	AddressErrors  uint64 // addresses of the wrong family
 	PeerErrors     uint64 // in unicast mode, from an address that is not a peer
 
-	// AddressListMismatches counts advertisements whose address list
-	// differs from ours: counted and logged, not dropped.
-	AddressListMismatches uint64
+	// AddressListErrors counts advertisements whose addresses are not the
+	// set of ours (vrrpv3StatisticsAddressListErrors): dropped, or with
+	// Config.AcceptAddressMismatch processed. OwnerDiscards counts those
+	// the owner discarded for Config.OwnerIgnoreAdverts.
+	AddressListErrors uint64
+	OwnerDiscards     uint64
 
 	// SocketDrops counts the messages the socket of the interface and
 	// family dropped for want of room in its receive queue (SO_RXQ_OVFL):

@@ -87,7 +87,8 @@ type Actions struct {
 	// Transition is the change of state, if any (From is 0 if none).
 	Transition Transition
 	// LowerPriority reports that the master received an advertisement of
-	// lower priority (keepalived's notify_master_rx_lower_pri): another
+	// lower priority, or of equal priority from a lower address
+	// (keepalived's notify_master_rx_lower_pri): another
 	// router believes it is master, as after a split brain. The Machine
 	// answers with an advertisement at once, as keepalived does and RFC
 	// 9568 §6.4.3 asks, so that router falls back without waiting for the
@@ -129,7 +130,7 @@ type Machine struct {
 	masterAdverInterval time.Duration // RFC 5798 §6.1
 	deadline            time.Time     // Adver_Timer in Master, Master_Down_Timer in Backup; zero if none
 	downCause           Reason        // what Backup → Master will be, should Master_Down_Timer fire
-	preemptAfter        time.Time     // keepalived's preempt_delay: no preemption before
+	preemptAfter        time.Time     // keepalived's preempt_delay: no preemption before; zero until a lower priority is heard
 	lastAnswer          time.Time     // when the master last answered a lower priority
 	fault               bool
 }
@@ -203,7 +204,6 @@ func (m *Machine) Start(now time.Time) Actions {
 	if m.state != Initialize {
 		return Actions{}
 	}
-	m.preemptAfter = now.Add(m.cfg.PreemptDelay)
 	if m.fault {
 		return m.enter(now, Fault, ReasonFault)
 	}
@@ -233,6 +233,7 @@ func (m *Machine) enter(now time.Time, to State, why Reason) Actions {
 		m.deadline = now.Add(m.cfg.AdvertInterval)
 	case Backup:
 		m.masterAdverInterval = m.cfg.AdvertInterval
+		m.preemptAfter = time.Time{} // the delay starts with the first lower priority heard
 		m.downCause = ReasonMasterDown
 		m.deadline = now.Add(m.MasterDownInterval())
 	}
@@ -290,6 +291,14 @@ func (m *Machine) receiveBackup(now time.Time, adv *Advertisement) Actions {
 		return Actions{}
 	}
 	higherOrEqual := adv.Priority >= m.priority
+	if higherOrEqual {
+		m.preemptAfter = time.Time{} // keepalived stops the delay
+	} else if m.cfg.Preempt && m.cfg.PreemptDelay > 0 && m.preemptAfter.IsZero() {
+		// The first lower priority heard since entering Backup starts
+		// the delay, as keepalived's preempt_delay does: after start, and
+		// after a FAULT has cleared.
+		m.preemptAfter = now.Add(m.cfg.PreemptDelay)
+	}
 	if !m.cfg.Preempt || higherOrEqual || now.Before(m.preemptAfter) {
 		if m.cfg.Version == Version3 {
 			m.masterAdverInterval = adv.Interval
@@ -331,10 +340,12 @@ func (m *Machine) receiveMaster(now time.Time, src netip.Addr, adv *Advertisemen
 			m.deadline = now.Add(m.MasterDownInterval())
 		}
 		return act
-	case adv.Priority < m.priority:
-		// Answer at once, so that the other router falls back without
-		// waiting for the Adver_Timer, but at most once an interval: a
-		// flood of lower priorities must not become a flood of answers.
+	case adv.Priority < m.priority || adv.Priority == m.priority && src.Compare(m.cfg.Primary) < 0:
+		// A priority that does not preempt us, equal from a lower address
+		// included: answer at once (RFC 9568 §6.4.3), so that the other
+		// router falls back without waiting for the Adver_Timer, but at
+		// most once an interval: a flood of them must not become a flood
+		// of answers.
 		if !m.lastAnswer.IsZero() && now.Sub(m.lastAnswer) < m.cfg.AdvertInterval {
 			return Actions{}
 		}

@@ -91,6 +91,13 @@ func cfg3(prio uint8, preempt bool) vrrp.MachineConfig {
 		Preempt: preempt, Primary: self}
 }
 
+// delay10 is a priority-100 router with a preempt_delay of 10 s.
+func delay10() vrrp.MachineConfig {
+	c := cfg3(100, true)
+	c.PreemptDelay = 10 * time.Second
+	return c
+}
+
 // Master_Down_Interval for priority 100 and a 1 s interval:
 // 3 s + (256-100)/256 s = 3.609375 s (RFC 5798 §6.1).
 const mdi100 = 3*time.Second + 156*time.Second/256
@@ -145,15 +152,34 @@ func TestMachineRFC5798(t *testing.T) {
 			{at: ms(1000), input: "recv", from: higher, prio: 50, state: vrrp.Backup, deadline: ms(1000) + mdi100},
 			{at: ms(1000) + mdi100, input: "expire", want: sendAnd(100, tr(vrrp.Backup, vrrp.Master, vrrp.ReasonMasterDown)), state: vrrp.Master, deadline: ms(2000) + mdi100},
 		}},
-		{"keepalived preempt_delay: follow a lower master until the delay ends", func() vrrp.MachineConfig {
-			c := cfg3(100, true)
-			c.PreemptDelay = 10 * time.Second
-			return c
-		}(), []step{
+		{"keepalived preempt_delay: the first lower priority starts it; follow until it ends", delay10(), []step{
 			{input: "start", want: vrrp.Actions{Transition: tr(vrrp.Initialize, vrrp.Backup, vrrp.ReasonStart)}, state: vrrp.Backup, deadline: mdi100},
 			{at: ms(1000), input: "recv", from: higher, prio: 50, state: vrrp.Backup, deadline: ms(1000) + mdi100},
-			{at: ms(8000), input: "recv", from: higher, prio: 50, state: vrrp.Backup, deadline: ms(10000)},
-			{at: ms(10000), input: "expire", want: sendAnd(100, tr(vrrp.Backup, vrrp.Master, vrrp.ReasonPreempted)), state: vrrp.Master, deadline: ms(11000)},
+			{at: ms(9000), input: "recv", from: higher, prio: 50, state: vrrp.Backup, deadline: ms(11000)},
+			{at: ms(11000), input: "expire", want: sendAnd(100, tr(vrrp.Backup, vrrp.Master, vrrp.ReasonPreempted)), state: vrrp.Master, deadline: ms(12000)},
+		}},
+		{"keepalived preempt_delay: an equal or higher priority stops it, the next lower starts it again", delay10(), []step{
+			{input: "start", want: vrrp.Actions{Transition: tr(vrrp.Initialize, vrrp.Backup, vrrp.ReasonStart)}, state: vrrp.Backup, deadline: mdi100},
+			{at: ms(1000), input: "recv", from: higher, prio: 50, state: vrrp.Backup, deadline: ms(1000) + mdi100},
+			{at: ms(2000), input: "recv", from: higher, prio: 100, state: vrrp.Backup, deadline: ms(2000) + mdi100},
+			{at: ms(3000), input: "recv", from: higher, prio: 50, state: vrrp.Backup, deadline: ms(3000) + mdi100},
+			{at: ms(12000), input: "recv", from: higher, prio: 50, state: vrrp.Backup, deadline: ms(13000)},
+			{at: ms(13000), input: "expire", want: sendAnd(100, tr(vrrp.Backup, vrrp.Master, vrrp.ReasonPreempted)), state: vrrp.Master, deadline: ms(14000)},
+		}},
+		{"keepalived preempt_delay: leaving FAULT, no preemption until the delay after the first lower priority", delay10(), []step{
+			{input: "start", want: vrrp.Actions{Transition: tr(vrrp.Initialize, vrrp.Backup, vrrp.ReasonStart)}, state: vrrp.Backup, deadline: mdi100},
+			{at: ms(1000), input: "recv", from: higher, prio: 50, state: vrrp.Backup, deadline: ms(1000) + mdi100},
+			{at: ms(11000), input: "expire", want: sendAnd(100, tr(vrrp.Backup, vrrp.Master, vrrp.ReasonPreempted)), state: vrrp.Master, deadline: ms(12000)},
+			{at: ms(11500), input: "fault", want: sendAnd(0, tr(vrrp.Master, vrrp.Fault, vrrp.ReasonFault)), state: vrrp.Fault, deadline: -1},
+			{at: ms(30000), input: "clear", want: vrrp.Actions{Transition: tr(vrrp.Fault, vrrp.Backup, vrrp.ReasonFaultCleared)}, state: vrrp.Backup, deadline: ms(30000) + mdi100},
+			{at: ms(30500), input: "recv", from: higher, prio: 50, state: vrrp.Backup, deadline: ms(30500) + mdi100},
+			{at: ms(33500), input: "recv", from: higher, prio: 50, state: vrrp.Backup, deadline: ms(33500) + mdi100},
+			{at: ms(39500), input: "recv", from: higher, prio: 50, state: vrrp.Backup, deadline: ms(40500)},
+			{at: ms(40500), input: "expire", want: sendAnd(100, tr(vrrp.Backup, vrrp.Master, vrrp.ReasonPreempted)), state: vrrp.Master, deadline: ms(41500)},
+		}},
+		{"keepalived preempt_delay: without a lower-priority master it delays nothing", delay10(), []step{
+			{input: "start", want: vrrp.Actions{Transition: tr(vrrp.Initialize, vrrp.Backup, vrrp.ReasonStart)}, state: vrrp.Backup, deadline: mdi100},
+			{at: mdi100, input: "expire", want: sendAnd(100, tr(vrrp.Backup, vrrp.Master, vrrp.ReasonMasterDown)), state: vrrp.Master, deadline: mdi100 + ms(1000)},
 		}},
 		{"6.4.2 shutdown of a backup: back to Initialize, timer cancelled", cfg3(100, true), []step{
 			{input: "start", want: vrrp.Actions{Transition: tr(vrrp.Initialize, vrrp.Backup, vrrp.ReasonStart)}, state: vrrp.Backup, deadline: mdi100},
@@ -193,9 +219,15 @@ func TestMachineRFC5798(t *testing.T) {
 		{"6.4.3 equal priority from a higher address wins", cfg3(100, true), []step{
 			{input: "start", want: vrrp.Actions{Transition: tr(vrrp.Initialize, vrrp.Backup, vrrp.ReasonStart)}, state: vrrp.Backup, deadline: mdi100},
 			{at: mdi100, input: "expire", want: sendAnd(100, tr(vrrp.Backup, vrrp.Master, vrrp.ReasonMasterDown)), state: vrrp.Master, deadline: mdi100 + ms(1000)},
-			{at: ms(4000), input: "recv", from: lower, prio: 100, state: vrrp.Master, deadline: mdi100 + ms(1000)},
 			{at: ms(4100), input: "recv", from: higher, prio: 100, want: sendAnd(100, tr(vrrp.Master, vrrp.Backup, vrrp.ReasonHigherPriority)),
 				state: vrrp.Backup, deadline: ms(4100) + mdi100},
+		}},
+		{"RFC 9568 6.4.3 equal priority from a lower address is answered at once", cfg3(100, true), []step{
+			{input: "start", want: vrrp.Actions{Transition: tr(vrrp.Initialize, vrrp.Backup, vrrp.ReasonStart)}, state: vrrp.Backup, deadline: mdi100},
+			{at: mdi100, input: "expire", want: sendAnd(100, tr(vrrp.Backup, vrrp.Master, vrrp.ReasonMasterDown)), state: vrrp.Master, deadline: mdi100 + ms(1000)},
+			{at: ms(4000), input: "recv", from: lower, prio: 100, want: vrrp.Actions{Send: true, SendPriority: 100, LowerPriority: true},
+				state: vrrp.Master, deadline: ms(5000)},
+			{at: ms(4100), input: "recv", from: self, prio: 100, state: vrrp.Master, deadline: ms(5000)},
 		}},
 		{"keepalived: master hears lower priority, answers and reports it", cfg3(100, true), []step{
 			{input: "start", want: vrrp.Actions{Transition: tr(vrrp.Initialize, vrrp.Backup, vrrp.ReasonStart)}, state: vrrp.Backup, deadline: mdi100},

@@ -175,6 +175,9 @@ func newRouter(cfg Config, src netip.Addr, key muxKey, open func() (Conn, error)
 	if r.machine, err = NewMachine(cfg.machineConfig(src)); err != nil {
 		return nil, err
 	}
+	if a := cfg.VirtualAddresses[0]; a.Is6() && !a.IsLinkLocalUnicast() {
+		r.log.Warn("the first virtual address is not link-local, as RFC 5798 §5.2.9 asks of IPv6 (a link-local one may be configured first)", "first", a)
+	}
 	r.state.Store(uint32(Initialize))
 	r.prio.Store(uint32(cfg.Priority))
 	m, detach, err := attach(key, cfg.VRID, cfg.Logger.With("interface", cfg.Interface), open)
@@ -708,23 +711,16 @@ func (r *Router) receive(now time.Time, msg []byte, info PacketInfo) {
 	if r.rx.Priority == 0 {
 		r.stats.PriorityZeroReceived++
 	}
-	mismatch := !slices.Equal(r.rx.Addresses, r.cfg.VirtualAddresses)
+	mismatch := !sameAddresses(r.rx.Addresses, r.cfg.VirtualAddresses)
 	if mismatch {
-		r.stats.AddressListMismatches++
+		r.stats.AddressListErrors++
 	}
-	first := r.stats.AddressListMismatches == 1
 	r.lastMaster = MasterInfo{Addr: info.Src, Priority: r.rx.Priority, Interval: r.rx.Interval, Time: now}
 	r.mu.Unlock()
 	if mismatch {
-		// keepalived 2.2 advertises only the first of several addresses:
-		// a different list is worth a note, never a reason to drop.
-		level := slog.LevelDebug
-		if first {
-			level = slog.LevelWarn
-		}
-		if r.log.Enabled(context.Background(), level) {
-			r.log.Log(context.Background(), level, "advertised addresses differ from ours (counted, not dropped)",
-				"peer", info.Src, "theirs", r.rx.Addresses, "ours", r.cfg.VirtualAddresses)
+		if ok, n := r.discardLog.allow(now); ok {
+			r.log.Warn("advertised addresses differ from ours; taken (AcceptAddressMismatch)",
+				"from", info.Src, "theirs", r.rx.Addresses, "ours", r.cfg.VirtualAddresses, "not_logged_since_last", n)
 		}
 	}
 	r.do(now, r.machine.Receive(now, info.Src, &r.rx))
@@ -776,6 +772,25 @@ func (r *Router) check(msg []byte, info PacketInfo) (*uint64, string) {
 	case r.cfg.Version == Version2 && r.rx.Interval != r.cfg.AdvertInterval:
 		// RFC 3768 §7.1: a version 2 interval must match ours.
 		return &s.IntervalErrors, fmt.Sprintf("interval %v; ours is %v (RFC 3768 §7.1)", r.rx.Interval, r.cfg.AdvertInterval)
+	case r.cfg.OwnerIgnoreAdverts && r.machine.Priority() == 255:
+		return &s.OwnerDiscards, "this router is the address owner (OwnerIgnoreAdverts)"
+	case !r.cfg.AcceptAddressMismatch && !sameAddresses(r.rx.Addresses, r.cfg.VirtualAddresses):
+		// RFC 3768 §7.1, RFC 5798 §7.1; keepalived 2.2 drops it too.
+		return &s.AddressListErrors, fmt.Sprintf("addresses %v; ours are %v", r.rx.Addresses, r.cfg.VirtualAddresses)
 	}
 	return nil, ""
+}
+
+// sameAddresses reports whether theirs holds the addresses of ours, which
+// has no duplicates, in any order.
+func sameAddresses(theirs, ours []netip.Addr) bool {
+	if len(theirs) != len(ours) {
+		return false
+	}
+	for _, a := range ours {
+		if !slices.Contains(theirs, a) {
+			return false
+		}
+	}
+	return true
 }

@@ -3,6 +3,7 @@ package vrrp_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -223,6 +224,10 @@ func TestRouterBadInput(t *testing.T) {
 		{"version 7", func() []byte { b := good(nil); b[0] = 0x71; return b }(), mcast, func(s vrrp.Stats) uint64 { return s.VersionErrors }},
 		{"truncated", good(nil)[:10], mcast, func(s vrrp.Stats) uint64 { return s.LengthErrors }},
 		{"wrong type", func() []byte { b := good(nil); b[0] = 0x32; return b }(), mcast, func(s vrrp.Stats) uint64 { return s.TypeErrors }},
+		{"another address", good(func(a *vrrp.Advertisement) { a.Addresses = []netip.Addr{netip.MustParseAddr("192.0.2.101")} }), mcast,
+			func(s vrrp.Stats) uint64 { return s.AddressListErrors }},
+		{"one address more", good(func(a *vrrp.Advertisement) { a.Addresses = []netip.Addr{vip4, netip.MustParseAddr("192.0.2.101")} }), mcast,
+			func(s vrrp.Stats) uint64 { return s.AddressListErrors }},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -262,7 +267,94 @@ func TestRouterBadInput(t *testing.T) {
 // badTotal sums the counters of bad packets.
 func badTotal(s vrrp.Stats) uint64 {
 	return s.TTLErrors + s.ChecksumErrors + s.VRIDErrors + s.VersionErrors + s.LengthErrors +
-		s.TypeErrors + s.AuthErrors + s.IntervalErrors + s.AddressErrors + s.PeerErrors
+		s.TypeErrors + s.AuthErrors + s.IntervalErrors + s.AddressErrors + s.PeerErrors + s.AddressListErrors + s.OwnerDiscards
+}
+
+// TestRouterAddressList compares the advertised addresses as a set, as
+// keepalived does: the same set in another order is taken without a word,
+// another set is dropped and counted (RFC 3768 §7.1, RFC 5798 §7.1), or
+// with AcceptAddressMismatch counted, logged and taken.
+func TestRouterAddressList(t *testing.T) {
+	a, b, c := netip.MustParseAddr("192.0.2.100"), netip.MustParseAddr("192.0.2.101"), netip.MustParseAddr("192.0.2.102")
+	peer := netip.MustParseAddr("192.0.2.2")
+	mcast := vrrp.PacketInfo{Src: peer, Dst: vrrp.MulticastGroupIPv4, TTL: 255}
+	for _, accept := range []bool{false, true} {
+		t.Run(fmt.Sprintf("AcceptAddressMismatch=%v", accept), func(t *testing.T) {
+			var lan fakeNet
+			logs := &logrec.Recorder{Min: slog.LevelDebug}
+			cfg := routerConfig(100)
+			cfg.AdvertInterval = 10 * time.Second
+			cfg.VirtualAddresses = []netip.Addr{a, b}
+			cfg.AcceptAddressMismatch = accept
+			cfg.Logger = slog.New(logs)
+			conn := lan.conn(src4)
+			r, err := vrrp.NewRouterConn(cfg, conn, src4)
+			require.NoError(t, err)
+			runRouter(t, r)
+			waitState(t, r, vrrp.Backup, time.Second)
+			advertise := func(addrs ...netip.Addr) {
+				adv := vrrp.Advertisement{Version: vrrp.Version3, Type: vrrp.TypeAdvertisement, VRID: 51, Priority: 150,
+					Interval: 10 * time.Second, Addresses: addrs}
+				msg, err := adv.Append(nil, peer, vrrp.MulticastGroupIPv4, 0)
+				require.NoError(t, err)
+				conn.inject(msg, mcast)
+			}
+
+			advertise(b, a) // FRR and keepalived may list them in another order
+			require.Eventually(t, func() bool { return r.Stats().AdvertsReceived == 1 }, time.Second, time.Millisecond)
+			assert.Zero(t, r.Stats().AddressListErrors)
+			assert.Zero(t, logs.Count("differ"), "the same set in another order is no mismatch")
+
+			for i, addrs := range [][]netip.Addr{{a}, {a, c}, {a, b, c}, {a, a}} {
+				advertise(addrs...)
+				require.Eventually(t, func() bool { return r.Stats().AddressListErrors == uint64(i+1) }, time.Second, time.Millisecond, "%v", addrs)
+			}
+			st := r.Stats()
+			if accept {
+				assert.Equal(t, uint64(5), st.AdvertsReceived, "taken")
+				found := logs.Find("advertised addresses differ from ours; taken (AcceptAddressMismatch)")
+				require.Len(t, found, 1, "rate-limited: %v", found)
+				assert.Equal(t, slog.LevelWarn, found[0].Level)
+			} else {
+				assert.Equal(t, uint64(1), st.AdvertsReceived, "dropped")
+				found := logs.Find("discarded a VRRP message")
+				require.Len(t, found, 1, "rate-limited: %v", found)
+				assert.Equal(t, "addresses [192.0.2.100]; ours are [192.0.2.100 192.0.2.101]", found[0].Attrs["why"])
+			}
+		})
+	}
+}
+
+// TestRouterOwnerIgnoreAdverts: by default an owner of the lower address
+// steps down for another owner; with OwnerIgnoreAdverts it discards every
+// advertisement and stays master (keepalived 2.3's owner_ignore_adverts).
+func TestRouterOwnerIgnoreAdverts(t *testing.T) {
+	peer := netip.MustParseAddr("192.0.2.2") // above src4
+	for _, ignore := range []bool{false, true} {
+		t.Run(fmt.Sprintf("OwnerIgnoreAdverts=%v", ignore), func(t *testing.T) {
+			var lan fakeNet
+			cfg := routerConfig(255)
+			cfg.OwnerIgnoreAdverts = ignore
+			conn := lan.conn(src4)
+			r, err := vrrp.NewRouterConn(cfg, conn, src4)
+			require.NoError(t, err)
+			runRouter(t, r)
+			waitState(t, r, vrrp.Master, time.Second)
+			adv := vrrp.Advertisement{Version: vrrp.Version3, Type: vrrp.TypeAdvertisement, VRID: 51, Priority: 255,
+				Interval: cfg.AdvertInterval, Addresses: cfg.VirtualAddresses}
+			msg, err := adv.Append(nil, peer, vrrp.MulticastGroupIPv4, 0)
+			require.NoError(t, err)
+			conn.inject(msg, vrrp.PacketInfo{Src: peer, Dst: vrrp.MulticastGroupIPv4, TTL: 255})
+			if ignore {
+				require.Eventually(t, func() bool { return r.Stats().OwnerDiscards == 1 }, time.Second, time.Millisecond)
+				assert.Equal(t, vrrp.Master, r.State())
+				assert.Zero(t, r.Stats().AdvertsReceived)
+			} else {
+				waitState(t, r, vrrp.Backup, time.Second)
+				assert.Zero(t, r.Stats().OwnerDiscards)
+			}
+		})
+	}
 }
 
 func TestRouterVersion2AuthAndInterval(t *testing.T) {
@@ -522,6 +614,9 @@ func TestConfigRefused(t *testing.T) {
 		{"Checksum", mod(func(c *vrrp.Config) { c.Checksum = vrrp.ChecksumPseudoHeader | vrrp.ChecksumMessageOnly })},
 		{"DownTimerAdverts", mod(func(c *vrrp.Config) { c.DownTimerAdverts = -1 })},
 		{"PreemptDelay", mod(func(c *vrrp.Config) { c.PreemptDelay = -time.Second })},
+		{"PreemptDelay", mod(func(c *vrrp.Config) { c.PreemptDelay, c.NoPreempt = time.Second, true })},
+		{"OwnerIgnoreAdverts", mod(func(c *vrrp.Config) { c.OwnerIgnoreAdverts = true })},
+		{"VirtualAddresses[2]", mod(func(c *vrrp.Config) { c.VirtualAddresses = []netip.Addr{vip4, src4, vip4} })},
 		{"UnicastMinTTL", mod(func(c *vrrp.Config) { c.UnicastMinTTL, c.UnicastMaxTTL = 100, 64 })},
 		{"UnicastSource", mod(func(c *vrrp.Config) { c.UnicastSource, c.UnicastPeers = vip4, []netip.Addr{src4} })},
 	}

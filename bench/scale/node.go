@@ -48,7 +48,7 @@ type nodeStatus struct {
 	AdvertsReceived       uint64 `json:"adverts_received"`
 	SendErrors            uint64 `json:"send_errors"`
 	PacketErrors          uint64 `json:"packet_errors"` // every kind of bad packet but an unknown VRID
-	AddressListMismatches uint64 `json:"address_list_mismatches"`
+	AddressListErrors uint64 `json:"address_list_mismatches"`
 	// UnknownVRIDs counts the messages for a VRID that no router runs,
 	// once per interface (see unknownVRIDs).
 	UnknownVRIDs uint64 `json:"unknown_vrids"`
@@ -167,7 +167,7 @@ func nodeMain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			// sends none.
 			s.PacketErrors += st.TTLErrors + st.ChecksumErrors + st.VersionErrors +
 				st.IntervalErrors + st.AuthErrors + st.LengthErrors + st.TypeErrors + st.AddressErrors + st.PeerErrors
-			s.AddressListMismatches += st.AddressListMismatches
+			s.AddressListErrors += st.AddressListErrors
 			l := i / c.vridsPerLink // the routers were made link by link
 			vridErrors[l] = append(vridErrors[l], st.VRIDErrors)
 		}

@@ -160,7 +160,7 @@ func nodeResultFrom(c config, master bool, r0, r1 reading) nodeResult {
 		sent, recv := float64(v1.AdvertsSent-v0.AdvertsSent), float64(v1.AdvertsReceived-v0.AdvertsReceived)
 		allocs := round(per(float64(v1.Mallocs-v0.Mallocs), sent+recv), 2)
 		rs, rr := round(per(sent, dt), 1), round(per(recv, dt), 1)
-		pe, se, am := v1.PacketErrors-v0.PacketErrors, v1.SendErrors-v0.SendErrors, v1.AddressListMismatches-v0.AddressListMismatches
+		pe, se, am := v1.PacketErrors-v0.PacketErrors, v1.SendErrors-v0.SendErrors, v1.AddressListErrors-v0.AddressListErrors
 		uv := round(per(float64(v1.UnknownVRIDs-v0.UnknownVRIDs), dt), 1)
 		heap := round(float64(v1.HeapInuse)/(1<<20), 1)
 		res.Goroutines, res.AllocsPerAdvert, res.RouterSentPerS, res.RouterReceivedPerS = &g, &allocs, &rs, &rr

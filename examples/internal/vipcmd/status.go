@@ -75,6 +75,7 @@ type Stats struct {
 	AddressErrors        uint64 `json:"address_errors"`
 	PeerErrors           uint64 `json:"peer_errors"`
 	AddressListErrors    uint64 `json:"address_list_errors"` // vrrpv3StatisticsAddressListErrors
+	OwnerDiscards        uint64 `json:"owner_discards"`
 	SocketDrops          uint64 `json:"socket_drops"`
 	EventsDropped        uint64 `json:"events_dropped"`
 }
@@ -156,7 +157,8 @@ func statsJSON(s vrrp.Stats) Stats {
 		InvalidTypeReceived:  s.TypeErrors,
 		AddressErrors:        s.AddressErrors,
 		PeerErrors:           s.PeerErrors,
-		AddressListErrors:    s.AddressListMismatches,
+		AddressListErrors:    s.AddressListErrors,
+		OwnerDiscards:        s.OwnerDiscards,
 		SocketDrops:          s.SocketDrops,
 		EventsDropped:        s.EventsDropped,
 	}

@@ -152,7 +152,7 @@ func TestStatusJSON(t *testing.T) {
 	stats := vrrp.Stats{MasterTransitions: 2, NewMasterReason: vrrp.ReasonMasterDown, AdvertsReceived: 3, AdvertsSent: 4,
 		PriorityZeroReceived: 5, PriorityZeroSent: 6, SendErrors: 7, TTLErrors: 8, ChecksumErrors: 9, VersionErrors: 10,
 		VRIDErrors: 11, IntervalErrors: 12, AuthErrors: 13, LengthErrors: 14, TypeErrors: 15, AddressErrors: 16,
-		PeerErrors: 17, AddressListMismatches: 18, SocketDrops: 19, EventsDropped: 20}
+		PeerErrors: 17, AddressListErrors: 18, SocketDrops: 19, EventsDropped: 20, OwnerDiscards: 29}
 	hs := havip.Status{Master: true, Since: now.Add(-time.Minute), Bursts: 21, BurstErrors: 22, Readded: 23,
 		ReannouncesHeld: 24, Claims: 25, ClaimErrors: 26, LastClaimErr: "denied", Contested: 28, LastContested: now.Add(-2 * time.Second),
 		HoldError: "no address", HoldFailures: 27}
@@ -170,7 +170,7 @@ func TestStatusJSON(t *testing.T) {
 			"ip_ttl_errors": 8, "checksum_errors": 9, "version_errors": 10, "vrid_errors": 11,
 			"adv_interval_errors": 12, "auth_errors": 13, "packet_length_errors": 14, "invalid_type_received": 15,
 			"address_errors": 16, "peer_errors": 17, "address_list_errors": 18,
-			"socket_drops": 19, "events_dropped": 20
+			"owner_discards": 29, "socket_drops": 19, "events_dropped": 20
 		},
 		"havip": {
 			"master": true, "since": "2026-11-24T04:38:14.123456Z",

@@ -105,7 +105,9 @@ func AddFlags(fs *flag.FlagSet) *Flags {
 	fs.Var(&f.peers, "peer", "unicast peer `ADDR`, repeatable; none means multicast (unicast_peer)")
 	fs.BoolVar(&cfg.NoPreempt, "nopreempt", false, "do not preempt a lower-priority master")
 	fs.BoolVar(&f.higherPrioSendAdvert, "higher-prio-send-advert", true, "a master that hears a higher priority sends one advertisement before it steps down, so that the winner announces the addresses again after a split brain (higher_prio_send_advert; off by default in keepalived)")
-	fs.DurationVar(&cfg.PreemptDelay, "preempt-delay", 0, "no preemption for this long after start (preempt_delay)")
+	fs.DurationVar(&cfg.PreemptDelay, "preempt-delay", 0, "do not preempt a lower-priority master until this long after first hearing one since start or since a FAULT cleared (preempt_delay)")
+	fs.BoolVar(&cfg.AcceptAddressMismatch, "accept-address-mismatch", false, "take advertisements whose addresses differ from -vip (counted and logged) instead of dropping them, as keepalived 2.3.3 and later do; set it on every node or on none")
+	fs.BoolVar(&cfg.OwnerIgnoreAdverts, "owner-ignore-adverts", false, "with -priority 255, discard every advertisement received (owner_ignore_adverts)")
 	fs.StringVar(&cfg.AuthPass, "auth-pass", "", "VRRPv2 simple password, at most 8 bytes (authentication auth_type PASS); every local user can read it in ps: prefer -auth-pass-file or $"+AuthPassEnv)
 	fs.StringVar(&f.authPassFile, "auth-pass-file", "", "read the VRRPv2 password from the first line of `FILE` (keep it readable by root only)")
 	fs.Var(&f.track, "track-interface", "another `IFACE` whose loss puts the router in FAULT, repeatable (track_interface; -interface is always tracked)")
@@ -468,6 +470,7 @@ var flagOf = map[string]string{
 	"UnicastSource":          "-src",
 	"UnicastPeers":           "-peer",
 	"PreemptDelay":           "-preempt-delay",
+	"OwnerIgnoreAdverts":     "-owner-ignore-adverts",
 	"AuthPass":               "-auth-pass",
 	"TrackInterfaces":        "-track-interface",
 	"FailureWeight":          "-hold-failure-weight",
