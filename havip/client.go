@@ -94,7 +94,9 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	ann, err := openFollowingSender(host, garp.Options{Interval: cfg.Announce.Interval})
+	// A master's neighbour advertisements set the Router flag (RFC 5798
+	// §6.4.1): the virtual address is a router's.
+	ann, err := openFollowingSender(host, garp.Options{Interval: cfg.Announce.Interval, Router: true})
 	if err != nil {
 		host.Close()
 		return nil, err

@@ -321,8 +321,6 @@ func (c Config) withDefaults() (Config, error) {
 		switch {
 		case !p.IsValid() || a.Is4In6() || a.Zone() != "" || a.IsUnspecified() || a.IsMulticast() || a.IsLoopback():
 			return c, configError(field, "%v is not a unicast address a virtual IP can be", p)
-		case a.IsLinkLocalUnicast():
-			return c, configError(field, "%v is link-local, which havip does not hold yet", p)
 		}
 	}
 	return c, nil

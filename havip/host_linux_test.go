@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -121,6 +122,7 @@ func TestNetlinkHostInterfaceMadeAgain(t *testing.T) {
 	assert.Equal(t, before.BurstErrors, after.BurstErrors, "bursts that failed")
 	arp := garp.GratuitousARP(garp.OperationRequest, newMAC, v4.Addr())
 	na := garp.UnsolicitedNA(newMAC, netip.Addr{}, v6.Addr())
+	na.Router = true // a virtual router's (RFC 5798 §6.4.1)
 	var sawARP, sawNA bool
 	for f := range frames(5 * time.Second) {
 		if f.Source.String() == newMAC.String() {
@@ -238,4 +240,39 @@ func TestNewAcceptsAddressOutsideSubnets(t *testing.T) {
 		}
 		return err
 	}))
+}
+
+// TestLinkLocalVIP: the first IPv6 address of a virtual router should be
+// its link-local address (RFC 5798 §5.2.9). A master holds a link-local
+// virtual address beside a global one and announces both with unsolicited
+// neighbour advertisements that set the Router flag (§6.4.1), as a
+// neighbour's tcpdump decodes them.
+func TestLinkLocalVIP(t *testing.T) {
+	lab := netlab.New(t)
+	h := lab.Host("h")
+	peer := lab.Host("p")
+	ifc, peerIfc := lab.Link(h, peer)
+	ifc.AddAddr(netip.MustParsePrefix("2001:db8::1/64"))
+	ll, global := netip.MustParsePrefix("fe80::100/64"), netip.MustParsePrefix("2001:db8::100/64")
+
+	capture := peer.Capture(peerIfc.Name(), "icmp6 and ip6[40] == 136")
+	c, stop := runClient(t, h, havip.Config{Interface: "eth0", Addresses: []netip.Prefix{ll, global}})
+	defer stop()
+	c.SetMaster(true)
+	addrs := func() string { return h.MustRun("ip", "-6", "addr", "show", "dev", "eth0") }
+	require.Eventually(t, func() bool {
+		a := addrs()
+		return strings.Contains(a, "fe80::100/64") && strings.Contains(a, "2001:db8::100/64")
+	}, 2*time.Second, 10*time.Millisecond, "%s", addrs())
+	require.Eventually(t, func() bool { return c.Status().Bursts > 0 }, 2*time.Second, 10*time.Millisecond)
+	capture.Stop()
+
+	out := peer.MustRun("tcpdump", "-nn", "-v", "-r", capture.Path())
+	for _, target := range []string{"fe80::100", "2001:db8::100"} {
+		re := regexp.MustCompile(`neighbor advertisement, length \d+, tgt is ` + regexp.QuoteMeta(target) + `, Flags \[router, override\]`)
+		assert.Regexp(t, re, out, "no unsolicited NA with the Router flag for %s", target)
+	}
+
+	c.SetMaster(false)
+	require.Eventually(t, func() bool { return !strings.Contains(addrs(), "fe80::100/64") }, 2*time.Second, 10*time.Millisecond, "%s", addrs())
 }

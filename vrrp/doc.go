@@ -178,9 +178,11 @@
 //   - No virtual MAC (RFC 5798 §7.2, §7.3). Advertisements leave from the
 //     interface's own MAC, and the master answers ARP and ND for the virtual
 //     address with it: cloud networks drop frames from unknown MACs.
-//   - Accept mode is always on (RFC 5798 §6.1 Accept_Mode, default false):
-//     havip adds the virtual address as an ordinary local address, so the
-//     master accepts packets to it.
+//   - Accept mode is always on (RFC 5798 §6.1 Accept_Mode, default false),
+//     as keepalived's accept, its default outside vrrp_strict: havip adds
+//     the virtual address as an ordinary local address, so the master
+//     accepts packets to it. keepalived's no_accept (a firewall rule that
+//     drops them while a non-owner is master) has no equivalent.
 //   - No gratuitous ARP or neighbour advertisement on becoming master (RFC
 //     5798 §6.4.1, §6.4.2) and no Router Advertisements (§6.4.3) from this
 //     package; havip sends the first two, with package garp.
@@ -189,18 +191,22 @@
 //     other form. RFC 9568 §5.2.8 covers the message alone: Config.Checksum
 //     = [ChecksumMessageOnly] sends that, and both forms are accepted unless
 //     Config.AcceptChecksums says otherwise.
-//   - An advertisement whose address list differs from ours (in content,
-//     order or count) is counted in AddressListMismatches and processed. RFC
-//     5798 §7.1 and RFC 3768 §7.1 drop it unless it comes from the owner;
-//     keepalived 2.2 advertises only the first of several addresses.
+//   - An advertisement whose addresses are not the set of ours (in any
+//     order) is dropped and counted in AddressListErrors, also from the
+//     owner, as keepalived 2.2 does; RFC 3768 §7.1 processes the owner's.
+//     Config.AcceptAddressMismatch takes it instead (counted and logged),
+//     as keepalived does from 2.3.3 and RFC 5798 §7.1 allows.
 //   - The owner does not discard advertisements (RFC 5798 §7.1): it handles
-//     them as any master does.
-//   - A master that hears a lower priority answers at once, as RFC 9568
-//     §6.4.3 and keepalived do (at most once an interval, below), and
-//     publishes [EventLowerPriority]; RFC 5798 §6.4.3 only discards. An equal priority from a lower address gets no
-//     answer, where RFC 9568 answers it too.
+//     them as any master does, as keepalived does by default, so that of
+//     two owners one becomes backup. Config.OwnerIgnoreAdverts discards
+//     them (keepalived's owner_ignore_adverts).
+//   - A master that hears a priority that does not preempt it (lower, or
+//     equal from a lower address) answers at once, as RFC 9568 §6.4.3 and
+//     keepalived do (at most once an interval, below), and publishes
+//     [EventLowerPriority]; RFC 5798 §6.4.3 only discards.
 //   - The first IPv6 virtual address need not be link-local (RFC 5798
-//     §5.2.9).
+//     §5.2.9): NewRouter logs a warning when it is not, and takes a
+//     link-local one (without a zone) where it is configured first.
 //   - Version 2 sends and checks the simple password of RFC 2338 §5.3.6.1,
 //     as keepalived does; RFC 3768 §5.3.10 says to send zeros and ignore
 //     them. Type 2 (AH) is decoded but never spoken: it fails the check.
