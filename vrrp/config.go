@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"slices"
 	"time"
+
+	"github.com/vipkit/vipkit/internal/vmac"
 )
 
 // Config describes one virtual router: one VRID on one interface in one
@@ -95,6 +97,24 @@ type Config struct {
 	// bound. Multicast always requires 255 (RFC 5798 §7.1). keepalived
 	// 2.2.7 sends IPv6 unicast advertisements with hop limit 64.
 	UnicastMinTTL, UnicastMaxTTL uint8
+
+	// VirtualMAC gives the virtual router its MAC address, 00-00-5E-00-01-
+	// {VRID} for IPv4 or 00-00-5E-00-02-{VRID} for IPv6 (RFC 5798 §7.3;
+	// keepalived's use_vmac): NewRouter makes a macvlan with it on
+	// Interface (removing one a crashed run left), the virtual addresses
+	// go on it (Router.AddressInterface) and advertisements leave from
+	// it, so that a failover changes no neighbour's ARP or neighbour
+	// cache. Run removes it when it returns. It needs CAP_NET_ADMIN, and a
+	// network that lets frames from a new MAC through: clouds drop them,
+	// which is why it is off by default. Multicast only.
+	VirtualMAC bool
+	// VirtualMACInterface names the macvlan; empty means vrrp.{VRID} for
+	// IPv4 (keepalived's) and vrrp6.{VRID} for IPv6.
+	VirtualMACInterface string
+	// VirtualMACTransmitBase sends advertisements from Interface's own MAC
+	// instead (keepalived's vmac_xmit_base); the virtual addresses stay on
+	// the macvlan.
+	VirtualMACTransmitBase bool
 
 	// TrackInterfaces are interfaces besides Interface (which is always
 	// tracked) whose link going down puts the router in FAULT: it stops
@@ -191,6 +211,12 @@ func (c Config) withDefaults() (Config, error) {
 		return c, configError("OwnerIgnoreAdverts", "set, but Priority is %d; only the address owner (255) ignores advertisements", c.Priority)
 	case c.NoPreempt && c.PreemptDelay > 0:
 		return c, configError("PreemptDelay", "%v, but NoPreempt is set: a router that never preempts has nothing to delay", c.PreemptDelay)
+	case !c.VirtualMAC && (c.VirtualMACInterface != "" || c.VirtualMACTransmitBase):
+		return c, configError("VirtualMAC", "not set, but VirtualMACInterface or VirtualMACTransmitBase is")
+	case c.VirtualMAC && len(c.UnicastPeers) > 0:
+		return c, configError("VirtualMAC", "with UnicastPeers; unicast VRRP is for networks without multicast, which drop frames from a virtual MAC too")
+	case len(c.VirtualMACInterface) > 15:
+		return c, configError("VirtualMACInterface", "%q is longer than the 15 bytes Linux allows", c.VirtualMACInterface)
 	case c.UnicastMinTTL != 0 && c.UnicastMaxTTL != 0 && c.UnicastMinTTL > c.UnicastMaxTTL:
 		return c, configError("UnicastMinTTL", "%d is above UnicastMaxTTL %d", c.UnicastMinTTL, c.UnicastMaxTTL)
 	}
@@ -303,6 +329,19 @@ func (c *Config) machineConfig(primary netip.Addr) MachineConfig {
 		DownTimerAdverts: c.DownTimerAdverts,
 		Primary:          primary,
 	}
+}
+
+// AddressInterface returns the name of the interface the virtual
+// addresses go on: with VirtualMAC the macvlan (VirtualMACInterface, or
+// its default), else Interface.
+func (c *Config) AddressInterface() string {
+	switch {
+	case !c.VirtualMAC:
+		return c.Interface
+	case c.VirtualMACInterface != "":
+		return c.VirtualMACInterface
+	}
+	return vmac.DefaultName(c.VRID, len(c.VirtualAddresses) > 0 && c.ipv6())
 }
 
 // ipv6 reports whether c is an IPv6 virtual router.

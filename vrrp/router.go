@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/vipkit/vipkit/internal/netmon"
+	"github.com/vipkit/vipkit/internal/vmac"
 )
 
 // A Router is one virtual router: one VRID on one interface in one address
@@ -66,6 +67,12 @@ type Router struct {
 
 	links *linkWatch // nil for an injected Conn
 
+	// With Config.VirtualMAC: the macvlan, and unless
+	// VirtualMACTransmitBase the socket that sends from its MAC. Changed
+	// by relink under pmu and mu.
+	vmac   *vmac.Link
+	frames *frameConn
+
 	mu         sync.Mutex // guards what follows; never held while user code runs
 	stats      Stats
 	lastMaster MasterInfo
@@ -114,8 +121,36 @@ func NewRouter(cfg Config) (*Router, error) {
 	}
 	r.links = links
 	r.health.linkDown = st.down
+	if cfg.VirtualMAC {
+		if r.vmac, r.frames, err = openVirtualMAC(&r.cfg, ifi); err != nil {
+			r.Close()
+			return nil, err
+		}
+	}
 	return r, nil
 }
+
+// openVirtualMAC makes cfg's macvlan on ifi and, unless cfg says to send
+// from ifi's own MAC, a socket that sends from the virtual MAC.
+func openVirtualMAC(cfg *Config, ifi *net.Interface) (*vmac.Link, *frameConn, error) {
+	l, err := vmac.Create(ifi.Index, cfg.AddressInterface(), vmac.MAC(cfg.VRID, cfg.ipv6()), cfg.ipv6())
+	if err != nil {
+		return nil, nil, fmt.Errorf("vrrp: VirtualMAC: %w", err)
+	}
+	if cfg.VirtualMACTransmitBase {
+		return l, nil, nil
+	}
+	f, err := openFrames(ifi, l.MAC)
+	if err != nil {
+		_ = l.Delete()
+		return nil, nil, err
+	}
+	return l, f, nil
+}
+
+// AddressInterface returns the name of the interface the virtual
+// addresses go on (see Config.AddressInterface).
+func (r *Router) AddressInterface() string { return r.cfg.AddressInterface() }
 
 // NewRouterConn is NewRouter over conn, an injected transport, with src as
 // this router's address: it looks nothing up on the host, so tests run it
@@ -132,6 +167,9 @@ func NewRouterConn(cfg Config, conn Conn, src netip.Addr) (*Router, error) {
 	}
 	if len(cfg.TrackInterfaces) > 0 {
 		return nil, configError("TrackInterfaces", "interfaces are tracked by NewRouter, not over an injected Conn")
+	}
+	if cfg.VirtualMAC {
+		return nil, configError("VirtualMAC", "the macvlan is made by NewRouter, not over an injected Conn")
 	}
 	key := muxKey{injected: conn, ipv6: cfg.ipv6()}
 	return newRouter(cfg, src, key, func() (Conn, error) { return conn, nil })
@@ -274,12 +312,31 @@ func (r *Router) relink(l netmon.Link) error {
 	if err != nil {
 		return err
 	}
+	var link *vmac.Link
+	var frames *frameConn
+	if r.vmac != nil {
+		// The macvlan went with its parent: make it again on the new one.
+		err = r.links.host.Netns().Do(func() (err error) {
+			link, frames, err = openVirtualMAC(&r.cfg, ifi)
+			return err
+		})
+		if err != nil {
+			detach()
+			return err
+		}
+	}
 	r.mux.sched.set(r, time.Time{}, 0)
 	r.mu.Lock()
-	old := r.detach
+	old, oldFrames := r.detach, r.frames
 	r.conn, r.mux, r.detach = m.conn, m, detach
+	if link != nil {
+		r.vmac, r.frames = link, frames
+	}
 	r.mu.Unlock()
 	old()
+	if oldFrames != nil {
+		oldFrames.Close()
+	}
 	if r.active {
 		m.start(r)
 		r.settle(time.Now())
@@ -414,11 +471,31 @@ func (r *Router) release() {
 		detach := r.detach
 		r.mu.Unlock()
 		detach()
+		r.closeVirtualMAC()
 		if r.links != nil {
 			r.links.close()
 		}
 		r.endSubscriptions()
 	})
+}
+
+// closeVirtualMAC closes the frame socket and removes the macvlan, if
+// any, in the router's network namespace.
+func (r *Router) closeVirtualMAC() {
+	r.mu.Lock()
+	l, f := r.vmac, r.frames
+	r.vmac, r.frames = nil, nil
+	r.mu.Unlock()
+	if f != nil {
+		f.Close()
+	}
+	if l == nil {
+		return
+	}
+	err := r.links.host.Netns().Do(l.Delete)
+	if err != nil {
+		r.log.Warn("removing the virtual MAC's interface", "interface", l.Name, "err", err)
+	}
 }
 
 // Errors of Run.
@@ -598,7 +675,7 @@ func (r *Router) send(prio uint8) {
 	r.advert.Priority = prio
 	sent, lastErr := false, error(nil)
 	for _, dst := range r.dsts {
-		if r.out != nil {
+		if r.out != nil && r.frames == nil {
 			n := len(r.batchBuf)
 			b, err := r.advert.Append(r.batchBuf, r.src, dst, r.cfg.Checksum)
 			if err == nil {
@@ -609,13 +686,17 @@ func (r *Router) send(prio uint8) {
 		}
 		var err error
 		r.sendBuf, err = r.advert.Append(r.sendBuf[:0], r.src, dst, r.cfg.Checksum)
-		if err == nil {
+		switch {
+		case err != nil:
+		case r.frames != nil:
+			err = r.frames.WriteTo(r.sendBuf, r.src, dst)
+		default:
 			err = r.conn.WriteTo(r.sendBuf, r.src, dst)
 		}
 		r.account(prio, dst, err)
 		sent, lastErr = sent || err == nil, cmp.Or(err, lastErr)
 	}
-	if r.out == nil {
+	if r.out == nil || r.frames != nil {
 		r.sendResult(sent, lastErr)
 	}
 }

@@ -110,6 +110,9 @@ func AddFlags(fs *flag.FlagSet) *Flags {
 	fs.BoolVar(&cfg.OwnerIgnoreAdverts, "owner-ignore-adverts", false, "with -priority 255, discard every advertisement received (owner_ignore_adverts)")
 	fs.StringVar(&cfg.AuthPass, "auth-pass", "", "VRRPv2 simple password, at most 8 bytes (authentication auth_type PASS); every local user can read it in ps: prefer -auth-pass-file or $"+AuthPassEnv)
 	fs.StringVar(&f.authPassFile, "auth-pass-file", "", "read the VRRPv2 password from the first line of `FILE` (keep it readable by root only)")
+	fs.BoolVar(&cfg.VirtualMAC, "vmac", false, "speak from the virtual MAC 00:00:5e:00:01:VRID (IPv6 00:00:5e:00:02:VRID) on a macvlan holding the addresses, so that a failover changes no neighbour's ARP cache; not in clouds, which drop unknown MACs (use_vmac)")
+	fs.StringVar(&cfg.VirtualMACInterface, "vmac-interface", "", "name of the -vmac macvlan (default vrrp.VRID, IPv6 vrrp6.VRID)")
+	fs.BoolVar(&cfg.VirtualMACTransmitBase, "vmac-xmit-base", false, "with -vmac, send advertisements from -interface's own MAC (vmac_xmit_base)")
 	fs.Var(&f.track, "track-interface", "another `IFACE` whose loss puts the router in FAULT, repeatable (track_interface; -interface is always tracked)")
 	fs.IntVar(&f.opts.HoldFailureWeight, "hold-failure-weight", 0, "what a master does that cannot add the addresses or claim them from the cloud: 0 goes to FAULT so that a backup takes over; -253..-1 lowers the priority by that much instead, so that it stays master if alone")
 	fs.IntVar(&f.opts.RealtimePriority, "rt-priority", 0, "run the timers and sends under SCHED_RR at this priority, 1..99, needs CAP_SYS_NICE; 0: the ordinary policy (vrrp_rt_priority)")
@@ -355,7 +358,7 @@ func (o Options) NewClient(ctx context.Context, logger *slog.Logger) (*havip.Cli
 }
 
 func (o *Options) clientConfig(logger *slog.Logger) havip.Config {
-	return havip.Config{Interface: o.Router.Interface, Addresses: o.VIPs, Owner: o.Router.Priority == 255,
+	return havip.Config{Interface: o.Router.AddressInterface(), Addresses: o.VIPs, Owner: o.Router.Priority == 255,
 		Announce: &o.Announce, ReassertInterval: o.Reassert, FailureWeight: o.HoldFailureWeight, Logger: logger}
 }
 
@@ -471,6 +474,8 @@ var flagOf = map[string]string{
 	"UnicastPeers":           "-peer",
 	"PreemptDelay":           "-preempt-delay",
 	"OwnerIgnoreAdverts":     "-owner-ignore-adverts",
+	"VirtualMAC":             "-vmac",
+	"VirtualMACInterface":    "-vmac-interface",
 	"AuthPass":               "-auth-pass",
 	"TrackInterfaces":        "-track-interface",
 	"FailureWeight":          "-hold-failure-weight",
