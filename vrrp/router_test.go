@@ -616,6 +616,10 @@ func TestConfigRefused(t *testing.T) {
 		{"PreemptDelay", mod(func(c *vrrp.Config) { c.PreemptDelay = -time.Second })},
 		{"PreemptDelay", mod(func(c *vrrp.Config) { c.PreemptDelay, c.NoPreempt = time.Second, true })},
 		{"OwnerIgnoreAdverts", mod(func(c *vrrp.Config) { c.OwnerIgnoreAdverts = true })},
+		{"VirtualMAC", mod(func(c *vrrp.Config) { c.VirtualMACTransmitBase = true })},
+		{"VirtualMAC", mod(func(c *vrrp.Config) { c.VirtualMACInterface = "vrrp.51" })},
+		{"VirtualMAC", mod(func(c *vrrp.Config) { c.VirtualMAC, c.UnicastPeers = true, []netip.Addr{src4} })},
+		{"VirtualMACInterface", mod(func(c *vrrp.Config) { c.VirtualMAC, c.VirtualMACInterface = true, "a-name-too-long-for-linux" })},
 		{"VirtualAddresses[2]", mod(func(c *vrrp.Config) { c.VirtualAddresses = []netip.Addr{vip4, src4, vip4} })},
 		{"UnicastMinTTL", mod(func(c *vrrp.Config) { c.UnicastMinTTL, c.UnicastMaxTTL = 100, 64 })},
 		{"UnicastSource", mod(func(c *vrrp.Config) { c.UnicastSource, c.UnicastPeers = vip4, []netip.Addr{src4} })},
@@ -635,10 +639,12 @@ func TestConfigRefused(t *testing.T) {
 	}
 
 	require.NoError(t, routerConfig(100).Validate())
+	_, err := vrrp.NewRouterConn(mod(func(c *vrrp.Config) { c.VirtualMAC = true }), lan.conn(src4), src4)
+	assert.ErrorContains(t, err, "VirtualMAC: the macvlan is made by NewRouter, not over an injected Conn")
 
 	// The real constructor refuses a unicast source that is not an
 	// address of the interface.
-	_, err := vrrp.NewRouter(mod(func(c *vrrp.Config) {
+	_, err = vrrp.NewRouter(mod(func(c *vrrp.Config) {
 		c.Interface, c.UnicastSource, c.UnicastPeers = "lo", src4, []netip.Addr{vip4}
 	}))
 	require.ErrorIs(t, err, vrrp.ErrConfig)
@@ -863,4 +869,17 @@ func TestRouterReportsSocketDrops(t *testing.T) {
 	// The mux notes the drops, then hands the message over: wait for both.
 	require.Eventually(t, func() bool { s := r.Stats(); return s.SocketDrops == 7 && s.AdvertsReceived == 1 }, time.Second, time.Millisecond,
 		"the drops counted and the message that tells of them still handled: %+v", r.Stats())
+}
+
+// TestAddressInterface: the virtual addresses go on the macvlan of the
+// virtual MAC, named as keepalived names it for IPv4, or on Interface.
+func TestAddressInterface(t *testing.T) {
+	c := routerConfig(100)
+	assert.Equal(t, "eth0", c.AddressInterface())
+	c.VirtualMAC = true
+	assert.Equal(t, "vrrp.51", c.AddressInterface())
+	c.VirtualAddresses = []netip.Addr{vip6}
+	assert.Equal(t, "vrrp6.51", c.AddressInterface())
+	c.VirtualMACInterface = "vmac0"
+	assert.Equal(t, "vmac0", c.AddressInterface())
 }
