@@ -1,6 +1,7 @@
 package vrrp_test
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -171,4 +172,108 @@ func TestKeepalivedInterop(t *testing.T) {
 			t.Logf("keepalived took over %v after vipkit stopped (Skew_Time %v)", time.Since(stopped).Round(time.Millisecond), skew)
 		})
 	}
+}
+
+// keepalivedVIPs is a keepalived.conf of one VRRPv3 vrrp_instance on eth0
+// with the virtual addresses vips, in that order, and the extra lines of
+// the instance more.
+func keepalivedVIPs(prio int, vips []string, more ...string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "global_defs {\n  router_id vk1\n  vrrp_version 3\n}\n")
+	fmt.Fprintf(&b, "vrrp_instance VI_1 {\n  state BACKUP\n  interface eth0\n  virtual_router_id 51\n  priority %d\n  advert_int 1\n", prio)
+	for _, l := range more {
+		fmt.Fprintf(&b, "  %s\n", l)
+	}
+	fmt.Fprintf(&b, "  virtual_ipaddress {\n")
+	for _, v := range vips {
+		fmt.Fprintf(&b, "    %s\n", v)
+	}
+	fmt.Fprintf(&b, "  }\n}\n")
+	return b.String()
+}
+
+// TestKeepalivedAddressList: keepalived 2.2.7 advertises every virtual
+// address and drops an advertisement whose set differs from its own; vipkit
+// compares sets the same way. The same set in another order is no mismatch
+// on either side, and one of the two is master. A different set is
+// dropped on both sides, so both are master: the operator sees both hold
+// the address, keepalived logging the count or the address it expected
+// and vipkit counting AddressListErrors and logging what it discarded.
+func TestKeepalivedAddressList(t *testing.T) {
+	addr := netip.MustParseAddr
+	cases := []struct {
+		name      string
+		keepalive []string
+		vipkit    []netip.Addr
+		same      bool
+	}{
+		{"same set in another order", []string{"192.0.2.100/24", "192.0.2.101/24"}, []netip.Addr{addr("192.0.2.101"), addr("192.0.2.100")}, true},
+		{"one address fewer", []string{"192.0.2.100/24", "192.0.2.101/24"}, []netip.Addr{addr("192.0.2.100")}, false},
+		{"another address", []string{"192.0.2.100/24", "192.0.2.101/24"}, []netip.Addr{addr("192.0.2.100"), addr("192.0.2.102")}, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			nodes := lan(t, 2)
+			kHost, vk := nodes[0], nodes[1]
+			k := startKeepalived(t, kHost.host, keepalivedVIPs(200, c.keepalive))
+			vk.start(t, vrrp.Config{VRID: 51, Priority: 100, AdvertInterval: time.Second, VirtualAddresses: c.vipkit})
+			if c.same {
+				k.waitState(t, "MASTER", 6*time.Second)
+				waitState(t, vk.router, vrrp.Backup, time.Second)
+				exactlyOneMaster(t, k, vk.router, true, 3*time.Second)
+				st := vk.router.Stats()
+				assert.Zero(t, st.AddressListErrors, "%+v", st)
+				assert.NotZero(t, st.AdvertsReceived)
+				assert.NotContains(t, k.proc.Output(), "VIPs but received", "keepalived saw a mismatch")
+				assert.NotContains(t, k.proc.Output(), "not present in MASTER advert")
+				return
+			}
+			// Both masters: each drops the other's advertisements.
+			k.waitState(t, "MASTER", 6*time.Second)
+			waitState(t, vk.router, vrrp.Master, 6*time.Second)
+			for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+				require.Equal(t, "MASTER", k.state(), "keepalived")
+				require.Equal(t, vrrp.Master, vk.router.State(), "vipkit")
+			}
+			// keepalived 2.2.7 as master restarts its Adver_Timer at every
+			// message it receives, even one it drops: while vipkit
+			// advertises every second it stays master, holding the address,
+			// but advertises no more (a capture shows one advertisement).
+			st := vk.router.Stats()
+			assert.NotZero(t, st.AddressListErrors, "%+v", st)
+			assert.Zero(t, st.AdvertsReceived, "a different set was taken")
+			assert.Regexp(t, `\(VI_1\) (received an unexpected ip number count|ip address associated with VRID 51 not present in MASTER advert)`,
+				k.proc.Output(), "keepalived did not drop vipkit's advertisements")
+		})
+	}
+}
+
+// TestKeepalivedPreemptDelayAfterFault: the main use of preempt_delay, as
+// keepalived has it. vipkit, of higher priority, leaves FAULT (a service
+// came back) while keepalived is master: it follows keepalived for the
+// delay, counted from the first advertisement it hears, then preempts.
+func TestKeepalivedPreemptDelayAfterFault(t *testing.T) {
+	nodes := lan(t, 2)
+	kHost, vk := nodes[0], nodes[1]
+	const delay = 3 * time.Second
+	vk.start(t, vrrp.Config{VRID: 51, Priority: 200, AdvertInterval: time.Second, PreemptDelay: delay,
+		VirtualAddresses: []netip.Addr{netip.MustParseAddr("192.0.2.100")}})
+	require.NoError(t, vk.router.Report("service", 0, errors.New("down")))
+	waitState(t, vk.router, vrrp.Fault, time.Second)
+	k := startKeepalived(t, kHost.host, keepalivedVIPs(100, []string{"192.0.2.100/24"}))
+	k.waitState(t, "MASTER", 6*time.Second)
+
+	cleared := time.Now()
+	require.NoError(t, vk.router.Report("service", 0, nil))
+	waitState(t, vk.router, vrrp.Backup, time.Second)
+	// Within the delay keepalived stays master and vipkit backup.
+	exactlyOneMaster(t, k, vk.router, true, delay-500*time.Millisecond)
+	e := waitMaster(t, vk, cleared)
+	took := e.Time.Sub(cleared)
+	assert.Equal(t, vrrp.ReasonPreempted, e.Reason)
+	assert.GreaterOrEqual(t, took, delay, "preempted before the delay ended")
+	assert.Less(t, took, delay+1500*time.Millisecond, "the delay starts at the first advertisement, at most an interval after FAULT cleared")
+	k.waitState(t, "BACKUP", 2*time.Second)
+	t.Logf("vipkit preempted keepalived %v after leaving FAULT (preempt_delay %v)", took, delay)
 }
