@@ -175,9 +175,13 @@
 //
 // # Deviations
 //
-//   - No virtual MAC (RFC 5798 §7.2, §7.3). Advertisements leave from the
-//     interface's own MAC, and the master answers ARP and ND for the virtual
-//     address with it: cloud networks drop frames from unknown MACs.
+//   - The virtual MAC (RFC 5798 §7.2, §7.3) is opt-in, Config.VirtualMAC:
+//     cloud networks drop frames from unknown MACs. Without it,
+//     advertisements leave from the interface's own MAC, and the master
+//     answers ARP and ND for the virtual address with it. With it, the
+//     master answers from a macvlan that holds the virtual MAC, and its
+//     advertisements are framed from that MAC on the interface itself
+//     (see internal/vmac).
 //   - Accept mode is always on (RFC 5798 §6.1 Accept_Mode, default false),
 //     as keepalived's accept, its default outside vrrp_strict: havip adds
 //     the virtual address as an ordinary local address, so the master
