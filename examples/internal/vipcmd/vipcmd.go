@@ -476,6 +476,8 @@ var flagOf = map[string]string{
 	"OwnerIgnoreAdverts":     "-owner-ignore-adverts",
 	"VirtualMAC":             "-vmac",
 	"VirtualMACInterface":    "-vmac-interface",
+	"VirtualMACTransmitBase": "-vmac-xmit-base",
+	"NoPreempt":              "-nopreempt",
 	"AuthPass":               "-auth-pass",
 	"TrackInterfaces":        "-track-interface",
 	"FailureWeight":          "-hold-failure-weight",
