@@ -315,8 +315,13 @@ func (r *Router) relink(l netmon.Link) error {
 	var link *vmac.Link
 	var frames *frameConn
 	if r.vmac != nil {
-		// The macvlan went with its parent: make it again on the new one.
+		// The macvlan went with its parent: make it again on the new one,
+		// the parent's sysctls set again from what they are now.
+		old := r.vmac
 		err = r.links.host.Netns().Do(func() (err error) {
+			if err := old.Delete(); err != nil {
+				r.log.Warn("the virtual MAC's interface of the old interface", "err", err)
+			}
 			link, frames, err = openVirtualMAC(&r.cfg, ifi)
 			return err
 		})

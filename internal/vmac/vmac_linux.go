@@ -21,6 +21,7 @@ type Link struct {
 	Index  int
 	MAC    net.HardwareAddr
 	parent string
+	gone   bool // Delete has released the parent; guarded by parentsMu
 }
 
 // Create makes the macvlan name with address mac on the interface of
@@ -117,21 +118,28 @@ func (l *Link) setUp(c *rtnetlink.Conn, ipv6 bool) error {
 
 // Delete removes the macvlan, and the virtual addresses with it; after
 // the last Link of its parent, the parent's ARP sysctls are put back.
-// Deleting one that is gone already is not an error.
+// Deleting one that is gone already, as with its parent, is not an error;
+// an interface that has taken its index is left alone.
 func (l *Link) Delete() error {
 	c, err := rtnetlink.Dial(nil)
 	if err != nil {
 		return fmt.Errorf("vmac: rtnetlink: %w", err)
 	}
 	defer c.Close()
-	err = c.Link.Delete(uint32(l.Index))
-	if errors.Is(err, unix.ENODEV) {
-		err = nil
-	}
+	links, err := c.Link.List()
 	if err != nil {
-		return fmt.Errorf("vmac: deleting %s: %w", l.Name, err)
+		return fmt.Errorf("vmac: listing interfaces: %w", err)
 	}
-	return release(l.parent)
+	for _, m := range links {
+		a := m.Attributes
+		if m.Index != uint32(l.Index) || a == nil || a.Name != l.Name || !bytes.Equal(a.Address, l.MAC) {
+			continue
+		}
+		if err := c.Link.Delete(m.Index); err != nil && !errors.Is(err, unix.ENODEV) {
+			return fmt.Errorf("vmac: deleting %s: %w", l.Name, err)
+		}
+	}
+	return l.release()
 }
 
 // The parent's sysctls that keepalived sets for a macvlan (its
@@ -176,18 +184,19 @@ func hold(parent string) error {
 	return nil
 }
 
-// release puts the parent's sysctls back after its last Link.
-func release(parent string) error {
+// release puts the parent's sysctls back after its last Link, once for l.
+func (l *Link) release() error {
 	parentsMu.Lock()
 	defer parentsMu.Unlock()
-	st := parents[parent]
-	if st == nil {
+	st := parents[l.parent]
+	if st == nil || l.gone {
 		return nil
 	}
+	l.gone = true
 	if st.links--; st.links > 0 {
 		return nil
 	}
-	delete(parents, parent)
+	delete(parents, l.parent)
 	var errs []error
 	for path, v := range st.saved {
 		if err := writeSysctl(path, v); err != nil && !errors.Is(err, os.ErrNotExist) {

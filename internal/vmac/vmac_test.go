@@ -51,6 +51,7 @@ func TestCreate(t *testing.T) {
 	assert.NotContains(t, h.MustRun("ip", "-6", "addr", "show", "dev", "vrrp6.51"), "fe80", "no link-local address from the virtual MAC")
 
 	require.NoError(t, h.Do(a.Delete))
+	require.NoError(t, h.Do(a.Delete), "deleting one that is gone")
 	assert.Equal(t, "1", sysctl("arp_ignore"), "put back only after the last macvlan of the parent")
 	require.NoError(t, h.Do(b.Delete))
 	assert.Equal(t, "2", sysctl("arp_ignore"))
