@@ -171,7 +171,9 @@
 // [Stats] follows the MIB's counters but is not the MIB: VRIDErrors is per
 // Router, IntervalErrors counts only version 2 mismatches and 0, and there is
 // no SNMP agent. Interoperation is tested with keepalived 2.2 in every mode
-// both speak (TestKeepalivedInterop), not with FRR.
+// both speak (TestKeepalivedInterop, TestKeepalivedAddressList), and with
+// FRR 8.4's vrrpd in VRRPv2 and VRRPv3 over IPv4 and IPv6, with and without
+// the virtual MAC (TestFRRInterop).
 //
 // # Deviations
 //
