@@ -4,9 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
-	"path/filepath"
-	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -15,7 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/vipkit/vipkit/internal/testkit/netlab"
+	"github.com/vipkit/vipkit/internal/testkit/keepalived"
 	"github.com/vipkit/vipkit/vrrp"
 )
 
@@ -68,50 +65,14 @@ func (c interop) routerConfig(prio uint8, self, peer int) vrrp.Config {
 	return cfg
 }
 
-// keepalived is a keepalived process in a lab host.
-type keepalived struct {
-	proc *netlab.Process
-}
-
-var keepalivedState = regexp.MustCompile(`\(VI_1\) Entering (\w+) STATE`)
-
-// startKeepalived runs keepalived with conf in host, in the foreground,
-// logging to its output.
-func startKeepalived(t *testing.T, host *netlab.Host, conf string) *keepalived {
-	t.Helper()
-	bin := lookTool(t, "keepalived")
-	dir := t.TempDir()
-	path := filepath.Join(dir, "keepalived.conf")
-	require.NoError(t, os.WriteFile(path, []byte(conf), 0o600))
-	p := host.Start(bin, "--dont-fork", "--log-console", "--log-detail", "--vrrp", "--use-file", path,
-		"--pid", filepath.Join(dir, "keepalived.pid"), "--vrrp_pid", filepath.Join(dir, "vrrp.pid"))
-	return &keepalived{proc: p}
-}
-
-// state returns the state keepalived last said it entered, or "".
-func (k *keepalived) state() string {
-	m := keepalivedState.FindAllStringSubmatch(k.proc.Output(), -1)
-	if len(m) == 0 {
-		return ""
-	}
-	return m[len(m)-1][1]
-}
-
-// waitState waits for keepalived to enter state (MASTER, BACKUP).
-func (k *keepalived) waitState(t *testing.T, state string, within time.Duration) {
-	t.Helper()
-	require.Eventually(t, func() bool { return k.state() == state }, within, 5*time.Millisecond,
-		"keepalived is %q, want %q; it said:\n%s", k.state(), state, k.proc.Output())
-}
-
 // exactlyOneMaster samples for a while that exactly one of the two is
 // master and the other backup.
-func exactlyOneMaster(t *testing.T, k *keepalived, r *vrrp.Router, wantKeepalived bool, d time.Duration) {
+func exactlyOneMaster(t *testing.T, k *keepalived.Process, r *vrrp.Router, wantKeepalived bool, d time.Duration) {
 	t.Helper()
 	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
-		kMaster, rMaster := k.state() == "MASTER", r.State() == vrrp.Master
-		require.True(t, kMaster != rMaster, "keepalived %s, vipkit %v: not exactly one master", k.state(), r.State())
-		require.Equal(t, wantKeepalived, kMaster, "keepalived %s, vipkit %v", k.state(), r.State())
+		kMaster, rMaster := k.State() == "MASTER", r.State() == vrrp.Master
+		require.True(t, kMaster != rMaster, "keepalived %s, vipkit %v: not exactly one master", k.State(), r.State())
+		require.Equal(t, wantKeepalived, kMaster, "keepalived %s, vipkit %v", k.State(), r.State())
 	}
 }
 
@@ -139,8 +100,8 @@ func TestKeepalivedInterop(t *testing.T) {
 			// higher priority, preempts it.
 			vk.start(t, c.routerConfig(100, 2, 1))
 			waitMaster(t, vk, time.Time{})
-			k := startKeepalived(t, kHost.host, c.keepalivedConf(200, 1, 2))
-			k.waitState(t, "MASTER", 6*time.Second)
+			k := keepalived.Start(t, kHost.host, c.keepalivedConf(200, 1, 2))
+			k.WaitState(t, "MASTER", 6*time.Second)
 			waitState(t, vk.router, vrrp.Backup, 2*time.Second)
 			exactlyOneMaster(t, k, vk.router, true, 2500*time.Millisecond)
 			if c.ipv6 && !c.unicast {
@@ -155,20 +116,20 @@ func TestKeepalivedInterop(t *testing.T) {
 			// keepalived stops: priority 0, and vipkit takes over within
 			// Skew_Time.
 			stopped := time.Now()
-			require.NoError(t, k.proc.Signal(syscall.SIGTERM))
+			require.NoError(t, k.Signal(syscall.SIGTERM))
 			e := waitMaster(t, vk, stopped)
 			assert.Equal(t, vrrp.ReasonMasterStepDown, e.Reason)
 			assert.Less(t, e.Time.Sub(stopped), skew+500*time.Millisecond, "handover took a Master_Down_Interval")
-			require.NoError(t, k.proc.Wait())
+			require.NoError(t, k.Wait())
 
 			// keepalived of lower priority comes back as backup, and vipkit
 			// hands over to it when stopped.
-			k = startKeepalived(t, kHost.host, c.keepalivedConf(50, 1, 2))
-			k.waitState(t, "BACKUP", 6*time.Second)
+			k = keepalived.Start(t, kHost.host, c.keepalivedConf(50, 1, 2))
+			k.WaitState(t, "BACKUP", 6*time.Second)
 			exactlyOneMaster(t, k, vk.router, false, 2500*time.Millisecond)
 			stopped = time.Now()
 			vk.stop()
-			k.waitState(t, "MASTER", skew+500*time.Millisecond)
+			k.WaitState(t, "MASTER", skew+500*time.Millisecond)
 			t.Logf("keepalived took over %v after vipkit stopped (Skew_Time %v)", time.Since(stopped).Round(time.Millisecond), skew)
 		})
 	}
@@ -216,24 +177,24 @@ func TestKeepalivedAddressList(t *testing.T) {
 			t.Parallel()
 			nodes := lan(t, 2)
 			kHost, vk := nodes[0], nodes[1]
-			k := startKeepalived(t, kHost.host, keepalivedVIPs(200, c.keepalive))
+			k := keepalived.Start(t, kHost.host, keepalivedVIPs(200, c.keepalive))
 			vk.start(t, vrrp.Config{VRID: 51, Priority: 100, AdvertInterval: time.Second, VirtualAddresses: c.vipkit})
 			if c.same {
-				k.waitState(t, "MASTER", 6*time.Second)
+				k.WaitState(t, "MASTER", 6*time.Second)
 				waitState(t, vk.router, vrrp.Backup, time.Second)
 				exactlyOneMaster(t, k, vk.router, true, 3*time.Second)
 				st := vk.router.Stats()
 				assert.Zero(t, st.AddressListErrors, "%+v", st)
 				assert.NotZero(t, st.AdvertsReceived)
-				assert.NotContains(t, k.proc.Output(), "VIPs but received", "keepalived saw a mismatch")
-				assert.NotContains(t, k.proc.Output(), "not present in MASTER advert")
+				assert.NotContains(t, k.Output(), "VIPs but received", "keepalived saw a mismatch")
+				assert.NotContains(t, k.Output(), "not present in MASTER advert")
 				return
 			}
 			// Both masters: each drops the other's advertisements.
-			k.waitState(t, "MASTER", 6*time.Second)
+			k.WaitState(t, "MASTER", 6*time.Second)
 			waitState(t, vk.router, vrrp.Master, 6*time.Second)
 			for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
-				require.Equal(t, "MASTER", k.state(), "keepalived")
+				require.Equal(t, "MASTER", k.State(), "keepalived")
 				require.Equal(t, vrrp.Master, vk.router.State(), "vipkit")
 			}
 			// keepalived 2.2.7 as master restarts its Adver_Timer at every
@@ -244,7 +205,7 @@ func TestKeepalivedAddressList(t *testing.T) {
 			assert.NotZero(t, st.AddressListErrors, "%+v", st)
 			assert.Zero(t, st.AdvertsReceived, "a different set was taken")
 			assert.Regexp(t, `\(VI_1\) (received an unexpected ip number count|ip address associated with VRID 51 not present in MASTER advert)`,
-				k.proc.Output(), "keepalived did not drop vipkit's advertisements")
+				k.Output(), "keepalived did not drop vipkit's advertisements")
 		})
 	}
 }
@@ -261,8 +222,8 @@ func TestKeepalivedPreemptDelayAfterFault(t *testing.T) {
 		VirtualAddresses: []netip.Addr{netip.MustParseAddr("192.0.2.100")}})
 	require.NoError(t, vk.router.Report("service", 0, errors.New("down")))
 	waitState(t, vk.router, vrrp.Fault, time.Second)
-	k := startKeepalived(t, kHost.host, keepalivedVIPs(100, []string{"192.0.2.100/24"}))
-	k.waitState(t, "MASTER", 6*time.Second)
+	k := keepalived.Start(t, kHost.host, keepalivedVIPs(100, []string{"192.0.2.100/24"}))
+	k.WaitState(t, "MASTER", 6*time.Second)
 
 	cleared := time.Now()
 	require.NoError(t, vk.router.Report("service", 0, nil))
@@ -274,6 +235,6 @@ func TestKeepalivedPreemptDelayAfterFault(t *testing.T) {
 	assert.Equal(t, vrrp.ReasonPreempted, e.Reason)
 	assert.GreaterOrEqual(t, took, delay, "preempted before the delay ended")
 	assert.Less(t, took, delay+1500*time.Millisecond, "the delay starts at the first advertisement, at most an interval after FAULT cleared")
-	k.waitState(t, "BACKUP", 2*time.Second)
+	k.WaitState(t, "BACKUP", 2*time.Second)
 	t.Logf("vipkit preempted keepalived %v after leaving FAULT (preempt_delay %v)", took, delay)
 }

@@ -14,6 +14,12 @@
 // (addr_gen_mode none, IPv6 off on an IPv4 one), so no router solicitation
 // or MLD report from the virtual MAC on a backup, which would draw the
 // master's traffic to it.
+//
+// While a macvlan of a virtual MAC is on it, the parent interface has
+// arp_ignore 1, arp_filter 1 and arp_announce 2, so that it never speaks
+// for a virtual address with its own MAC; what they were before is kept
+// in the macvlan's alias, so that the last macvlan to go, whichever
+// process made it, puts them back, also after a crash.
 package vmac
 
 import (

@@ -2,13 +2,14 @@ package vmac
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/jsimonetti/rtnetlink/v2"
 	"github.com/mdlayher/netlink"
@@ -21,17 +22,33 @@ type Link struct {
 	Index  int
 	MAC    net.HardwareAddr
 	parent string
-	gone   bool // Delete has released the parent; guarded by parentsMu
+	saved  string // the parent's sysctls before the first macvlan, as parentSysctls writes them
 }
+
+// parentSysctls are what the parent needs while it carries a virtual MAC,
+// so that it never answers for a virtual address with its own MAC:
+// keepalived's arp_ignore 1 and arp_filter 1 (its vrrp_if_config.c; ARP
+// for a virtual address on the macvlan is answered there alone), and
+// arp_announce 2, which keepalived leaves to the administrator
+// (doc/NOTE_vrrp_vmac.txt): without it the master's own ARP requests,
+// sent from the parent for traffic it answers from a virtual address,
+// name the virtual address with the parent's MAC, and neighbours take it.
+var parentSysctls = [...]struct{ name, value string }{{"arp_ignore", "1"}, {"arp_filter", "1"}, {"arp_announce", "2"}}
+
+// aliasPrefix starts the alias (IFLA_IFALIAS) of a macvlan of this
+// package: the parent's sysctls as they were before the first macvlan of
+// a virtual MAC came on it, kept on the host so that every process, and
+// one that starts again after a crash, puts back the same.
+const aliasPrefix = "vipkit vmac; parent was "
 
 // Create makes the macvlan name with address mac on the interface of
 // index parent, in the network namespace of the calling thread, and brings
 // it up. It needs CAP_NET_ADMIN. A macvlan of that name, address and
 // parent is taken for one a crashed run left behind and made again; any
-// other interface of that name is refused, untouched. Create also sets on
-// the parent what keepalived sets there (arp_ignore 1, arp_filter 1, so
-// that it does not answer ARP for the virtual addresses with its own MAC);
-// Delete of the last Link of the parent puts them back.
+// other interface of that name is refused, untouched. While any macvlan of
+// a virtual router MAC is on the parent (this process's, another's,
+// keepalived's or FRR's), the parent has parentSysctls; Delete of the last
+// puts back what they were before the first.
 func Create(parent int, name string, mac net.HardwareAddr, ipv6 bool) (*Link, error) {
 	c, err := rtnetlink.Dial(nil)
 	if err != nil {
@@ -42,9 +59,38 @@ func Create(parent int, name string, mac net.HardwareAddr, ipv6 bool) (*Link, er
 	if err != nil {
 		return nil, fmt.Errorf("vmac: interface %d: %w", parent, err)
 	}
-	if err := removeStale(c, name, mac, uint32(parent)); err != nil {
-		return nil, err
+	l := &Link{Name: name, MAC: mac, parent: p.Attributes.Name}
+	links, err := c.Link.List()
+	if err != nil {
+		return nil, fmt.Errorf("vmac: listing interfaces: %w", err)
 	}
+	for _, m := range links {
+		a := m.Attributes
+		if a == nil || a.Info == nil || a.Info.Kind != "macvlan" || a.Type != uint32(parent) || !isVirtualMAC(a.Address) {
+			if a != nil && a.Name == name {
+				return nil, fmt.Errorf("vmac: interface %s exists and is not the macvlan of %v on %s; name another", name, mac, l.parent)
+			}
+			continue
+		}
+		if a.Alias != nil && strings.HasPrefix(*a.Alias, aliasPrefix) && l.saved == "" {
+			l.saved = strings.TrimPrefix(*a.Alias, aliasPrefix)
+		}
+		switch {
+		case a.Name != name:
+		case !bytes.Equal(a.Address, mac):
+			return nil, fmt.Errorf("vmac: interface %s exists and is not the macvlan of %v on %s; name another", name, mac, l.parent)
+		default: // ours, left by a crashed run
+			if err := c.Link.Delete(m.Index); err != nil {
+				return nil, fmt.Errorf("vmac: removing stale %s: %w", name, err)
+			}
+		}
+	}
+	if l.saved == "" { // the first macvlan of a virtual MAC on the parent
+		if l.saved, err = readParent(l.parent); err != nil {
+			return nil, err
+		}
+	}
+	alias := aliasPrefix + l.saved
 	err = c.Link.New(&rtnetlink.LinkMessage{
 		Family: unix.AF_UNSPEC,
 		Attributes: &rtnetlink.LinkAttributes{
@@ -55,51 +101,39 @@ func Create(parent int, name string, mac net.HardwareAddr, ipv6 bool) (*Link, er
 		},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("vmac: making macvlan %s on %s: %w", name, p.Attributes.Name, err)
+		return nil, fmt.Errorf("vmac: making macvlan %s on %s: %w", name, l.parent, err)
 	}
 	ifi, err := net.InterfaceByName(name)
 	if err != nil {
 		return nil, fmt.Errorf("vmac: %w", err)
 	}
-	l := &Link{Name: name, Index: ifi.Index, MAC: mac, parent: p.Attributes.Name}
-	if err := l.setUp(c, ipv6); err != nil {
+	l.Index = ifi.Index
+	if err := l.setUp(c, ipv6, alias); err != nil {
 		_ = c.Link.Delete(uint32(l.Index))
 		return nil, err
 	}
-	if err := hold(l.parent); err != nil {
+	var set []string
+	for _, s := range parentSysctls {
+		set = append(set, s.name+"="+s.value)
+	}
+	if err := writeParent(l.parent, strings.Join(set, " ")); err != nil {
 		_ = c.Link.Delete(uint32(l.Index))
 		return nil, err
 	}
 	return l, nil
 }
 
-// removeStale deletes the interface name if it is a macvlan of address
-// mac on parent, and refuses any other interface of that name.
-func removeStale(c *rtnetlink.Conn, name string, mac net.HardwareAddr, parent uint32) error {
-	links, err := c.Link.List()
-	if err != nil {
-		return fmt.Errorf("vmac: listing interfaces: %w", err)
-	}
-	for _, l := range links {
-		a := l.Attributes
-		if a == nil || a.Name != name {
-			continue
-		}
-		if a.Info == nil || a.Info.Kind != "macvlan" || !bytes.Equal(a.Address, mac) || a.Type != parent {
-			return fmt.Errorf("vmac: interface %s exists and is not the macvlan of %v on interface %d; name another", name, mac, parent)
-		}
-		if err := c.Link.Delete(l.Index); err != nil {
-			return fmt.Errorf("vmac: removing stale %s: %w", name, err)
-		}
-	}
-	return nil
+// isVirtualMAC reports whether mac is a virtual router MAC address of
+// RFC 5798 §7.3.
+func isVirtualMAC(mac net.HardwareAddr) bool {
+	return len(mac) == 6 && mac[0] == 0 && mac[1] == 0 && mac[2] == 0x5e && mac[3] == 0 && (mac[4] == 1 || mac[4] == 2)
 }
 
-// setUp sets the macvlan's sysctls and brings it up: no address of its
-// own (addr_gen_mode 1, none; an IPv4 one without IPv6), and arp_ignore 1,
-// so that it answers ARP only for the virtual addresses it holds, never
-// for the parent's.
-func (l *Link) setUp(c *rtnetlink.Conn, ipv6 bool) error {
+// setUp sets the macvlan's alias and sysctls and brings it up: no address
+// of its own (addr_gen_mode 1, none; an IPv4 one without IPv6), and
+// arp_ignore 1, so that it answers ARP only for the virtual addresses it
+// holds, never for the parent's.
+func (l *Link) setUp(c *rtnetlink.Conn, ipv6 bool, alias string) error {
 	settings := [][2]string{{"ipv6/conf/" + l.Name + "/addr_gen_mode", "1"}, {"ipv4/conf/" + l.Name + "/arp_ignore", "1"}}
 	if !ipv6 {
 		settings = append(settings, [2]string{"ipv6/conf/" + l.Name + "/disable_ipv6", "1"})
@@ -109,6 +143,9 @@ func (l *Link) setUp(c *rtnetlink.Conn, ipv6 bool) error {
 			return err
 		}
 	}
+	if err := setAlias(l.Index, alias); err != nil {
+		return fmt.Errorf("vmac: the alias of %s: %w", l.Name, err)
+	}
 	err := c.Link.Set(&rtnetlink.LinkMessage{Family: unix.AF_UNSPEC, Index: uint32(l.Index), Flags: unix.IFF_UP, Change: unix.IFF_UP})
 	if err != nil {
 		return fmt.Errorf("vmac: bringing %s up: %w", l.Name, err)
@@ -116,10 +153,35 @@ func (l *Link) setUp(c *rtnetlink.Conn, ipv6 bool) error {
 	return nil
 }
 
-// Delete removes the macvlan, and the virtual addresses with it; after
-// the last Link of its parent, the parent's ARP sysctls are put back.
-// Deleting one that is gone already, as with its parent, is not an error;
-// an interface that has taken its index is left alone.
+// setAlias sets the alias (IFLA_IFALIAS) of interface index, in an
+// RTM_SETLINK of its own: package rtnetlink decodes the alias but does not
+// encode it.
+func setAlias(index int, alias string) error {
+	c, err := netlink.Dial(unix.NETLINK_ROUTE, nil)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ae := netlink.NewAttributeEncoder()
+	ae.String(unix.IFLA_IFALIAS, alias)
+	attrs, err := ae.Encode()
+	if err != nil {
+		return err
+	}
+	ifinfo := make([]byte, unix.SizeofIfInfomsg) // struct ifinfomsg, rtnetlink(7)
+	ifinfo[0] = unix.AF_UNSPEC
+	binary.NativeEndian.PutUint32(ifinfo[4:], uint32(index))
+	_, err = c.Execute(netlink.Message{
+		Header: netlink.Header{Type: unix.RTM_SETLINK, Flags: netlink.Request | netlink.Acknowledge},
+		Data:   append(ifinfo, attrs...),
+	})
+	return err
+}
+
+// Delete removes the macvlan, and the virtual addresses with it; when no
+// macvlan of a virtual MAC is left on the parent, it puts the parent's
+// sysctls back. Deleting one that is gone already, as with its parent, is
+// not an error; an interface that has taken its index is left alone.
 func (l *Link) Delete() error {
 	c, err := rtnetlink.Dial(nil)
 	if err != nil {
@@ -130,78 +192,60 @@ func (l *Link) Delete() error {
 	if err != nil {
 		return fmt.Errorf("vmac: listing interfaces: %w", err)
 	}
+	var parent uint32
+	for _, m := range links {
+		if a := m.Attributes; a != nil && a.Name == l.parent {
+			parent = m.Index
+		}
+	}
+	others := false
 	for _, m := range links {
 		a := m.Attributes
-		if m.Index != uint32(l.Index) || a == nil || a.Name != l.Name || !bytes.Equal(a.Address, l.MAC) {
+		switch {
+		case a == nil || a.Info == nil || a.Info.Kind != "macvlan" || a.Type != parent || !isVirtualMAC(a.Address):
+		case m.Index == uint32(l.Index) && a.Name == l.Name && bytes.Equal(a.Address, l.MAC):
+			if err := c.Link.Delete(m.Index); err != nil && !errors.Is(err, unix.ENODEV) {
+				return fmt.Errorf("vmac: deleting %s: %w", l.Name, err)
+			}
+		default:
+			others = true
+		}
+	}
+	if others || parent == 0 {
+		return nil
+	}
+	return writeParent(l.parent, l.saved)
+}
+
+// readParent returns the parent's parentSysctls as writeParent takes them:
+// "arp_ignore=0 arp_filter=0 arp_announce=0".
+func readParent(parent string) (string, error) {
+	var vals []string
+	for _, s := range parentSysctls {
+		v, err := readSysctl("ipv4/conf/" + parent + "/" + s.name)
+		if err != nil {
+			return "", err
+		}
+		vals = append(vals, s.name+"="+v)
+	}
+	return strings.Join(vals, " "), nil
+}
+
+// writeParent sets the parent's sysctls that vals names, as readParent
+// writes them; it takes only those of parentSysctls.
+func writeParent(parent, vals string) error {
+	var errs []error
+	for _, kv := range strings.Fields(vals) {
+		name, v, _ := strings.Cut(kv, "=")
+		known := false
+		for _, s := range parentSysctls {
+			known = known || s.name == name
+		}
+		if _, err := strconv.Atoi(v); !known || err != nil {
+			errs = append(errs, fmt.Errorf("vmac: %s: not a sysctl of the parent's to set", kv))
 			continue
 		}
-		if err := c.Link.Delete(m.Index); err != nil && !errors.Is(err, unix.ENODEV) {
-			return fmt.Errorf("vmac: deleting %s: %w", l.Name, err)
-		}
-	}
-	return l.release()
-}
-
-// The parent's sysctls that keepalived sets for a macvlan (its
-// vrrp_if_config.c), and what they were, per parent, while Links of this
-// process are on it.
-var (
-	parentsMu sync.Mutex
-	parents   = map[string]*parentState{}
-)
-
-type parentState struct {
-	links int
-	saved map[string]string // sysctl path → its value before
-}
-
-var parentSysctls = []string{"arp_ignore", "arp_filter"}
-
-// hold sets the parent's ARP sysctls to 1, remembering them at its first
-// Link.
-func hold(parent string) error {
-	parentsMu.Lock()
-	defer parentsMu.Unlock()
-	st := parents[parent]
-	if st == nil {
-		st = &parentState{saved: map[string]string{}}
-		for _, name := range parentSysctls {
-			path := "ipv4/conf/" + parent + "/" + name
-			v, err := readSysctl(path)
-			if err != nil {
-				return err
-			}
-			st.saved[path] = v
-		}
-		for path := range st.saved {
-			if err := writeSysctl(path, "1"); err != nil {
-				return err
-			}
-		}
-		parents[parent] = st
-	}
-	st.links++
-	return nil
-}
-
-// release puts the parent's sysctls back after its last Link, once for l.
-func (l *Link) release() error {
-	parentsMu.Lock()
-	defer parentsMu.Unlock()
-	st := parents[l.parent]
-	if st == nil || l.gone {
-		return nil
-	}
-	l.gone = true
-	if st.links--; st.links > 0 {
-		return nil
-	}
-	delete(parents, l.parent)
-	var errs []error
-	for path, v := range st.saved {
-		if err := writeSysctl(path, v); err != nil && !errors.Is(err, os.ErrNotExist) {
-			errs = append(errs, err)
-		}
+		errs = append(errs, writeSysctl("ipv4/conf/"+parent+"/"+name, v))
 	}
 	return errors.Join(errs...)
 }

@@ -28,7 +28,8 @@ func TestCreate(t *testing.T) {
 	sysctl := func(name string) string {
 		return strings.TrimSpace(h.MustRun("sysctl", "-n", "net.ipv4.conf."+ifc.Name()+"."+name))
 	}
-	h.MustRun("sysctl", "-qw", "net.ipv4.conf."+ifc.Name()+".arp_ignore=2", "net.ipv4.conf."+ifc.Name()+".arp_filter=0")
+	h.MustRun("sysctl", "-qw", "net.ipv4.conf."+ifc.Name()+".arp_ignore=2", "net.ipv4.conf."+ifc.Name()+".arp_filter=0",
+		"net.ipv4.conf."+ifc.Name()+".arp_announce=0")
 
 	var a, b *vmac.Link
 	require.NoError(t, h.Do(func() (err error) {
@@ -42,6 +43,8 @@ func TestCreate(t *testing.T) {
 	assert.Contains(t, show, "UP")
 	assert.Equal(t, "1", sysctl("arp_ignore"))
 	assert.Equal(t, "1", sysctl("arp_filter"))
+	assert.Equal(t, "2", sysctl("arp_announce"))
+	assert.Contains(t, show, "alias vipkit vmac; parent was arp_ignore=2 arp_filter=0 arp_announce=0")
 	assert.Equal(t, "1", strings.TrimSpace(h.MustRun("sysctl", "-n", "net/ipv6/conf/vrrp.51/disable_ipv6")), "no IPv6 on an IPv4 macvlan")
 
 	require.NoError(t, h.Do(func() (err error) {
@@ -60,14 +63,33 @@ func TestCreate(t *testing.T) {
 	assert.Error(t, err, "the macvlan is gone")
 	require.NoError(t, h.Do(b.Delete), "deleting one that is gone")
 
-	// One a crashed run left is replaced.
-	h.MustRun("ip", "link", "add", "link", ifc.Name(), "name", "vrrp.51", "address", "00:00:5e:00:01:33", "type", "macvlan", "mode", "private")
+	// One a crashed run left is replaced, and what the parent was before
+	// that run is put back at the end: its alias says.
+	require.NoError(t, h.Do(func() (err error) {
+		_, err = vmac.Create(ifc.Index(), "vrrp.51", vmac.MAC(51, false), false)
+		return err
+	}))
+	h.MustRun("ip", "link", "set", "vrrp.51", "type", "macvlan", "mode", "private") // as a crash leaves it, changed
 	require.NoError(t, h.Do(func() (err error) {
 		a, err = vmac.Create(ifc.Index(), "vrrp.51", vmac.MAC(51, false), false)
 		return err
 	}))
 	assert.Contains(t, h.MustRun("ip", "-d", "link", "show", "vrrp.51"), "macvlan mode bridge", "made again")
 	require.NoError(t, h.Do(a.Delete))
+	assert.Equal(t, "2", sysctl("arp_ignore"), "put back as before the crashed run")
+	assert.Equal(t, "0", sysctl("arp_announce"))
+
+	// Another's macvlan of a virtual MAC (keepalived's, FRR's, another
+	// process's) keeps the parent's settings when ours goes.
+	require.NoError(t, h.Do(func() (err error) {
+		a, err = vmac.Create(ifc.Index(), "vrrp.51", vmac.MAC(51, false), false)
+		return err
+	}))
+	h.MustRun("ip", "link", "add", "link", ifc.Name(), "name", "vrrp4-9", "address", "00:00:5e:00:01:09", "type", "macvlan", "mode", "bridge")
+	require.NoError(t, h.Do(a.Delete))
+	assert.Equal(t, "1", sysctl("arp_ignore"), "another's macvlan of a virtual MAC is on the parent")
+	assert.Equal(t, "2", sysctl("arp_announce"))
+	h.MustRun("ip", "link", "del", "vrrp4-9")
 
 	// Another's is refused and left alone.
 	h.MustRun("ip", "link", "add", "link", ifc.Name(), "name", "vrrp.51", "address", "02:00:00:00:00:51", "type", "macvlan")
@@ -75,6 +97,6 @@ func TestCreate(t *testing.T) {
 		_, err = vmac.Create(ifc.Index(), "vrrp.51", vmac.MAC(51, false), false)
 		return err
 	})
-	assert.ErrorContains(t, err, "interface vrrp.51 exists and is not the macvlan of 00:00:5e:00:01:33")
+	assert.ErrorContains(t, err, "interface vrrp.51 exists and is not the macvlan of 00:00:5e:00:01:33 on "+ifc.Name()+"; name another")
 	assert.Contains(t, h.MustRun("ip", "link", "show", "vrrp.51"), "02:00:00:00:00:51", "untouched")
 }
