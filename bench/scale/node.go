@@ -44,11 +44,11 @@ type nodeStatus struct {
 	ToFault     uint64 `json:"to_fault"`
 
 	// The routers' Stats, summed, but UnknownVRIDs.
-	AdvertsSent           uint64 `json:"adverts_sent"`
-	AdvertsReceived       uint64 `json:"adverts_received"`
-	SendErrors            uint64 `json:"send_errors"`
-	PacketErrors          uint64 `json:"packet_errors"` // every kind of bad packet but an unknown VRID
-	AddressListErrors uint64 `json:"address_list_mismatches"`
+	AdvertsSent       uint64 `json:"adverts_sent"`
+	AdvertsReceived   uint64 `json:"adverts_received"`
+	SendErrors        uint64 `json:"send_errors"`
+	PacketErrors      uint64 `json:"packet_errors"` // every kind of bad packet but an unknown VRID
+	AddressListErrors uint64 `json:"address_list_errors"`
 	// UnknownVRIDs counts the messages for a VRID that no router runs,
 	// once per interface (see unknownVRIDs).
 	UnknownVRIDs uint64 `json:"unknown_vrids"`

@@ -73,14 +73,14 @@ type nodeResult struct {
 	OthersAtEnd    int     `json:"others_at_end"` // fault, initialize, or not yet logged
 
 	// vipkit only.
-	Goroutines          *int     `json:"goroutines,omitempty"`
-	AllocsPerAdvert     *float64 `json:"allocs_per_advert,omitempty"` // per advert sent or received, counted by the routers
-	RouterSentPerS      *float64 `json:"router_sent_per_s,omitempty"`
-	RouterReceivedPerS  *float64 `json:"router_received_per_s,omitempty"`
-	RouterPacketErrors  *uint64  `json:"router_packet_errors,omitempty"` // but unknown VRIDs
-	RouterSendErrors    *uint64  `json:"router_send_errors,omitempty"`
-	AddressListMismatch *uint64  `json:"address_list_mismatches,omitempty"`
-	HeapInuseMB         *float64 `json:"heap_inuse_mb,omitempty"`
+	Goroutines         *int     `json:"goroutines,omitempty"`
+	AllocsPerAdvert    *float64 `json:"allocs_per_advert,omitempty"` // per advert sent or received, counted by the routers
+	RouterSentPerS     *float64 `json:"router_sent_per_s,omitempty"`
+	RouterReceivedPerS *float64 `json:"router_received_per_s,omitempty"`
+	RouterPacketErrors *uint64  `json:"router_packet_errors,omitempty"` // but unknown VRIDs
+	RouterSendErrors   *uint64  `json:"router_send_errors,omitempty"`
+	AddressListErrors  *uint64  `json:"address_list_errors,omitempty"`
+	HeapInuseMB        *float64 `json:"heap_inuse_mb,omitempty"`
 
 	// RouterUnknownVRIDsPerS, vipkit only too, is the messages per second
 	// for a VRID that no router runs, counted once per interface (see
@@ -164,7 +164,7 @@ func nodeResultFrom(c config, master bool, r0, r1 reading) nodeResult {
 		uv := round(per(float64(v1.UnknownVRIDs-v0.UnknownVRIDs), dt), 1)
 		heap := round(float64(v1.HeapInuse)/(1<<20), 1)
 		res.Goroutines, res.AllocsPerAdvert, res.RouterSentPerS, res.RouterReceivedPerS = &g, &allocs, &rs, &rr
-		res.RouterPacketErrors, res.RouterSendErrors, res.AddressListMismatch, res.HeapInuseMB = &pe, &se, &am, &heap
+		res.RouterPacketErrors, res.RouterSendErrors, res.AddressListErrors, res.HeapInuseMB = &pe, &se, &am, &heap
 		res.RouterUnknownVRIDsPerS = &uv
 	}
 	return res
