@@ -315,8 +315,9 @@ func (r *Router) relink(l netmon.Link) error {
 	var link *vmac.Link
 	var frames *frameConn
 	if r.vmac != nil {
-		// The macvlan went with its parent: make it again on the new one,
-		// the parent's sysctls set again from what they are now.
+		// The macvlan went with its parent: give it back (the new parent
+		// gets what the old one had before the first macvlan) and make it
+		// again on the new one.
 		old := r.vmac
 		err = r.links.host.Netns().Do(func() (err error) {
 			if err := old.Delete(); err != nil {
@@ -487,10 +488,12 @@ func (r *Router) release() {
 // closeVirtualMAC closes the frame socket and removes the macvlan, if
 // any, in the router's network namespace.
 func (r *Router) closeVirtualMAC() {
+	r.pmu.Lock()
 	r.mu.Lock()
 	l, f := r.vmac, r.frames
 	r.vmac, r.frames = nil, nil
 	r.mu.Unlock()
+	r.pmu.Unlock()
 	if f != nil {
 		f.Close()
 	}
@@ -797,7 +800,7 @@ func (r *Router) receive(now time.Time, msg []byte, info PacketInfo) {
 	if r.rx.Priority == 0 {
 		r.stats.PriorityZeroReceived++
 	}
-	mismatch := !sameAddresses(r.rx.Addresses, r.cfg.VirtualAddresses)
+	mismatch := r.cfg.AcceptAddressMismatch && !sameAddresses(r.rx.Addresses, r.cfg.VirtualAddresses) // else check dropped it
 	if mismatch {
 		r.stats.AddressListErrors++
 	}
