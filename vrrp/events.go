@@ -17,8 +17,9 @@ const (
 	// EventTransition: the router changed state, From → To for Reason.
 	EventTransition EventKind = iota + 1
 	// EventLowerPriority: the router, master, received an advertisement
-	// of lower priority from Peer and answered it (keepalived's
-	// notify_master_rx_lower_pri); at most one an advertisement interval.
+	// of lower priority from Peer, or of equal priority from a lower
+	// address, and answered it (keepalived's notify_master_rx_lower_pri;
+	// RFC 9568 §6.4.3); at most one an advertisement interval.
 	// Another router believes it is master, as after a split brain: a
 	// listener that announces the addresses should announce them again.
 	EventLowerPriority
