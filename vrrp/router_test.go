@@ -334,6 +334,7 @@ func TestRouterOwnerIgnoreAdverts(t *testing.T) {
 		t.Run(fmt.Sprintf("OwnerIgnoreAdverts=%v", ignore), func(t *testing.T) {
 			var lan fakeNet
 			cfg := routerConfig(255)
+			cfg.AdvertInterval = time.Second // a backup stays one for 3 s: waitState sees it on a loaded machine
 			cfg.OwnerIgnoreAdverts = ignore
 			conn := lan.conn(src4)
 			r, err := vrrp.NewRouterConn(cfg, conn, src4)
