@@ -19,6 +19,11 @@
 // error, among the logs, and standard output keeps its transition lines
 // only.
 //
+// With -t -f FILE it checks a keepalived.conf as keepalived -t does (package
+// keepalived): it prints each vrrp_instance as it would run it and each
+// keyword it does not honour, with its line, and exits 0; or it prints
+// every line it refuses and exits 1. Running the file is yet to come.
+//
 // With -no-vip it runs the election only. With -priority 255 it is the
 // address owner: the addresses are the interface's own, it becomes master
 // at once, and they stay on the interface when it stops.
@@ -60,6 +65,8 @@ const about = "vrrpd runs one VRRP virtual router, as a keepalived vrrp_instance
 type options struct {
 	vipcmd.Options
 	noVIP bool
+	file  string // -f: a keepalived.conf
+	test  bool   // -t: check it and exit
 }
 
 // parse turns the command line into options. For -h it writes the usage
@@ -69,8 +76,18 @@ func parse(args []string, usage io.Writer) (options, error) {
 	flags := vipcmd.AddFlags(fs)
 	var opts options
 	fs.BoolVar(&opts.noVIP, "no-vip", false, "run the election only: do not hold or announce the addresses")
-	if err := vipcmd.Parse(fs, args, about, "vrrpd -interface IF -vrid N -vip PREFIX [flags]", usage); err != nil {
+	fs.StringVar(&opts.file, "f", "", "with -t, check this keepalived.conf: what vrrpd would run and what it does not honour, each with its line")
+	fs.BoolVar(&opts.test, "t", false, "check the -f file and exit 0 if it checks, 1 if not (keepalived -t)")
+	if err := vipcmd.Parse(fs, args, about, "vrrpd -interface IF -vrid N -vip PREFIX [flags] | vrrpd -t -f keepalived.conf", usage); err != nil {
 		return opts, err
+	}
+	switch {
+	case opts.test && opts.file == "":
+		return opts, vipcmd.Usagef("-t checks the file -f names: give -f")
+	case opts.file != "" && !opts.test:
+		return opts, vipcmd.Usagef("-f %s: vrrpd does not run a keepalived.conf yet; -t -f %s checks it", opts.file, opts.file)
+	case opts.file != "":
+		return opts, nil
 	}
 	var err error
 	if opts.Options, err = flags.Options(); err != nil {
@@ -88,6 +105,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	opts, err := parse(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
+	}
+	if err == nil && opts.test {
+		return checkFile(opts.file, stdout, stderr)
 	}
 	var (
 		r *vrrp.Router

@@ -1,0 +1,47 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+// TestCheckFile: vrrpd -t -f checks a keepalived.conf as keepalived -t
+// does: a file that checks prints what would run and each keyword not
+// honoured, with its line, and exits 0; one that does not prints each
+// refused line and exits 1; -f alone, or -t alone, is a usage error.
+func TestCheckFile(t *testing.T) {
+	run1 := func(args ...string) (int, string, string) {
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), args, &stdout, &stderr)
+		return code, stdout.String(), stderr.String()
+	}
+
+	code, out, errOut := run1("-t", "-f", "../../keepalived/testdata/tencent-havip.conf")
+	assert.Equal(t, 0, code, errOut)
+	assert.Empty(t, errOut)
+	assert.Contains(t, out, "vrrp_instance VI_1 (../../keepalived/testdata/tencent-havip.conf:3): eth0 VRID 51 VRRPv2 priority 80 every 1s, "+
+		"unicast from 172.17.16.7 to [172.17.16.13], addresses 172.17.16.3/32, nopreempt, auth PASS, tracks eth0\n")
+	assert.Contains(t, out, "note: ../../keepalived/testdata/tencent-havip.conf:34: track_script: no vrrp_script checkhaproxy")
+	assert.True(t, strings.HasSuffix(out, "checks: 1 vrrp_instance, 1 notes\n"), "%q", out)
+
+	code, out, errOut = run1("-t", "-f", "../../keepalived/testdata/samples/keepalived.conf.sample")
+	assert.Equal(t, 1, code)
+	assert.Empty(t, out)
+	assert.Equal(t, "vrrpd: ../../keepalived/testdata/samples/keepalived.conf.sample:26: virtual_server: LVS (IPVS) is not supported: vipkit holds virtual addresses, it does not balance\n"+
+		"vrrpd: ../../keepalived/testdata/samples/keepalived.conf.sample does not check\n", errOut)
+
+	code, _, errOut = run1("-t", "-f", "no-such.conf")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "no-such.conf: no such file or directory")
+
+	code, _, errOut = run1("-f", "x.conf")
+	assert.Equal(t, 2, code)
+	assert.Equal(t, "vrrpd: -f x.conf: vrrpd does not run a keepalived.conf yet; -t -f x.conf checks it\n", errOut)
+	code, _, errOut = run1("-t")
+	assert.Equal(t, 2, code)
+	assert.Equal(t, "vrrpd: -t checks the file -f names: give -f\n", errOut)
+}

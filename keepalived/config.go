@@ -1,0 +1,841 @@
+package keepalived
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vipkit/vipkit/havip"
+	"github.com/vipkit/vipkit/vrrp"
+)
+
+// Config is what a keepalived.conf says of VRRP.
+type Config struct {
+	RouterID   string // global_defs router_id
+	Instances  []*Instance
+	Scripts    []*Script
+	SyncGroups []*SyncGroup
+	// ScriptUser is global_defs script_user: the user scripts run as
+	// unless they name one; empty means keepalived_script, or root.
+	ScriptUser string
+	// ScriptSecurity is global_defs enable_script_security.
+	ScriptSecurity bool
+	// RealtimePriority is global_defs vrrp_rt_priority; 0 if unset.
+	RealtimePriority int
+	// Notes are the keywords read but not honoured as keepalived would,
+	// each with what vipkit does instead.
+	Notes []Note
+}
+
+// A Note is a keyword of the file that vipkit reads but does not honour
+// as keepalived does, and what it does instead.
+type Note struct {
+	Pos     Pos
+	Keyword string
+	Text    string
+}
+
+func (n Note) String() string { return fmt.Sprintf("%v: %s: %s", n.Pos, n.Keyword, n.Text) }
+
+// An Instance is a vrrp_instance.
+type Instance struct {
+	Name string
+	Pos  Pos
+	// Router is the virtual router, with keepalived's defaults; its Checks
+	// are empty: the scripts it tracks are TrackScripts.
+	Router vrrp.Config
+	// Addresses are virtual_ipaddress and virtual_ipaddress_excluded with
+	// their prefix lengths: what havip holds while master.
+	Addresses []netip.Prefix
+	// Label is the label of the addresses (their "label" option).
+	Label string
+	// Announce is the rhythm of gratuitous ARPs (the garp_* keywords).
+	Announce havip.Announce
+	// TrackScripts are track_script's entries, in order.
+	TrackScripts []TrackScript
+	// Notify are the instance's notify scripts.
+	Notify Notify
+	// InitialMaster is "state MASTER". vipkit starts every router as
+	// backup (the owner excepted) and reports it as a note.
+	InitialMaster bool
+}
+
+// HAVIP returns the havip.Config that holds the instance's addresses.
+func (i *Instance) HAVIP() havip.Config {
+	a := i.Announce
+	return havip.Config{Interface: i.Router.AddressInterface(), Addresses: i.Addresses, Label: i.Label,
+		Owner: i.Router.Priority == 255, Announce: &a}
+}
+
+// A TrackScript is an entry of track_script: a vrrp_script by name, with
+// the weight that overrides the script's own when WeightSet.
+type TrackScript struct {
+	Pos       Pos
+	Name      string
+	Weight    int
+	WeightSet bool
+}
+
+// A Script is a vrrp_script.
+type Script struct {
+	Name string
+	Pos  Pos
+	// Command is the script line as written, run by a shell as keepalived
+	// runs it.
+	Command  string
+	Interval time.Duration // default 1 s
+	Timeout  time.Duration // 0: keepalived's default, the interval
+	Weight   int           // -253..253
+	Reverse  bool          // "weight N reverse"
+	Rise     int           // default 1
+	Fall     int           // default 1
+	User     string        // "user NAME [GROUP]"; empty means Config.ScriptUser
+	InitFail bool          // init_fail: start as failed
+}
+
+// A SyncGroup is a vrrp_sync_group: instances that change state together.
+type SyncGroup struct {
+	Name   string
+	Pos    Pos
+	Group  []string
+	Notify Notify
+}
+
+// Notify are notify scripts: one per state and one for every change.
+type Notify struct {
+	Master, Backup, Fault, Stop, Any string
+}
+
+// Load reads the keepalived.conf at path, includes and all, and returns
+// what it says of VRRP. An error lists every line refused, each an *Error
+// (errors.As finds the first); a Config is returned only without one.
+func Load(path string) (*Config, error) {
+	r := &reader{}
+	nodes := r.readFile(path, 0)
+	c := &converter{reader: r, cfg: &Config{}, global: defaultGlobal()}
+	c.convert(nodes)
+	if len(r.errs) > 0 {
+		slices.SortStableFunc(r.errs, func(a, b error) int {
+			var ea, eb *Error
+			if !errors.As(a, &ea) || !errors.As(b, &eb) {
+				return 0
+			}
+			return cmp.Or(strings.Compare(ea.Pos.File, eb.Pos.File), cmp.Compare(ea.Pos.Line, eb.Pos.Line))
+		})
+		return nil, errors.Join(r.errs...)
+	}
+	return c.cfg, nil
+}
+
+// global is what global_defs sets for every instance.
+type global struct {
+	version              vrrp.Version
+	announce             havip.Announce
+	lowerRepeatSet       bool
+	lowerDelaySet        bool
+	higherPrioSendAdvert bool
+}
+
+func defaultGlobal() global {
+	a := havip.KeepalivedAnnounce
+	return global{version: vrrp.Version2, announce: a}
+}
+
+// converter turns statements into a Config.
+type converter struct {
+	*reader
+	cfg    *Config
+	global global
+	devs   []dev // the "dev" options of the instance being read
+}
+
+// A dev is the "dev" option of a virtual address.
+type dev struct {
+	pos  Pos
+	addr netip.Prefix
+	name string
+}
+
+func (c *converter) note(n *node, format string, args ...any) {
+	c.cfg.Notes = append(c.cfg.Notes, Note{Pos: n.pos, Keyword: n.keyword(), Text: fmt.Sprintf(format, args...)})
+}
+
+func (c *converter) fail(n *node, format string, args ...any) {
+	c.errorf(n.pos, "%s: %s", n.keyword(), fmt.Sprintf(format, args...))
+}
+
+func (c *converter) convert(nodes []*node) {
+	// global_defs first, wherever it is: it sets the defaults of every
+	// instance, as keepalived applies them after reading the file.
+	for _, n := range nodes {
+		if n.keyword() == "global_defs" {
+			c.globalDefs(n)
+		}
+	}
+	for _, n := range nodes {
+		switch n.keyword() {
+		case "global_defs":
+		case "vrrp_instance":
+			c.instance(n)
+		case "vrrp_script":
+			c.script(n)
+		case "vrrp_sync_group":
+			c.syncGroup(n)
+		case "virtual_server", "virtual_server_group":
+			c.fail(n, "LVS (IPVS) is not supported: vipkit holds virtual addresses, it does not balance")
+		case "static_ipaddress", "static_routes", "static_rules":
+			c.fail(n, "not supported: add them with the system's network configuration")
+		case "vrrp_track_process", "track_group", "bfd_instance", "vrrp_track_file":
+			c.fail(n, "not supported yet")
+		case "garp_group", "linkbeat_interfaces", "interface_up_down_delays", "net_namespace", "net_namespace_ipvs", "instance", "use_pid_dir":
+			c.note(n, "ignored")
+		default:
+			c.fail(n, "unknown keyword at the top level")
+		}
+	}
+	c.checkReferences()
+}
+
+// globalDefs reads global_defs.
+func (c *converter) globalDefs(b *node) {
+	g := &c.global
+	for _, n := range b.block {
+		switch n.keyword() {
+		case "router_id":
+			c.cfg.RouterID, _ = c.word(n)
+		case "vrrp_version":
+			if v, ok := c.uint(n, 2, 3); ok {
+				g.version = vrrp.Version(v)
+			}
+		case "vrrp_garp_master_delay":
+			c.seconds(n, &g.announce.Delay)
+		case "vrrp_garp_master_repeat":
+			c.count(n, &g.announce.Repeat, 1)
+		case "vrrp_garp_master_refresh":
+			c.seconds(n, &g.announce.Refresh)
+		case "vrrp_garp_master_refresh_repeat":
+			c.count(n, &g.announce.RefreshRepeat, 1)
+		case "vrrp_garp_lower_prio_delay":
+			g.lowerDelaySet = c.seconds(n, &g.announce.LowerPriorityDelay)
+		case "vrrp_garp_lower_prio_repeat":
+			g.lowerRepeatSet = c.count(n, &g.announce.LowerPriorityRepeat, 0)
+		case "vrrp_garp_interval", "vrrp_gna_interval":
+			c.decimalSeconds(n, &g.announce.Interval, 0, time.Hour)
+		case "vrrp_higher_prio_send_advert":
+			g.higherPrioSendAdvert = c.flag(n)
+		case "vrrp_check_unicast_src":
+			c.flag(n) // vipkit always hears only its unicast peers
+		case "script_user":
+			c.cfg.ScriptUser, _ = c.word(n)
+		case "enable_script_security":
+			c.cfg.ScriptSecurity = c.flag(n)
+		case "vrrp_rt_priority":
+			if v, ok := c.uint(n, 1, 99); ok {
+				c.cfg.RealtimePriority = v
+			}
+		case "vrrp_strict":
+			c.fail(n, "not supported: it implies no_accept, which vipkit does not honour")
+		case "vrrp_mcast_group4", "vrrp_mcast_group6":
+			c.fail(n, "not supported: vipkit sends to the RFC's groups, 224.0.0.18 and ff02::12")
+		case "vrrp_lower_prio_no_advert":
+			c.note(n, "ignored: a vipkit master always answers a lower priority (RFC 9568 §6.4.3), at most once an interval")
+		case "vrrp_skip_check_adv_addr":
+			c.note(n, "ignored: vipkit compares the address set of every advertisement")
+		case "vrrp_iptables", "vrrp_nftables", "vrrp_ipsets":
+			c.note(n, "ignored: vipkit sets no firewall rules")
+		default:
+			c.note(n, "ignored: vipkit reads only the VRRP keywords of global_defs")
+		}
+	}
+}
+
+// instance reads a vrrp_instance.
+func (c *converter) instance(b *node) {
+	name, ok := c.word(b)
+	if !ok {
+		return
+	}
+	if !b.brace {
+		c.fail(b, "%s has no block", name)
+		return
+	}
+	g := c.global
+	c.devs = nil
+	in := &Instance{Name: name, Pos: b.pos, Announce: g.announce}
+	r := &in.Router
+	r.QuietStepDown = !g.higherPrioSendAdvert
+	version, versionSet := g.version, false
+	var excluded []netip.Prefix
+	fields := map[string]*node{} // the statement that set each vrrp.Config field
+	set := func(field string, n *node) { fields[field] = n }
+	for _, n := range b.block {
+		switch n.keyword() {
+		case "interface":
+			r.Interface, _ = c.word(n)
+			set("Interface", n)
+		case "virtual_router_id":
+			if v, ok := c.uint(n, 1, 255); ok {
+				r.VRID = uint8(v)
+			}
+			set("VRID", n)
+		case "priority":
+			if v, ok := c.uint(n, 1, 255); ok {
+				r.Priority = uint8(v)
+			}
+			set("Priority", n)
+		case "advert_int":
+			c.decimalSeconds(n, &r.AdvertInterval, 10*time.Millisecond, 255*time.Second)
+			set("AdvertInterval", n)
+		case "version":
+			if v, ok := c.uint(n, 2, 3); ok {
+				version, versionSet = vrrp.Version(v), true
+			}
+			set("Version", n)
+		case "state":
+			switch w, _ := c.word(n); w {
+			case "MASTER":
+				in.InitialMaster = true
+				c.note(n, "vipkit starts every router as backup, which becomes master after Master_Down_Interval if no one else is (only priority 255 starts as master)")
+			case "BACKUP", "":
+			default:
+				c.fail(n, "%q is neither MASTER nor BACKUP", w)
+			}
+		case "nopreempt":
+			r.NoPreempt = true
+			set("NoPreempt", n)
+		case "preempt":
+			r.NoPreempt = false
+		case "preempt_delay":
+			c.decimalSeconds(n, &r.PreemptDelay, 0, 1000*time.Second)
+			set("PreemptDelay", n)
+		case "down_timer_adverts":
+			if v, ok := c.uint(n, 1, 100); ok {
+				r.DownTimerAdverts = v
+			}
+			set("DownTimerAdverts", n)
+		case "authentication":
+			c.authentication(n, r)
+			set("AuthPass", n)
+		case "unicast_src_ip":
+			if a, ok := c.addr(n); ok {
+				r.UnicastSource = a
+			}
+			set("UnicastSource", n)
+		case "unicast_peer":
+			c.peers(n, r)
+			set("UnicastPeers", n)
+		case "virtual_ipaddress":
+			for _, a := range c.addresses(n, in) {
+				if slices.Contains(r.VirtualAddresses, a.Addr()) {
+					c.note(n, "%v is listed twice: vipkit advertises it once, where keepalived 2.2 advertises it twice and so drops vipkit's advertisements; list it once on every node", a.Addr())
+					continue
+				}
+				r.VirtualAddresses = append(r.VirtualAddresses, a.Addr())
+				in.Addresses = append(in.Addresses, a)
+			}
+			set("VirtualAddresses", n)
+		case "virtual_ipaddress_excluded":
+			excluded = append(excluded, c.addresses(n, in)...)
+		case "track_interface":
+			for _, t := range c.lines(n) {
+				if len(t.words) > 1 && t.words[1] == "weight" {
+					c.fail(t, "a weight for a tracked interface is not supported: a tracked interface down puts the router in FAULT")
+				}
+				r.TrackInterfaces = append(r.TrackInterfaces, t.keyword())
+			}
+			set("TrackInterfaces", n)
+		case "track_script":
+			for _, t := range c.lines(n) {
+				ts := TrackScript{Pos: t.pos, Name: t.keyword()}
+				if len(t.words) == 3 && t.words[1] == "weight" {
+					if w, err := strconv.Atoi(t.words[2]); err == nil && w >= -254 && w <= 254 {
+						ts.Weight, ts.WeightSet = w, true
+					} else {
+						c.fail(t, "weight %q: need -254..254", t.words[2])
+					}
+				} else if len(t.words) != 1 {
+					c.fail(t, "want a vrrp_script's name, and optionally weight N")
+				}
+				in.TrackScripts = append(in.TrackScripts, ts)
+			}
+		case "notify_master":
+			in.Notify.Master = c.command(n)
+		case "notify_backup":
+			in.Notify.Backup = c.command(n)
+		case "notify_fault":
+			in.Notify.Fault = c.command(n)
+		case "notify_stop":
+			in.Notify.Stop = c.command(n)
+		case "notify":
+			in.Notify.Any = c.command(n)
+		case "garp_master_delay":
+			c.seconds(n, &in.Announce.Delay)
+		case "garp_master_repeat":
+			c.count(n, &in.Announce.Repeat, 1)
+		case "garp_master_refresh":
+			c.seconds(n, &in.Announce.Refresh)
+		case "garp_master_refresh_repeat":
+			c.count(n, &in.Announce.RefreshRepeat, 1)
+		case "garp_lower_prio_delay":
+			c.seconds(n, &in.Announce.LowerPriorityDelay)
+			g.lowerDelaySet = true
+		case "garp_lower_prio_repeat":
+			c.count(n, &in.Announce.LowerPriorityRepeat, 0)
+			g.lowerRepeatSet = true
+		case "higher_prio_send_advert":
+			r.QuietStepDown = !c.flag(n)
+		case "use_vmac":
+			r.VirtualMAC = true
+			if len(n.args()) > 0 {
+				r.VirtualMACInterface = n.args()[0]
+			}
+			set("VirtualMAC", n)
+		case "vmac_xmit_base":
+			r.VirtualMACTransmitBase = true
+			set("VirtualMACTransmitBase", n)
+		case "accept", "native_ipv6", "check_unicast_src":
+			// accept is what vipkit always does; native_ipv6 and
+			// check_unicast_src are how it always works.
+		case "no_accept", "strict_mode":
+			c.fail(n, "not supported: vipkit adds the addresses as ordinary local addresses and always accepts traffic to them")
+		case "virtual_routes", "virtual_rules":
+			c.fail(n, "not supported: vipkit adds no routes or rules on becoming master")
+		case "track_process", "track_bfd", "track_file":
+			c.fail(n, "not supported yet: a condition vipkit cannot watch must not be ignored")
+		case "use_vmac_addr", "use_ipvlan", "vrf", "mcast_dst_ip", "lvs_sync_daemon_interface", "old_unicast_checksum":
+			c.fail(n, "not supported")
+		case "mcast_src_ip":
+			c.fail(n, "not supported: vipkit sends from the interface's primary address (link-local for IPv6)")
+		case "dont_track_primary":
+			c.fail(n, "not supported: vipkit always tracks the instance's interface")
+		case "notify_master_rx_lower_pri", "notify_deleted", "notify_priority_changes", "smtp_alert", "debug",
+			"kernel_rx_buf_size", "linkbeat_use_polling", "garp_extra_if", "vmac_garp_intvl", "promote_secondaries",
+			"unicast_fault_no_peer", "track_src_ip", "unicast_ttl", "lower_prio_no_advert", "skip_check_adv_addr":
+			c.note(n, "ignored")
+		default:
+			c.fail(n, "unknown keyword of a vrrp_instance")
+		}
+	}
+	if !g.lowerRepeatSet {
+		in.Announce.LowerPriorityRepeat = 0 // keepalived: garp_master_repeat
+	}
+	if !g.lowerDelaySet {
+		in.Announce.LowerPriorityDelay = 0 // keepalived: garp_master_delay
+	}
+	in.Addresses = append(in.Addresses, excluded...)
+	for _, d := range c.devs {
+		if d.name != r.Interface {
+			c.errorf(d.pos, "%v dev %s: vipkit holds an instance's addresses on its interface, %s", d.addr, d.name, r.Interface)
+		}
+	}
+	if len(r.VirtualAddresses) > 0 && r.VirtualAddresses[0].Is6() && !versionSet {
+		version = vrrp.Version3 // keepalived: IPv6 is VRRPv3
+	}
+	r.Version = version
+	if r.Priority == 0 {
+		r.Priority = 100 // keepalived's defaults
+	}
+	if r.AdvertInterval == 0 {
+		r.AdvertInterval = time.Second
+	}
+	c.validate(b, in, fields)
+	c.cfg.Instances = append(c.cfg.Instances, in)
+}
+
+// validate checks the instance as vrrp and havip would, naming the
+// statement that set a field refused.
+func (c *converter) validate(b *node, in *Instance, fields map[string]*node) {
+	var ce *vrrp.ConfigError
+	if err := in.Router.Validate(); errors.As(err, &ce) {
+		field, _, _ := strings.Cut(ce.Field, "[")
+		if n := fields[field]; n != nil {
+			c.fail(n, "%s", ce.Reason)
+		} else {
+			c.errorf(b.pos, "vrrp_instance %s: %s: %s", in.Name, keywordOf[field], ce.Reason)
+		}
+	}
+	var he *havip.ConfigError
+	if err := in.HAVIP().Validate(); errors.As(err, &he) {
+		c.fail(b, "%s: %s", he.Field, he.Reason)
+	}
+}
+
+// keywordOf names the keyword that sets each field of vrrp.Config an
+// instance may leave unset.
+var keywordOf = map[string]string{
+	"Interface":        "interface",
+	"VRID":             "virtual_router_id",
+	"VirtualAddresses": "virtual_ipaddress",
+	"Version":          "version",
+	"UnicastPeers":     "unicast_peer",
+	"AdvertInterval":   "advert_int",
+}
+
+// authentication reads an authentication block: auth_type PASS and
+// auth_pass (VRRPv2's simple password, RFC 2338 §5.3.6.1).
+func (c *converter) authentication(b *node, r *vrrp.Config) {
+	typ := ""
+	for _, n := range c.lines(b) {
+		switch n.keyword() {
+		case "auth_type":
+			typ, _ = c.word(n)
+			if typ == "AH" {
+				c.fail(n, "AH is not supported (RFC 3768 removed it); use PASS or none")
+			} else if typ != "PASS" {
+				c.fail(n, "%q: PASS or AH", typ)
+			}
+		case "auth_pass":
+			pass, _ := c.word(n)
+			if len(pass) > 8 {
+				c.fail(n, "%d bytes; keepalived takes the first 8, vipkit refuses more", len(pass))
+				continue
+			}
+			r.AuthPass = pass
+		default:
+			c.fail(n, "unknown keyword of authentication")
+		}
+	}
+	if typ == "" && r.AuthPass != "" {
+		c.fail(b, "auth_pass without auth_type PASS")
+	}
+}
+
+// peers reads a unicast_peer block: one address a line, with keepalived's
+// options refused.
+func (c *converter) peers(b *node, r *vrrp.Config) {
+	for _, n := range c.lines(b) {
+		if len(n.words) > 1 {
+			c.fail(n, "options of a unicast peer (%s) are not supported", strings.Join(n.args(), " "))
+		}
+		a, err := netip.ParseAddr(n.keyword())
+		if err != nil {
+			c.errorf(n.pos, "unicast_peer: %q is not an address", n.keyword())
+			continue
+		}
+		r.UnicastPeers = append(r.UnicastPeers, a)
+	}
+}
+
+// addresses reads a virtual_ipaddress block: "ADDR[/LEN] [dev IF] [label
+// L] [scope S] [brd B]" a line. A bare address is /32 or /128, as
+// keepalived adds it.
+func (c *converter) addresses(b *node, in *Instance) []netip.Prefix {
+	var out []netip.Prefix
+	for _, n := range c.lines(b) {
+		p, err := netip.ParsePrefix(n.keyword())
+		if err != nil {
+			a, aerr := netip.ParseAddr(n.keyword())
+			if aerr != nil {
+				c.errorf(n.pos, "%q is not an address or ADDR/LEN", n.keyword())
+				continue
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		opts := n.args()
+		for i := 0; i < len(opts); i++ {
+			opt, val := opts[i], ""
+			if i+1 < len(opts) {
+				val = opts[i+1]
+			}
+			switch opt {
+			case "dev":
+				c.devs = append(c.devs, dev{pos: n.pos, addr: p, name: val})
+				i++
+			case "label":
+				if in.Label != "" && in.Label != val {
+					c.errorf(n.pos, "label %s: vipkit gives every address of an instance one label, here %s", val, in.Label)
+				}
+				in.Label = val
+				i++
+			case "scope", "brd", "broadcast":
+				c.cfg.Notes = append(c.cfg.Notes, Note{Pos: n.pos, Keyword: opt,
+					Text: "ignored: vipkit adds the address with the kernel's default scope and no broadcast address"})
+				i++
+			case "no_track":
+			default:
+				c.errorf(n.pos, "%v: option %q is not supported", p, opt)
+			}
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// script reads a vrrp_script.
+func (c *converter) script(b *node) {
+	name, ok := c.word(b)
+	if !ok {
+		return
+	}
+	s := &Script{Name: name, Pos: b.pos, Interval: time.Second, Rise: 1, Fall: 1}
+	for _, n := range b.block {
+		switch n.keyword() {
+		case "script":
+			s.Command = c.command(n)
+		case "interval":
+			if v, ok := c.uint(n, 1, 1<<31); ok {
+				s.Interval = time.Duration(v) * time.Second
+			}
+		case "timeout":
+			if v, ok := c.uint(n, 1, 1<<31); ok {
+				s.Timeout = time.Duration(v) * time.Second
+			}
+		case "weight":
+			args := n.args()
+			if len(args) == 0 || len(args) > 2 {
+				c.fail(n, "want N [reverse]")
+				continue
+			}
+			w, err := strconv.Atoi(args[0])
+			if err != nil || w < -253 || w > 253 {
+				c.fail(n, "%q: need -253..253", args[0])
+			}
+			s.Weight = w
+			if len(args) == 2 {
+				if args[1] != "reverse" {
+					c.fail(n, "%q: only reverse may follow the weight", args[1])
+				}
+				s.Reverse = true
+			}
+		case "rise":
+			if v, ok := c.uint(n, 1, 1<<31); ok {
+				s.Rise = v
+			}
+		case "fall":
+			if v, ok := c.uint(n, 1, 1<<31); ok {
+				s.Fall = v
+			}
+		case "user":
+			if len(n.args()) == 0 || len(n.args()) > 2 {
+				c.fail(n, "want USER [GROUP]")
+				continue
+			}
+			s.User = strings.Join(n.args(), " ")
+		case "init_fail":
+			s.InitFail = true
+		default:
+			c.fail(n, "unknown keyword of a vrrp_script")
+		}
+	}
+	if s.Command == "" {
+		c.fail(b, "%s has no script", name)
+	}
+	c.cfg.Scripts = append(c.cfg.Scripts, s)
+}
+
+// syncGroup reads a vrrp_sync_group.
+func (c *converter) syncGroup(b *node) {
+	name, ok := c.word(b)
+	if !ok {
+		return
+	}
+	g := &SyncGroup{Name: name, Pos: b.pos}
+	for _, n := range b.block {
+		switch n.keyword() {
+		case "group":
+			for _, m := range c.lines(n) {
+				g.Group = append(g.Group, m.words...)
+			}
+		case "notify_master":
+			g.Notify.Master = c.command(n)
+		case "notify_backup":
+			g.Notify.Backup = c.command(n)
+		case "notify_fault":
+			g.Notify.Fault = c.command(n)
+		case "notify_stop":
+			g.Notify.Stop = c.command(n)
+		case "notify":
+			g.Notify.Any = c.command(n)
+		case "track_interface", "track_script", "track_file", "track_process", "track_bfd":
+			c.fail(n, "tracking by a sync group is not supported yet: track in each vrrp_instance")
+		case "smtp_alert", "global_tracking", "sync_group_tracking_weight", "notify_priority_changes":
+			c.note(n, "ignored")
+		default:
+			c.fail(n, "unknown keyword of a vrrp_sync_group")
+		}
+	}
+	c.cfg.SyncGroups = append(c.cfg.SyncGroups, g)
+}
+
+// checkReferences checks that what refers to a name finds it: every
+// tracked script is a vrrp_script, every member of a sync group an
+// instance in no other group, and no two instances share a name, or a
+// VRID on an interface and family.
+func (c *converter) checkReferences() {
+	scripts := map[string]bool{}
+	for _, s := range c.cfg.Scripts {
+		scripts[s.Name] = true
+	}
+	type vr struct {
+		iface string
+		vrid  uint8
+		ipv6  bool
+	}
+	names, vrs := map[string]Pos{}, map[vr]string{}
+	for _, in := range c.cfg.Instances {
+		if p, dup := names[in.Name]; dup {
+			c.errorf(in.Pos, "vrrp_instance %s: a second one of that name (the first at %v)", in.Name, p)
+		}
+		names[in.Name] = in.Pos
+		if len(in.Router.VirtualAddresses) > 0 && in.Router.VRID != 0 {
+			k := vr{in.Router.Interface, in.Router.VRID, in.Router.VirtualAddresses[0].Is6()}
+			if other, dup := vrs[k]; dup {
+				c.errorf(in.Pos, "vrrp_instance %s: VRID %d on %s is vrrp_instance %s's too", in.Name, k.vrid, k.iface, other)
+			}
+			vrs[k] = in.Name
+		}
+		kept := in.TrackScripts[:0]
+		for _, t := range in.TrackScripts {
+			if scripts[t.Name] {
+				kept = append(kept, t)
+				continue
+			}
+			// keepalived logs it and runs without the check.
+			c.cfg.Notes = append(c.cfg.Notes, Note{Pos: t.Pos, Keyword: "track_script",
+				Text: fmt.Sprintf("no vrrp_script %s: ignored, as keepalived ignores it; the instance runs without that check", t.Name)})
+		}
+		in.TrackScripts = kept
+	}
+	member := map[string]string{}
+	for _, g := range c.cfg.SyncGroups {
+		for _, m := range g.Group {
+			if _, ok := names[m]; !ok {
+				c.errorf(g.Pos, "vrrp_sync_group %s: no vrrp_instance %s", g.Name, m)
+			}
+			if other, dup := member[m]; dup {
+				c.errorf(g.Pos, "vrrp_sync_group %s: vrrp_instance %s is in vrrp_sync_group %s too", g.Name, m, other)
+			}
+			member[m] = g.Name
+		}
+	}
+}
+
+// The values of statements, each refusing what keepalived would not take.
+
+// word returns the statement's one argument.
+func (c *converter) word(n *node) (string, bool) {
+	if len(n.args()) != 1 {
+		c.fail(n, "takes one value, not %d", len(n.args()))
+		return "", false
+	}
+	return n.args()[0], true
+}
+
+// command returns the rest of the line: a script and its arguments, as
+// keepalived passes it to a shell.
+func (c *converter) command(n *node) string {
+	if len(n.args()) == 0 {
+		c.fail(n, "no command")
+		return ""
+	}
+	return strings.Join(n.args(), " ")
+}
+
+// uint returns the statement's whole-number argument, in min..max.
+func (c *converter) uint(n *node, min, max int) (int, bool) {
+	w, ok := c.word(n)
+	if !ok {
+		return 0, false
+	}
+	v, err := strconv.Atoi(w)
+	if err != nil || v < min || v > max {
+		c.fail(n, "%q: need a whole number %d..%d", w, min, max)
+		return 0, false
+	}
+	return v, true
+}
+
+// count sets *dst to the statement's count, at least min.
+func (c *converter) count(n *node, dst *int, min int) bool {
+	v, ok := c.uint(n, min, 1<<31-1)
+	if ok {
+		*dst = v
+	}
+	return ok
+}
+
+// seconds sets *dst to the statement's whole seconds.
+func (c *converter) seconds(n *node, dst *time.Duration) bool {
+	v, ok := c.uint(n, 0, 1<<31-1)
+	if ok {
+		*dst = time.Duration(v) * time.Second
+	}
+	return ok
+}
+
+// decimalSeconds sets *dst to the statement's seconds, with up to six
+// decimals as keepalived reads them ("0.5", "1.25"), in min..max.
+func (c *converter) decimalSeconds(n *node, dst *time.Duration, min, max time.Duration) bool {
+	w, ok := c.word(n)
+	if !ok {
+		return false
+	}
+	whole, frac, _ := strings.Cut(w, ".")
+	s, err := strconv.ParseUint(whole, 10, 32)
+	var us uint64
+	if err == nil && frac != "" {
+		if len(frac) > 6 {
+			err = errors.New("more than six decimals")
+		} else if us, err = strconv.ParseUint(frac+strings.Repeat("0", 6-len(frac)), 10, 32); err != nil {
+			err = errors.New("not a number")
+		}
+	}
+	d := time.Duration(s)*time.Second + time.Duration(us)*time.Microsecond
+	if err != nil || d < min || d > max {
+		c.fail(n, "%q: need seconds from %v to %v", w, min, max)
+		return false
+	}
+	*dst = d
+	return true
+}
+
+// flag reads an optional true/false argument, as keepalived's
+// check_true_false: none means true.
+func (c *converter) flag(n *node) bool {
+	switch len(n.args()) {
+	case 0:
+		return true
+	case 1:
+		switch strings.ToLower(n.args()[0]) {
+		case "true", "on", "yes":
+			return true
+		case "false", "off", "no":
+			return false
+		}
+	}
+	c.fail(n, "takes true or false, or nothing")
+	return false
+}
+
+// addr returns the statement's address argument.
+func (c *converter) addr(n *node) (netip.Addr, bool) {
+	w, ok := c.word(n)
+	if !ok {
+		return netip.Addr{}, false
+	}
+	a, err := netip.ParseAddr(w)
+	if err != nil {
+		c.fail(n, "%q is not an address", w)
+		return netip.Addr{}, false
+	}
+	return a, true
+}
+
+// lines returns the statements of a block that takes one item a line.
+func (c *converter) lines(n *node) []*node {
+	if !n.brace {
+		c.fail(n, "wants a block: %s { ... }", n.keyword())
+		return nil
+	}
+	for _, m := range n.block {
+		if m.brace {
+			c.errorf(m.pos, "%s: no block expected inside %s", m.keyword(), n.keyword())
+		}
+	}
+	return n.block
+}
