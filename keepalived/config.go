@@ -192,8 +192,14 @@ func (c *converter) convert(nodes []*node) {
 			c.fail(n, "not supported: add them with the system's network configuration")
 		case "vrrp_track_process", "track_group", "bfd_instance", "vrrp_track_file":
 			c.fail(n, "not supported yet")
-		case "garp_group", "linkbeat_interfaces", "interface_up_down_delays", "net_namespace", "net_namespace_ipvs", "instance", "use_pid_dir":
-			c.note(n, "ignored")
+		case "net_namespace":
+			c.fail(n, "not supported: run vrrpd in the namespace (ip netns exec NAME vrrpd ...)")
+		case "garp_group":
+			c.note(n, "ignored: the addresses are announced with the garp_master_* rhythm")
+		case "linkbeat_interfaces", "interface_up_down_delays":
+			c.note(n, "ignored: vipkit follows links through rtnetlink, at once")
+		case "net_namespace_ipvs", "instance", "use_pid_dir":
+			c.note(n, "ignored: vrrpd keeps no pid file and runs no LVS")
 		default:
 			c.fail(n, "unknown keyword at the top level")
 		}
@@ -413,11 +419,11 @@ func (c *converter) instance(b *node) {
 			c.fail(n, "not supported: vipkit sends from the interface's primary address (link-local for IPv6)")
 		case "dont_track_primary":
 			c.fail(n, "not supported: vipkit always tracks the instance's interface")
-		case "notify_master_rx_lower_pri", "notify_deleted", "notify_priority_changes", "smtp_alert", "debug",
-			"kernel_rx_buf_size", "linkbeat_use_polling", "garp_extra_if", "vmac_garp_intvl", "promote_secondaries",
-			"unicast_fault_no_peer", "track_src_ip", "unicast_ttl", "lower_prio_no_advert", "skip_check_adv_addr":
-			c.note(n, "ignored")
 		default:
+			if instead, ok := ignoredInstanceKeywords[n.keyword()]; ok {
+				c.note(n, "ignored: %s", instead)
+				continue
+			}
 			c.fail(n, "unknown keyword of a vrrp_instance")
 		}
 	}
@@ -445,6 +451,26 @@ func (c *converter) instance(b *node) {
 	}
 	c.validate(b, in, fields)
 	c.cfg.Instances = append(c.cfg.Instances, in)
+}
+
+// ignoredInstanceKeywords are the keywords of a vrrp_instance that vipkit
+// reads and does not honour, each with what it does instead.
+var ignoredInstanceKeywords = map[string]string{
+	"notify_master_rx_lower_pri": "vipkit re-announces the addresses itself when a master hears a lower priority",
+	"notify_deleted":             "an instance removed from the file is stopped (priority 0) when vrrpd stops",
+	"notify_priority_changes":    "notify scripts hear of state changes only",
+	"smtp_alert":                 "vipkit sends no mail",
+	"debug":                      "vipkit logs at its own levels",
+	"kernel_rx_buf_size":         "vipkit sizes the socket's receive buffer itself",
+	"linkbeat_use_polling":       "vipkit follows links through rtnetlink",
+	"garp_extra_if":              "vipkit announces on the instance's interface only",
+	"vmac_garp_intvl":            "the addresses are announced with the garp_master_* rhythm",
+	"promote_secondaries":        "set net.ipv4.conf.IF.promote_secondaries yourself if the addresses share a subnet with the host's",
+	"unicast_fault_no_peer":      "an instance with no unicast peer is refused",
+	"track_src_ip":               "the source address is always followed: FAULT while the interface has none",
+	"unicast_ttl":                "vipkit sends unicast with TTL 255",
+	"lower_prio_no_advert":       "a vipkit master always answers a lower priority (RFC 9568 §6.4.3), at most once an interval",
+	"skip_check_adv_addr":        "vipkit compares the address set of every advertisement",
 }
 
 // validate checks the instance as vrrp and havip would, naming the
@@ -653,8 +679,10 @@ func (c *converter) syncGroup(b *node) {
 			g.Notify.Any = c.command(n)
 		case "track_interface", "track_script", "track_file", "track_process", "track_bfd":
 			c.fail(n, "tracking by a sync group is not supported yet: track in each vrrp_instance")
-		case "smtp_alert", "global_tracking", "sync_group_tracking_weight", "notify_priority_changes":
-			c.note(n, "ignored")
+		case "smtp_alert":
+			c.note(n, "ignored: vipkit sends no mail")
+		case "global_tracking", "sync_group_tracking_weight", "notify_priority_changes":
+			c.note(n, "ignored: each instance's own tracking decides its priority")
 		default:
 			c.fail(n, "unknown keyword of a vrrp_sync_group")
 		}
