@@ -20,8 +20,9 @@ type Config struct {
 	Instances  []*Instance
 	Scripts    []*Script
 	SyncGroups []*SyncGroup
-	// ScriptUser is global_defs script_user: the user scripts run as
-	// unless they name one; empty means keepalived_script, or root.
+	// ScriptUser is global_defs script_user, "USER" or "USER GROUP": the
+	// user scripts run as unless they name one; empty means
+	// keepalived_script, or root.
 	ScriptUser string
 	// ScriptSecurity is global_defs enable_script_security.
 	ScriptSecurity bool
@@ -85,8 +86,8 @@ type TrackScript struct {
 type Script struct {
 	Name string
 	Pos  Pos
-	// Command is the script line as written, run by a shell as keepalived
-	// runs it.
+	// Command is the script's command as written: its words, the first
+	// the program, run as keepalived runs it (see Config.Checks).
 	Command  string
 	Interval time.Duration // default 1 s
 	Timeout  time.Duration // 0: keepalived's default, the interval
@@ -237,7 +238,11 @@ func (c *converter) globalDefs(b *node) {
 		case "vrrp_check_unicast_src":
 			c.flag(n) // vipkit always hears only its unicast peers
 		case "script_user":
-			c.cfg.ScriptUser, _ = c.word(n)
+			if len(n.args()) < 1 || len(n.args()) > 2 {
+				c.fail(n, "want USER [GROUP]")
+			} else {
+				c.cfg.ScriptUser = strings.Join(n.args(), " ")
+			}
 		case "enable_script_security":
 			c.cfg.ScriptSecurity = c.flag(n)
 		case "vrrp_rt_priority":
@@ -644,6 +649,7 @@ func (c *converter) script(b *node) {
 			s.User = strings.Join(n.args(), " ")
 		case "init_fail":
 			s.InitFail = true
+			c.note(n, "no effect, as in keepalived 2.2.7 (alloc_track_script resets the state): the script starts neither up nor down")
 		default:
 			c.fail(n, "unknown keyword of a vrrp_script")
 		}
@@ -688,6 +694,7 @@ func (c *converter) syncGroup(b *node) {
 		}
 	}
 	c.cfg.SyncGroups = append(c.cfg.SyncGroups, g)
+	c.note(b, "%s: one member in FAULT puts every member in FAULT, as keepalived; the members do not yet become MASTER or BACKUP together", name)
 }
 
 // checkReferences checks that what refers to a name finds it: every
@@ -757,11 +764,18 @@ func (c *converter) word(n *node) (string, bool) {
 // command returns the rest of the line: a script and its arguments, as
 // keepalived passes it to a shell.
 func (c *converter) command(n *node) string {
-	if len(n.args()) == 0 {
+	switch len(n.args()) {
+	case 0:
 		c.fail(n, "no command")
 		return ""
+	case 1:
+		return n.args()[0]
 	}
-	return strings.Join(n.args(), " ")
+	// keepalived takes the first word as the command (quoted, it holds
+	// the arguments) and the next as the user and group to run it as
+	// (lib/notify.c, set_script_params_array).
+	c.fail(n, "%q: the user and group of a script are not supported: quote the command as one word, and set script_user", strings.Join(n.args()[1:], " "))
+	return ""
 }
 
 // uint returns the statement's whole-number argument, in min..max.

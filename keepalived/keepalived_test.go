@@ -64,8 +64,8 @@ func TestSamples(t *testing.T) {
 		{file: "samples/keepalived.conf.vrrp", instances: 4, notes: []string{
 			"4 notification_email", "7 notification_email_from", "8 smtp_server", "9 smtp_connect_timeout",
 			"14 state", "17 smtp_alert", "25 virtual_ipaddress", "38 smtp_alert", "50 state", "52 smtp_alert", "69 smtp_alert"}},
-		{file: "samples/keepalived.conf.vrrp.scripts", instances: 3, notes: []string{"17 state", "19 smtp_alert", "40 state", "50 state"}},
-		{file: "samples/keepalived.conf.vrrp.sync", instances: 9, notes: []string{
+		{file: "samples/keepalived.conf.vrrp.scripts", instances: 3, notes: []string{"6 vrrp_sync_group", "17 state", "19 smtp_alert", "40 state", "50 state"}},
+		{file: "samples/keepalived.conf.vrrp.sync", instances: 9, notes: []string{"3 vrrp_sync_group", "18 vrrp_sync_group",
 			"27 state", "37 state", "64 state", "74 state", "84 state", "94 state", "104 state"}},
 		{file: "samples/keepalived.conf.vrrp.localcheck", refused: []int{51, 52, 73, 74}},
 		{file: "samples/keepalived.conf.track_interface", refused: []int{7, 25, 26, 28}},

@@ -17,13 +17,7 @@ import (
 func checkFile(path string, out, errOut io.Writer) int {
 	cfg, err := keepalived.Load(path)
 	if err != nil {
-		for _, line := range strings.Split(err.Error(), "\n") {
-			fmt.Fprintf(errOut, "vrrpd: %s\n", line)
-		}
-		if errors.As(err, new(*keepalived.Error)) {
-			fmt.Fprintf(errOut, "vrrpd: %s does not check\n", path)
-		}
-		return 1
+		return refused(path, err, errOut)
 	}
 	for _, in := range cfg.Instances {
 		fmt.Fprintf(out, "vrrp_instance %s (%v): %s\n", in.Name, in.Pos, describe(in))
@@ -40,6 +34,18 @@ func checkFile(path string, out, errOut io.Writer) int {
 	}
 	fmt.Fprintf(out, "%s checks: %d vrrp_instance, %d notes\n", path, len(cfg.Instances), len(cfg.Notes))
 	return 0
+}
+
+// refused writes each line of err, an error of keepalived.Load, on errOut
+// and returns exit status 1.
+func refused(path string, err error, errOut io.Writer) int {
+	for _, line := range strings.Split(err.Error(), "\n") {
+		fmt.Fprintf(errOut, "vrrpd: %s\n", line)
+	}
+	if errors.As(err, new(*keepalived.Error)) {
+		fmt.Fprintf(errOut, "vrrpd: %s does not check\n", path)
+	}
+	return 1
 }
 
 // describe says in one line what an instance runs.

@@ -12,7 +12,8 @@ import (
 // TestCheckFile: vrrpd -t -f checks a keepalived.conf as keepalived -t
 // does: a file that checks prints what would run and each keyword not
 // honoured, with its line, and exits 0; one that does not prints each
-// refused line and exits 1; -f alone, or -t alone, is a usage error.
+// refused line and exits 1; -t alone, or -f with other flags, is a usage
+// error.
 func TestCheckFile(t *testing.T) {
 	run1 := func(args ...string) (int, string, string) {
 		var stdout, stderr bytes.Buffer
@@ -38,9 +39,9 @@ func TestCheckFile(t *testing.T) {
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errOut, "no-such.conf: no such file or directory")
 
-	code, _, errOut = run1("-f", "x.conf")
+	code, _, errOut = run1("-f", "x.conf", "-vrid", "5")
 	assert.Equal(t, 2, code)
-	assert.Equal(t, "vrrpd: -f x.conf: vrrpd does not run a keepalived.conf yet; -t -f x.conf checks it\n", errOut)
+	assert.Equal(t, "vrrpd: -f takes everything from the file: no other flag but -t and -metrics-listen\n", errOut)
 	code, _, errOut = run1("-t")
 	assert.Equal(t, 2, code)
 	assert.Equal(t, "vrrpd: -t checks the file -f names: give -f\n", errOut)

@@ -19,10 +19,13 @@
 // error, among the logs, and standard output keeps its transition lines
 // only.
 //
-// With -t -f FILE it checks a keepalived.conf as keepalived -t does (package
-// keepalived): it prints each vrrp_instance as it would run it and each
-// keyword it does not honour, with its line, and exits 0; or it prints
-// every line it refuses and exits 1. Running the file is yet to come.
+// With -f FILE it runs every vrrp_instance of a keepalived.conf (package
+// keepalived), with its vrrp_scripts and notify scripts, logging each
+// keyword it does not honour with its line; a file that does not check is
+// refused, each line it refuses on standard error, exit status 1. With
+// -t -f FILE it checks the file as keepalived -t does: it prints each
+// vrrp_instance as it would run it and each keyword it does not honour,
+// and exits 0 or 1.
 //
 // With -no-vip it runs the election only. With -priority 255 it is the
 // address owner: the addresses are the interface's own, it becomes master
@@ -41,14 +44,17 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
 
+	"github.com/vipkit/vipkit/examples/internal/metrics"
 	"github.com/vipkit/vipkit/examples/internal/vipcmd"
 	"github.com/vipkit/vipkit/havip"
+	"github.com/vipkit/vipkit/keepalived"
 	"github.com/vipkit/vipkit/vrrp"
 )
 
@@ -64,9 +70,10 @@ const about = "vrrpd runs one VRRP virtual router, as a keepalived vrrp_instance
 // options are what the command line asks for.
 type options struct {
 	vipcmd.Options
-	noVIP bool
-	file  string // -f: a keepalived.conf
-	test  bool   // -t: check it and exit
+	noVIP   bool
+	file    string // -f: a keepalived.conf
+	test    bool   // -t: check it and exit
+	metrics string // -metrics-listen
 }
 
 // parse turns the command line into options. For -h it writes the usage
@@ -76,17 +83,25 @@ func parse(args []string, usage io.Writer) (options, error) {
 	flags := vipcmd.AddFlags(fs)
 	var opts options
 	fs.BoolVar(&opts.noVIP, "no-vip", false, "run the election only: do not hold or announce the addresses")
-	fs.StringVar(&opts.file, "f", "", "with -t, check this keepalived.conf: what vrrpd would run and what it does not honour, each with its line")
+	fs.StringVar(&opts.file, "f", "", "run every vrrp_instance of this keepalived.conf (with -t: check it: what vrrpd would run and what it does not honour, each with its line)")
 	fs.BoolVar(&opts.test, "t", false, "check the -f file and exit 0 if it checks, 1 if not (keepalived -t)")
+	fs.StringVar(&opts.metrics, "metrics-listen", "", "serve Prometheus metrics at http://`ADDR`/metrics (keepalived-exporter's names)")
 	if err := vipcmd.Parse(fs, args, about, "vrrpd -interface IF -vrid N -vip PREFIX [flags] | vrrpd -t -f keepalived.conf", usage); err != nil {
 		return opts, err
 	}
 	switch {
 	case opts.test && opts.file == "":
 		return opts, vipcmd.Usagef("-t checks the file -f names: give -f")
-	case opts.file != "" && !opts.test:
-		return opts, vipcmd.Usagef("-f %s: vrrpd does not run a keepalived.conf yet; -t -f %s checks it", opts.file, opts.file)
 	case opts.file != "":
+		others := 0
+		fs.Visit(func(f *flag.Flag) {
+			if f.Name != "f" && f.Name != "t" && f.Name != "metrics-listen" {
+				others++
+			}
+		})
+		if others > 0 {
+			return opts, vipcmd.Usagef("-f takes everything from the file: no other flag but -t and -metrics-listen")
+		}
 		return opts, nil
 	}
 	var err error
@@ -106,8 +121,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
-	if err == nil && opts.test {
+	switch {
+	case err == nil && opts.test:
 		return checkFile(opts.file, stdout, stderr)
+	case err == nil && opts.file != "":
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		err = runFile(ctx, opts.file, opts.metrics, hup, stdout, stderr)
+		if errors.As(err, new(*keepalived.Error)) {
+			return refused(opts.file, err, stderr)
+		}
+		return vipcmd.Exit(stderr, "vrrpd", err)
 	}
 	var (
 		r *vrrp.Router
@@ -122,6 +147,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				r.Close()
 			}
 		}
+	}
+	if err == nil && opts.metrics != "" {
+		name := fmt.Sprintf("VRID_%d", opts.Router.VRID)
+		list := func() []metrics.Instance { return []metrics.Instance{{Name: name, Router: r, Client: c}} }
+		go func() {
+			if err := metrics.Serve(ctx, opts.metrics, list); err != nil {
+				fmt.Fprintf(stderr, "vrrpd: -metrics-listen %s: %v\n", opts.metrics, err)
+			}
+		}()
 	}
 	if err == nil {
 		err = opts.Serve(ctx, r, c, stdout)

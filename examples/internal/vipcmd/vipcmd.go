@@ -8,6 +8,7 @@
 package vipcmd
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -63,6 +64,9 @@ type Options struct {
 	// StatusFile, if set, is where [Options.Serve] keeps the router's
 	// [Status].
 	StatusFile string
+	// Instance names the router in its Transition lines (a vrrp_instance
+	// of a keepalived.conf), when one process runs several.
+	Instance string
 
 	flags *Flags // for errors in the flags' words; nil in Options made by hand
 }
@@ -364,11 +368,12 @@ func (o *Options) clientConfig(logger *slog.Logger) havip.Config {
 
 // Transition is the JSON line [Serve] writes for each state transition.
 type Transition struct {
-	Time   string `json:"time"` // RFC 3339 with microseconds, UTC
-	VRID   uint8  `json:"vrid"`
-	From   string `json:"from"`
-	To     string `json:"to"`
-	Reason string `json:"reason"`
+	Time     string `json:"time"`               // RFC 3339 with microseconds, UTC
+	Instance string `json:"instance,omitempty"` // Options.Instance
+	VRID     uint8  `json:"vrid"`
+	From     string `json:"from"`
+	To       string `json:"to"`
+	Reason   string `json:"reason"`
 }
 
 // Transitions reads the Transition lines from output, a command's standard
@@ -381,16 +386,20 @@ func Transitions(output string) ([]Transition, error) {
 		if !strings.HasPrefix(line, "{") {
 			continue
 		}
-		var t struct {
-			Transition
-			Instance json.RawMessage `json:"instance"` // a Status's
+		var probe struct {
+			Instance json.RawMessage `json:"instance"` // a Status's is an object, a Transition's a name
 		}
+		if err := json.Unmarshal([]byte(line), &probe); err != nil {
+			return trs, fmt.Errorf("transition line %q: %w", line, err)
+		}
+		if bytes.HasPrefix(probe.Instance, []byte("{")) {
+			continue
+		}
+		var t Transition
 		if err := json.Unmarshal([]byte(line), &t); err != nil {
 			return trs, fmt.Errorf("transition line %q: %w", line, err)
 		}
-		if t.Instance == nil {
-			trs = append(trs, t.Transition)
-		}
+		trs = append(trs, t)
 	}
 	return trs, nil
 }
@@ -420,7 +429,7 @@ func (o Options) Serve(ctx context.Context, r *vrrp.Router, c *havip.Client, std
 		enc := json.NewEncoder(stdout)
 		for e := range events {
 			if e.Kind == vrrp.EventTransition {
-				enc.Encode(Transition{Time: e.Time.UTC().Format("2006-01-02T15:04:05.000000Z07:00"),
+				enc.Encode(Transition{Time: e.Time.UTC().Format("2006-01-02T15:04:05.000000Z07:00"), Instance: o.Instance,
 					VRID: e.VRID, From: e.From.String(), To: e.To.String(), Reason: e.Reason.String()})
 			}
 		}

@@ -17,13 +17,14 @@ import (
 	"github.com/vipkit/vipkit/internal/testkit/netlab"
 )
 
-// A Process is keepalived running one vrrp_instance named VI_1.
+// A Process is keepalived running vrrp_instances, VI_1 the one State and
+// WaitState follow.
 type Process struct {
 	*netlab.Process
 }
 
-// entering is keepalived's log line of VI_1's transitions (vrrp.c).
-var entering = regexp.MustCompile(`\(VI_1\) Entering (\w+) STATE`)
+// entering is keepalived's log line of an instance's transitions (vrrp.c).
+var entering = regexp.MustCompile(`\((\w+)\) Entering (\w+) STATE`)
 
 // Start runs keepalived's VRRP process with conf in host. Without
 // keepalived the test is skipped, or fails under CI, which installs it.
@@ -44,17 +45,28 @@ func Start(t *testing.T, host *netlab.Host, conf string) *Process {
 
 // State returns the state VI_1 last said it entered (MASTER, BACKUP,
 // FAULT), or "".
-func (k *Process) State() string {
-	m := entering.FindAllStringSubmatch(k.Output(), -1)
-	if len(m) == 0 {
-		return ""
+func (k *Process) State() string { return k.StateOf("VI_1") }
+
+// StateOf returns the state the instance name last said it entered.
+func (k *Process) StateOf(name string) string {
+	state := ""
+	for _, m := range entering.FindAllStringSubmatch(k.Output(), -1) {
+		if m[1] == name {
+			state = m[2]
+		}
 	}
-	return m[len(m)-1][1]
+	return state
 }
 
 // WaitState waits for VI_1 to enter state.
 func (k *Process) WaitState(t *testing.T, state string, within time.Duration) {
 	t.Helper()
-	require.Eventually(t, func() bool { return k.State() == state }, within, 5*time.Millisecond,
-		"keepalived is %q, want %q; it said:\n%s", k.State(), state, k.Output())
+	k.WaitStateOf(t, "VI_1", state, within)
+}
+
+// WaitStateOf waits for the instance name to enter state.
+func (k *Process) WaitStateOf(t *testing.T, name, state string, within time.Duration) {
+	t.Helper()
+	require.Eventually(t, func() bool { return k.StateOf(name) == state }, within, 5*time.Millisecond,
+		"keepalived's %s is %q, want %q; it said:\n%s", name, k.StateOf(name), state, k.Output())
 }

@@ -1,0 +1,398 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"os"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/vipkit/vipkit/examples/internal/metrics"
+	"github.com/vipkit/vipkit/examples/internal/vipcmd"
+	"github.com/vipkit/vipkit/havip"
+	"github.com/vipkit/vipkit/keepalived"
+	"github.com/vipkit/vipkit/vrrp"
+)
+
+// runFile runs every vrrp_instance of the keepalived.conf at path in this
+// process until ctx ends, as keepalived's VRRP process does: each its own
+// router, addresses and checks (its vrrp_scripts); their notify scripts
+// run in order, one at a time, never holding the protocol up. Each
+// transition is a JSON line on stdout naming the instance. A file that does
+// not check, or an instance that cannot start, is refused before any runs.
+//
+// On SIGHUP (hup) it reads the file again, as keepalived reloads: an
+// instance that did not change keeps running, its state and mastership
+// with it; one that changed is stopped (a master sends priority 0) and
+// started again as the file now says; one removed is stopped; one added
+// is started. A file that does not check is refused, each line logged,
+// and what runs stays as it is.
+//
+// With metricsAddr set it serves the instances' Prometheus metrics there,
+// at /metrics, those of the instances running at each scrape.
+func runFile(ctx context.Context, path, metricsAddr string, hup <-chan os.Signal, stdout, stderr io.Writer) error {
+	cfg, err := keepalived.Load(path)
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	logNotes(logger, cfg)
+	instances, err := startInstances(cfg, cfg.Instances, logger)
+	if err != nil {
+		return err
+	}
+	s := &supervisor{ctx: ctx, out: &lockedWriter{w: stdout}, log: logger, notify: cfg.NewNotifyQueue(logger),
+		running: map[string]*running{}}
+	defer s.notify.Close()
+	s.setGroups(cfg)
+	for _, in := range instances {
+		s.run(cfg, in)
+	}
+	served := make(chan error, 1)
+	if metricsAddr != "" {
+		go func() { served <- metrics.Serve(ctx, metricsAddr, s.list) }()
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return s.wait()
+		case err := <-served:
+			s.log.Error("serving the metrics", "err", err)
+		case <-hup:
+			s.reload(path)
+		}
+	}
+}
+
+// logNotes logs what the file says that vipkit does not honour.
+func logNotes(logger *slog.Logger, cfg *keepalived.Config) {
+	for _, n := range cfg.Notes {
+		logger.Warn("not honoured as keepalived would", "at", n.Pos.String(), "keyword", n.Keyword, "instead", n.Text)
+	}
+}
+
+// A supervisor runs the instances of a file and reloads them.
+type supervisor struct {
+	ctx    context.Context
+	out    io.Writer
+	log    *slog.Logger
+	notify *keepalived.NotifyQueue
+	errs   []error // of instances stopped
+
+	mu      sync.Mutex          // guards running against list, the metrics', and the groups against the instances' events
+	running map[string]*running // by instance name
+	groups  []*group
+}
+
+// A group is a vrrp_sync_group as it runs: which members are in FAULT of
+// their own, and the state it last notified.
+type group struct {
+	cfg    *keepalived.SyncGroup
+	states map[string]vrrp.State // each member's last
+	own    map[string]bool       // the members in FAULT of their own, not the group's
+	state  string                // notified last: MASTER, BACKUP, FAULT
+}
+
+// setGroups makes the groups of cfg, keeping what is known of members
+// that stay.
+func (s *supervisor) setGroups(cfg *keepalived.Config) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.groups
+	s.groups = nil
+	for _, g := range cfg.SyncGroups {
+		ng := &group{cfg: g, states: map[string]vrrp.State{}, own: map[string]bool{}}
+		for _, o := range old {
+			for _, m := range g.Group {
+				if st, ok := o.states[m]; ok {
+					ng.states[m] = st
+				}
+				if o.own[m] {
+					ng.own[m] = true
+				}
+			}
+		}
+		s.groups = append(s.groups, ng)
+	}
+}
+
+// changed follows a transition of the instance name for its sync group, if
+// any: a member entering FAULT of its own puts every other member in FAULT
+// (vrrp.Router.Report with weight 0), until no member is in FAULT of its
+// own, as keepalived's vrrp_sync_group does; and the group's notify
+// scripts run when the group as a whole changes.
+func (s *supervisor) changed(name string, e vrrp.Event) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, g := range s.groups {
+		if !slices.Contains(g.cfg.Group, name) {
+			continue
+		}
+		g.states[name] = e.To
+		switch {
+		case e.To == vrrp.Fault && !g.faultedBy(name):
+			g.own[name] = true
+		case e.To != vrrp.Fault:
+			delete(g.own, name)
+		}
+		s.apply(g)
+	}
+}
+
+// faultedBy reports whether the group holds member in FAULT: another
+// member is in FAULT of its own.
+func (g *group) faultedBy(member string) bool {
+	for m := range g.own {
+		if m != member {
+			return true
+		}
+	}
+	return false
+}
+
+// apply reports the group's FAULT, or its end, to every member running,
+// and runs the group's notify scripts if its state changed. s.mu is held.
+func (s *supervisor) apply(g *group) {
+	for _, m := range g.cfg.Group {
+		r, ok := s.running[m]
+		if !ok {
+			continue
+		}
+		var err error
+		if g.faultedBy(m) {
+			err = fmt.Errorf("vrrp_sync_group %s: a member is in FAULT", g.cfg.Name)
+		}
+		r.inst.router.Report("vrrp_sync_group "+g.cfg.Name, 0, err)
+	}
+	state := ""
+	switch {
+	case len(g.own) > 0:
+		state = "FAULT"
+	case g.all(vrrp.Master):
+		state = "MASTER"
+	case g.all(vrrp.Backup):
+		state = "BACKUP"
+	}
+	if state != "" && state != g.state {
+		g.state = state
+		s.notify.Notify(g.cfg.Notify, "GROUP", g.cfg.Name, state, 0)
+	}
+}
+
+// all reports whether every member is in state st.
+func (g *group) all(st vrrp.State) bool {
+	for _, m := range g.cfg.Group {
+		if g.states[m] != st {
+			return false
+		}
+	}
+	return true
+}
+
+// list returns the instances running, for the metrics.
+func (s *supervisor) list() []metrics.Instance {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]metrics.Instance, 0, len(s.running))
+	for name, r := range s.running {
+		out = append(out, metrics.Instance{Name: name, Router: r.inst.router, Client: r.inst.client})
+	}
+	return out
+}
+
+// A running instance, and what it was made from.
+type running struct {
+	inst     *instance
+	made     sameAs // what a reload compares
+	stop     context.CancelFunc
+	done     chan error    // Serve's error, when it has returned
+	notified chan struct{} // closed when every transition went to the notify queue
+}
+
+// sameAs is what makes an instance the same after a reload: its
+// configuration and that of the scripts it tracks, places in the file
+// aside.
+type sameAs struct {
+	instance keepalived.Instance
+	scripts  []keepalived.Script
+	user     string
+	security bool
+}
+
+func sameAsOf(cfg *keepalived.Config, in *keepalived.Instance) sameAs {
+	s := sameAs{instance: *in, user: cfg.ScriptUser, security: cfg.ScriptSecurity}
+	s.instance.Pos = keepalived.Pos{}
+	s.instance.TrackScripts = slices.Clone(in.TrackScripts)
+	for i := range s.instance.TrackScripts {
+		s.instance.TrackScripts[i].Pos = keepalived.Pos{}
+		for _, sc := range cfg.Scripts {
+			if sc.Name == in.TrackScripts[i].Name {
+				c := *sc
+				c.Pos = keepalived.Pos{}
+				s.scripts = append(s.scripts, c)
+			}
+		}
+	}
+	return s
+}
+
+// run starts serving in.
+func (s *supervisor) run(cfg *keepalived.Config, in *instance) {
+	ctx, stop := context.WithCancel(s.ctx)
+	r := &running{inst: in, made: sameAsOf(cfg, in.cfg), stop: stop, done: make(chan error, 1), notified: make(chan struct{})}
+	s.mu.Lock()
+	s.running[in.cfg.Name] = r
+	s.mu.Unlock()
+	events := in.router.Subscribe(context.Background())
+	go func() {
+		defer close(r.notified)
+		for e := range events {
+			if e.Kind == vrrp.EventTransition {
+				in.notify(e, s.notify)
+				s.changed(in.cfg.Name, e)
+			}
+		}
+	}()
+	s.mu.Lock()
+	for _, g := range s.groups {
+		if slices.Contains(g.cfg.Group, in.cfg.Name) {
+			s.apply(g) // a member started again takes the group's FAULT
+		}
+	}
+	s.mu.Unlock()
+	go func() { r.done <- vipcmd.Options{Instance: in.cfg.Name}.Serve(ctx, in.router, in.client, s.out) }()
+}
+
+// halt stops the instance of name and waits for it to hand over.
+func (s *supervisor) halt(name string) {
+	r := s.running[name]
+	r.stop()
+	if err := <-r.done; err != nil {
+		s.errs = append(s.errs, fmt.Errorf("vrrp_instance %s: %w", name, err))
+	}
+	<-r.notified // the STOP too: the router's events end when it has stopped
+	s.mu.Lock()
+	delete(s.running, name)
+	s.mu.Unlock()
+}
+
+// wait waits for every instance to stop, as ctx has ended.
+func (s *supervisor) wait() error {
+	s.mu.Lock()
+	names := slices.Collect(maps.Keys(s.running))
+	s.mu.Unlock()
+	for _, name := range names {
+		s.halt(name)
+	}
+	return errors.Join(s.errs...)
+}
+
+// reload applies the file at path as it is now.
+func (s *supervisor) reload(path string) {
+	cfg, err := keepalived.Load(path)
+	if err != nil {
+		s.log.Error("reload refused: the file does not check; what runs stays", "file", path, "err", strings.ReplaceAll(err.Error(), "\n", "; "))
+		return
+	}
+	logNotes(s.log, cfg)
+	s.setGroups(cfg)
+	var start []*keepalived.Instance
+	kept := map[string]bool{}
+	for _, in := range cfg.Instances {
+		s.mu.Lock()
+		r, ok := s.running[in.Name]
+		s.mu.Unlock()
+		if ok && reflect.DeepEqual(r.made, sameAsOf(cfg, in)) {
+			kept[in.Name] = true
+			continue
+		}
+		start = append(start, in)
+	}
+	s.mu.Lock()
+	names := slices.Collect(maps.Keys(s.running))
+	s.mu.Unlock()
+	for _, name := range names {
+		if !kept[name] {
+			s.log.Info("reload: stopping", "instance", name)
+			s.halt(name)
+		}
+	}
+	for _, in := range start {
+		instances, err := startInstances(cfg, []*keepalived.Instance{in}, s.log)
+		if err != nil {
+			s.log.Error("reload: cannot start", "instance", in.Name, "err", err)
+			continue
+		}
+		s.log.Info("reload: starting", "instance", in.Name)
+		s.run(cfg, instances[0])
+	}
+	s.log.Info("reloaded", "file", path, "kept", len(kept), "started", len(start))
+}
+
+// An instance is a vrrp_instance running.
+type instance struct {
+	cfg    *keepalived.Instance
+	router *vrrp.Router
+	client *havip.Client
+}
+
+// startInstances makes the router and the client of each of ins, of cfg,
+// or none: an error names the instance and where the file defines it.
+func startInstances(cfg *keepalived.Config, ins []*keepalived.Instance, logger *slog.Logger) ([]*instance, error) {
+	var out []*instance
+	fail := func(in *keepalived.Instance, err error) ([]*instance, error) {
+		for _, i := range out {
+			i.client.Close()
+			i.router.Close()
+		}
+		return nil, fmt.Errorf("%v: vrrp_instance %s: %w", in.Pos, in.Name, err)
+	}
+	for _, in := range ins {
+		log := logger.With("instance", in.Name)
+		rc := in.Router
+		rc.Logger = log
+		checks, err := cfg.Checks(in, log)
+		if err != nil {
+			return fail(in, err)
+		}
+		rc.Checks = checks
+		r, err := vipcmd.Options{Router: rc, RealtimePriority: cfg.RealtimePriority}.NewRouter()
+		if err != nil {
+			return fail(in, err)
+		}
+		hc := in.HAVIP()
+		hc.Logger = log
+		c, err := havip.New(hc)
+		if err != nil {
+			r.Close()
+			return fail(in, err)
+		}
+		out = append(out, &instance{cfg: in, router: r, client: c})
+	}
+	return out, nil
+}
+
+// notify runs the instance's notify scripts for the transition e, as
+// keepalived names the states.
+func (in *instance) notify(e vrrp.Event, q *keepalived.NotifyQueue) {
+	state := map[vrrp.State]string{vrrp.Master: "MASTER", vrrp.Backup: "BACKUP", vrrp.Fault: "FAULT", vrrp.Initialize: "STOP"}[e.To]
+	q.Notify(in.cfg.Notify, "INSTANCE", in.cfg.Name, state, int(in.router.Priority()))
+}
+
+// A lockedWriter serializes the writes of the instances' transition lines.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
+}

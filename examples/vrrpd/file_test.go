@@ -1,0 +1,304 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/vipkit/vipkit/internal/testkit/keepalived"
+	"github.com/vipkit/vipkit/internal/testkit/netlab"
+)
+
+// fileConf is the keepalived.conf both nodes of TestKeepalivedConfFile run,
+// but for the priority and the unicast source: VRRPv2 with a password, as
+// keepalived users run it, unicast, a vrrp_script that checks a file the
+// test removes and puts back, and a notify script that appends its
+// arguments to a log.
+func fileConf(dir string, prio int, self, peer netip.Addr) string {
+	return fmt.Sprintf(`! keepalived.conf of the test, node %[3]v
+global_defs {
+    router_id node-%[3]v
+    script_user root
+}
+
+vrrp_script chk_service {
+    script "/bin/test -f %[1]s/service-up"
+    interval 1
+    fall 1
+    rise 1
+}
+
+vrrp_instance VI_1 {
+    state BACKUP
+    interface eth0
+    virtual_router_id 51
+    priority %[2]d
+    advert_int 1
+    authentication {
+        auth_type PASS
+        auth_pass 1111
+    }
+    unicast_src_ip %[3]v
+    unicast_peer {
+        %[4]v
+    }
+    virtual_ipaddress {
+        192.0.2.100/24
+    }
+    garp_master_delay 1
+    track_script {
+        chk_service
+    }
+    notify "%[1]s/notify.sh"
+}
+`, dir, prio, self, peer)
+}
+
+// notifyScript appends its arguments as one line to notify.log beside it.
+const notifyScript = `#!/bin/sh
+echo "$@" >> "$(dirname "$0")/notify.log"
+`
+
+// fileNode is a node of the test with its own directory for the file, the
+// check's file and the notify log.
+type fileNode struct {
+	*node
+	dir string
+}
+
+func newFileNode(t *testing.T, n *node) *fileNode {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "notify.sh"), []byte(notifyScript), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "service-up"), nil, 0o644))
+	return &fileNode{node: n, dir: dir}
+}
+
+// conf is the node's keepalived.conf at priority prio, with peer its
+// unicast peer.
+func (f *fileNode) conf(prio int, peer *node) string { return fileConf(f.dir, prio, f.addr, peer.addr) }
+
+// write writes the node's keepalived.conf and returns its path.
+func (f *fileNode) write(t *testing.T, prio int, peer *node) string {
+	path := filepath.Join(f.dir, "keepalived.conf")
+	require.NoError(t, os.WriteFile(path, []byte(f.conf(prio, peer)), 0o644))
+	return path
+}
+
+// notified returns the lines the notify script logged.
+func (f *fileNode) notified() []string {
+	b, _ := os.ReadFile(filepath.Join(f.dir, "notify.log"))
+	return strings.Fields(strings.ReplaceAll(strings.TrimSpace(string(b)), " ", "_"))
+}
+
+// scrape returns the metrics vrrpd serves on 127.0.0.1:9650 in h.
+func scrape(t *testing.T, h *netlab.Host) string {
+	t.Helper()
+	var conn net.Conn
+	// Dialled on the host's thread, so in its namespace; http.Get would
+	// dial from a goroutine of its own, outside it.
+	require.NoError(t, h.Do(func() (err error) {
+		conn, err = net.DialTimeout("tcp", "127.0.0.1:9650", 2*time.Second)
+		return err
+	}))
+	defer conn.Close()
+	req, err := http.NewRequest(http.MethodGet, "http://127.0.0.1:9650/metrics", nil)
+	require.NoError(t, err)
+	require.NoError(t, req.Write(conn))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return string(body)
+}
+
+// TestKeepalivedConfFile: one node runs keepalived with a keepalived.conf,
+// the other vrrpd -f with the same file (its own priority and unicast
+// source): they elect, fail over and hand over both ways; a vrrp_script
+// that starts failing moves the address (weight 0: FAULT); the notify
+// script gets keepalived's arguments, in order; the metrics, scraped
+// during the failovers, show the transitions and the counters.
+func TestKeepalivedConfFile(t *testing.T) {
+	bin := netlab.Build(t)
+	a, b, client := trio(t)
+	ka, vk := newFileNode(t, a), newFileNode(t, b)
+	vip := netip.AddrPortFrom(netip.MustParseAddr("192.0.2.100"), 8080)
+	reaches := func(n *node) {
+		t.Helper()
+		require.Eventually(t, func() bool {
+			name, err := client.host.AskName(vip, 200*time.Millisecond)
+			return err == nil && name == n.host.Name()
+		}, 10*time.Second, 20*time.Millisecond, "the address does not reach %s", n.host.Name())
+	}
+
+	// vrrpd alone becomes master; keepalived, of higher priority,
+	// preempts it.
+	vk.proc = vk.host.Start(bin, "-f", vk.write(t, 100, a), "-metrics-listen", "127.0.0.1:9650")
+	vk.waitState(t, "MASTER", 10*time.Second)
+	reaches(b)
+	k := keepalived.Start(t, ka.host, ka.conf(200, b))
+	k.WaitState(t, "MASTER", 10*time.Second)
+	vk.waitState(t, "BACKUP", 5*time.Second)
+	reaches(a)
+	tr := vk.transitions(t)
+	assert.Equal(t, "VI_1", tr[len(tr)-1].Instance, "transition lines name the instance")
+	m := scrape(t, vk.host)
+	assert.Contains(t, m, `keepalived_vrrp_state{iname="VI_1",intf="eth0",ip_address="192.0.2.100",vrid="51"} 1`)
+	assert.Contains(t, m, `keepalived_become_master_total{iname="VI_1",intf="eth0",vrid="51"} 1`)
+	assert.Regexp(t, `keepalived_advertisements_received_total\{iname="VI_1",intf="eth0",vrid="51"\} [1-9]`, m)
+
+	// keepalived's service fails: it goes to FAULT and vrrpd takes over.
+	require.NoError(t, os.Remove(filepath.Join(ka.dir, "service-up")))
+	k.WaitState(t, "FAULT", 5*time.Second)
+	vk.waitState(t, "MASTER", 5*time.Second)
+	reaches(b)
+	m = scrape(t, vk.host)
+	assert.Contains(t, m, `keepalived_vrrp_state{iname="VI_1",intf="eth0",ip_address="192.0.2.100",vrid="51"} 2`, "the transition, scraped")
+	assert.Contains(t, m, `keepalived_become_master_total{iname="VI_1",intf="eth0",vrid="51"} 2`)
+	assert.Regexp(t, `keepalived_priority_zero_received_total\{iname="VI_1",intf="eth0",vrid="51"\} [1-9]`, m, "keepalived's FAULT sent priority 0")
+	// It comes back and preempts.
+	require.NoError(t, os.WriteFile(filepath.Join(ka.dir, "service-up"), nil, 0o644))
+	k.WaitState(t, "MASTER", 10*time.Second)
+	vk.waitState(t, "BACKUP", 5*time.Second)
+
+	// vrrpd's service fails: FAULT; keepalived stops (priority 0) and, as
+	// vrrpd cannot, no one is master until vrrpd's service is back.
+	require.NoError(t, os.Remove(filepath.Join(vk.dir, "service-up")))
+	vk.waitState(t, "FAULT", 5*time.Second)
+	require.NoError(t, k.Signal(syscall.SIGTERM))
+	require.NoError(t, k.Wait())
+	require.NoError(t, os.WriteFile(filepath.Join(vk.dir, "service-up"), nil, 0o644))
+	vk.waitState(t, "MASTER", 10*time.Second)
+	reaches(b)
+
+	// keepalived of lower priority comes back as backup; vrrpd hands over
+	// to it when it stops.
+	k = keepalived.Start(t, ka.host, ka.conf(50, b))
+	k.WaitState(t, "BACKUP", 10*time.Second)
+	stopped := time.Now()
+	require.NoError(t, vk.proc.Signal(syscall.SIGTERM))
+	k.WaitState(t, "MASTER", 3*time.Second)
+	t.Logf("keepalived took over %v after vrrpd's SIGTERM", time.Since(stopped).Round(time.Millisecond))
+	require.NoError(t, vk.proc.Wait())
+	reaches(a)
+
+	// keepalived's notify gets: INSTANCE, the name, the state, the
+	// priority; vrrpd's the same, in the order of its transitions.
+	want := []string{"INSTANCE_VI_1_BACKUP_100", "INSTANCE_VI_1_MASTER_100", "INSTANCE_VI_1_BACKUP_100",
+		"INSTANCE_VI_1_MASTER_100", "INSTANCE_VI_1_BACKUP_100", "INSTANCE_VI_1_FAULT_100",
+		"INSTANCE_VI_1_BACKUP_100", "INSTANCE_VI_1_MASTER_100", "INSTANCE_VI_1_STOP_100"}
+	assert.Eventually(t, func() bool { return len(vk.notified()) >= len(want) }, 5*time.Second, 20*time.Millisecond)
+	assert.Equal(t, want, vk.notified(), "vrrpd's notify")
+	kaNotified := ka.notified()
+	require.NotEmpty(t, kaNotified)
+	for _, line := range kaNotified {
+		assert.Regexp(t, `^INSTANCE_VI_1_(BACKUP|MASTER|FAULT|STOP)_(200|50)$`, line, "keepalived's notify, the form vrrpd's follows")
+	}
+}
+
+// twoInstances is a keepalived.conf of VI_1 (VRID 51, 192.0.2.100) and,
+// unless only1, VI_2 (VRID 52, 192.0.2.101), at priorities p1 and p2.
+func twoInstances(p1, p2 int, only1 bool) string {
+	inst := func(name string, vrid, prio int, vip string) string {
+		return fmt.Sprintf(`vrrp_instance %s {
+    interface eth0
+    virtual_router_id %d
+    priority %d
+    advert_int 1
+    authentication {
+        auth_type PASS
+        auth_pass 1111
+    }
+    virtual_ipaddress {
+        %s/24
+    }
+}
+`, name, vrid, prio, vip)
+	}
+	conf := inst("VI_1", 51, p1, "192.0.2.100")
+	if !only1 {
+		conf += inst("VI_2", 52, p2, "192.0.2.101")
+	}
+	return conf
+}
+
+// lastOf returns the last transition vrrpd reported for instance, and how
+// many it reported.
+func (n *node) lastOf(t *testing.T, instance string) (to string, count int) {
+	for _, tr := range n.transitions(t) {
+		if tr.Instance == instance {
+			to, count = tr.To, count+1
+		}
+	}
+	return to, count
+}
+
+func (n *node) waitInstance(t *testing.T, instance, state string, within time.Duration) {
+	t.Helper()
+	require.Eventually(t, func() bool { s, _ := n.lastOf(t, instance); return s == state }, within, 5*time.Millisecond,
+		"%s's %s is not %s:\n%s", n.host.Name(), instance, state, n.proc.Output())
+}
+
+// TestKeepalivedConfFileReload: SIGHUP reloads the file. With VI_1's
+// priority lowered, VI_1 moves to keepalived while VI_2, unchanged, keeps
+// running as it was: not one transition. A file that does not check is
+// refused and changes nothing. VI_2 removed from the file steps down with
+// priority 0, and keepalived takes it over at once.
+func TestKeepalivedConfFileReload(t *testing.T) {
+	bin := netlab.Build(t)
+	a, b, _ := trio(t)
+	k := keepalived.Start(t, a.host, "global_defs {\n  vrrp_version 2\n}\n"+twoInstances(100, 100, false))
+	path := filepath.Join(t.TempDir(), "keepalived.conf")
+	write := func(conf string) { require.NoError(t, os.WriteFile(path, []byte(conf), 0o644)) }
+	write(twoInstances(200, 200, false))
+	b.proc = b.host.Start(bin, "-f", path)
+	b.waitInstance(t, "VI_1", "MASTER", 10*time.Second)
+	b.waitInstance(t, "VI_2", "MASTER", 10*time.Second)
+	k.WaitStateOf(t, "VI_1", "BACKUP", 10*time.Second)
+	k.WaitStateOf(t, "VI_2", "BACKUP", 10*time.Second)
+	_, vi2Before := b.lastOf(t, "VI_2")
+
+	write(twoInstances(50, 200, false))
+	require.NoError(t, b.proc.Signal(syscall.SIGHUP))
+	k.WaitStateOf(t, "VI_1", "MASTER", 5*time.Second)
+	b.waitInstance(t, "VI_1", "BACKUP", 10*time.Second)
+	require.True(t, b.proc.WaitOutput("reloaded", 5*time.Second), "%s", b.proc.Output())
+	assert.Contains(t, b.proc.Output(), "kept=1 started=1")
+	state, vi2After := b.lastOf(t, "VI_2")
+	assert.Equal(t, "MASTER", state)
+	assert.Equal(t, vi2Before, vi2After, "the unchanged VI_2 went through a transition")
+	assert.Equal(t, "BACKUP", k.StateOf("VI_2"))
+
+	write(twoInstances(50, 200, false) + "vrrp_instance VI_3 {\n  priorty 7\n}\n")
+	require.NoError(t, b.proc.Signal(syscall.SIGHUP))
+	require.True(t, b.proc.WaitOutput("reload refused", 5*time.Second), "%s", b.proc.Output())
+	assert.Contains(t, b.proc.Output(), "priorty: unknown keyword of a vrrp_instance")
+	time.Sleep(1500 * time.Millisecond) // what runs stays: no transition follows
+	_, vi1Count := b.lastOf(t, "VI_1")
+	_, vi2Count := b.lastOf(t, "VI_2")
+	state1, _ := b.lastOf(t, "VI_1")
+	assert.Equal(t, "BACKUP", state1)
+	assert.Equal(t, vi2Before, vi2Count)
+
+	stopped := time.Now()
+	write(twoInstances(50, 200, true))
+	require.NoError(t, b.proc.Signal(syscall.SIGHUP))
+	k.WaitStateOf(t, "VI_2", "MASTER", 3*time.Second)
+	t.Logf("keepalived took VI_2 over %v after the reload that removed it", time.Since(stopped).Round(time.Millisecond))
+	b.waitInstance(t, "VI_2", "INIT", time.Second)
+	_, vi1After := b.lastOf(t, "VI_1")
+	assert.Equal(t, vi1Count, vi1After, "VI_1, unchanged, went through a transition")
+}

@@ -1,0 +1,167 @@
+package keepalived_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/vipkit/vipkit/keepalived"
+)
+
+// logScript writes a script that appends "TAG ARGS..." to out, and
+// returns its path.
+func logScript(t *testing.T, dir, out string) string {
+	t.Helper()
+	return writeScript(t, dir, "log.sh", `echo "$*" >> `+out)
+}
+
+// TestNotifyArguments: the state's script runs with its own words, then
+// notify with its words and kind, name, state and priority; a group's
+// priority is 0.
+func TestNotifyArguments(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	sh := logScript(t, dir, out)
+	n := keepalived.Notify{Master: sh + " own-master", Backup: sh, Fault: sh + ` "a b"`, Stop: sh + " own-stop", Any: sh + " any"}
+	log, _ := newLog(t)
+	q := (&keepalived.Config{}).NewNotifyQueue(log)
+	q.Notify(n, "INSTANCE", "VI_1", "MASTER", 100)
+	q.Notify(n, "INSTANCE", "VI_1", "BACKUP", 90)
+	q.Notify(n, "GROUP", "G1", "FAULT", 100)
+	q.Notify(keepalived.Notify{Any: sh}, "INSTANCE", "VI_2", "STOP", 254)
+	q.Notify(keepalived.Notify{Master: sh + " only-master"}, "INSTANCE", "VI_3", "BACKUP", 1)
+	q.Close()
+	assert.Equal(t, []string{
+		"own-master", "any INSTANCE VI_1 MASTER 100",
+		"", "any INSTANCE VI_1 BACKUP 90",
+		"a b", "any GROUP G1 FAULT 0",
+		"INSTANCE VI_2 STOP 254",
+	}, readLines(out))
+}
+
+// TestNotifySequential: the scripts of many changes run one at a time, in
+// the order asked, and Notify never waits for them.
+func TestNotifySequential(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	// The first runs long: were they concurrent, the others would end first.
+	sh := writeScript(t, dir, "seq.sh", `echo "start $*" >> `+out+`
+[ "$1" = 0 ] && sleep 0.5
+echo "end $*" >> `+out)
+	log, _ := newLog(t)
+	q := (&keepalived.Config{}).NewNotifyQueue(log)
+	start := time.Now()
+	for i := range 10 {
+		q.Notify(keepalived.Notify{Backup: fmt.Sprintf("%s %d own", sh, i), Any: fmt.Sprintf("%s %d", sh, i)}, "INSTANCE", "VI_1", "BACKUP", 100)
+	}
+	assert.Less(t, time.Since(start), 400*time.Millisecond, "Notify returns at once")
+	q.Close()
+	var want []string
+	for i := range 10 {
+		want = append(want, fmt.Sprintf("start %d own", i), fmt.Sprintf("end %d own", i),
+			fmt.Sprintf("start %d INSTANCE VI_1 BACKUP 100", i), fmt.Sprintf("end %d INSTANCE VI_1 BACKUP 100", i))
+	}
+	assert.Equal(t, want, readLines(out))
+}
+
+// TestNotifyOverflow: beyond 256 waiting, the oldest are dropped and
+// logged.
+func TestNotifyOverflow(t *testing.T) {
+	dir := t.TempDir()
+	out, started, release := filepath.Join(dir, "out"), filepath.Join(dir, "started"), filepath.Join(dir, "release")
+	block := writeScript(t, dir, "block.sh", fmt.Sprintf(`touch %s
+while [ ! -e %s ]; do sleep 0.02; done
+echo blocked >> %s`, started, release, out))
+	sh := logScript(t, dir, out)
+	log, lb := newLog(t)
+	q := (&keepalived.Config{}).NewNotifyQueue(log)
+	q.Notify(keepalived.Notify{Master: block}, "INSTANCE", "VI_1", "MASTER", 100)
+	require.Eventually(t, func() bool { _, err := os.Stat(started); return err == nil }, 20*time.Second, 10*time.Millisecond)
+	for i := range 300 {
+		q.Notify(keepalived.Notify{Any: fmt.Sprintf("%s %d", sh, i)}, "INSTANCE", "VI_1", "BACKUP", 100)
+	}
+	require.NoError(t, os.WriteFile(release, nil, 0o644))
+	q.Close()
+	want := []string{"blocked"}
+	for i := 300 - 256; i < 300; i++ {
+		want = append(want, fmt.Sprintf("%d INSTANCE VI_1 BACKUP 100", i))
+	}
+	assert.Equal(t, want, readLines(out))
+	assert.Equal(t, 300-256, lb.count("notify queue full"))
+}
+
+// TestNotifyClose: Close waits for what is queued; Notify after it does
+// nothing.
+func TestNotifyClose(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	slow := writeScript(t, dir, "slow.sh", "sleep 0.5\necho $* >> "+out)
+	q := (&keepalived.Config{}).NewNotifyQueue(nil)
+	q.Notify(keepalived.Notify{Master: slow + " one"}, "INSTANCE", "VI_1", "MASTER", 100)
+	q.Notify(keepalived.Notify{Master: slow + " two"}, "INSTANCE", "VI_1", "MASTER", 100)
+	q.Close()
+	assert.Equal(t, []string{"one", "two"}, readLines(out))
+	q.Notify(keepalived.Notify{Master: slow + " three"}, "INSTANCE", "VI_1", "MASTER", 100)
+	q.Close()
+	time.Sleep(time.Second)
+	assert.Equal(t, []string{"one", "two"}, readLines(out))
+}
+
+// TestNotifyStopBounded: a STOP script is killed after 1 s, as keepalived
+// kills it.
+func TestNotifyStopBounded(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	slow := writeScript(t, dir, "slow.sh", "echo start >> "+out+"\nsleep 20\necho end >> "+out)
+	log, lb := newLog(t)
+	q := (&keepalived.Config{}).NewNotifyQueue(log)
+	start := time.Now()
+	q.Notify(keepalived.Notify{Stop: slow}, "INSTANCE", "VI_1", "STOP", 100)
+	q.Close()
+	assert.GreaterOrEqual(t, time.Since(start), time.Second)
+	assert.Less(t, time.Since(start), 15*time.Second)
+	assert.Equal(t, []string{"start"}, readLines(out))
+	assert.Contains(t, lb.String(), "timed out")
+}
+
+// TestNotifyRefused: a script keepalived would not run is logged and
+// skipped; the others run.
+func TestNotifyRefused(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	sh := logScript(t, dir, out)
+	log, lb := newLog(t)
+	q := (&keepalived.Config{}).NewNotifyQueue(log)
+	q.Notify(keepalived.Notify{Master: filepath.Join(dir, "missing.sh"), Any: sh + " any"}, "INSTANCE", "VI_1", "MASTER", 100)
+	q.Notify(keepalived.Notify{Backup: "</etc/passwd"}, "INSTANCE", "VI_1", "BACKUP", 100)
+	q.Close()
+	assert.Equal(t, []string{"any INSTANCE VI_1 MASTER 100"}, readLines(out))
+	assert.Equal(t, 2, lb.count("notify script not run"), "%s", lb)
+}
+
+// TestNotifyUser: scripts run as script_user; an unknown one runs none,
+// as keepalived runs none.
+func TestNotifyUser(t *testing.T) {
+	uid, gid := nobody(t)
+	dir, out := openDir(t)
+	id := writeScript(t, dir, "id.sh", `echo "$(id -u) $(id -g) $(id -G) $*" >> `+out+"/id")
+	q := (&keepalived.Config{ScriptUser: "nobody"}).NewNotifyQueue(nil)
+	q.Notify(keepalived.Notify{Fault: id, Any: id}, "INSTANCE", "VI_1", "FAULT", 50)
+	q.Close()
+	assert.Equal(t, []string{
+		uid + " " + gid + " " + gid + " ",
+		uid + " " + gid + " " + gid + " INSTANCE VI_1 FAULT 50",
+	}, readLines(filepath.Join(out, "id")))
+
+	log, lb := newLog(t)
+	q = (&keepalived.Config{ScriptUser: "no-such-user-vipkit"}).NewNotifyQueue(log)
+	q.Notify(keepalived.Notify{Fault: id}, "INSTANCE", "VI_1", "FAULT", 50)
+	q.Close()
+	assert.Len(t, readLines(filepath.Join(out, "id")), 2)
+	assert.Contains(t, lb.String(), "no-such-user-vipkit")
+}
