@@ -178,6 +178,8 @@ func (s *supervisor) apply(g *group) {
 		state = "MASTER"
 	case g.all(vrrp.Backup):
 		state = "BACKUP"
+	case g.all(vrrp.Initialize) && g.state != "":
+		state = "STOP" // every member stopped
 	}
 	if state != "" && state != g.state {
 		g.state = state

@@ -302,3 +302,95 @@ func TestKeepalivedConfFileReload(t *testing.T) {
 	_, vi1After := b.lastOf(t, "VI_1")
 	assert.Equal(t, vi1Count, vi1After, "VI_1, unchanged, went through a transition")
 }
+
+// syncConf is a keepalived.conf with VI_1 on eth0 (192.0.2.100) and VI_2
+// on eth1 (198.51.100.100) in one vrrp_sync_group whose notify script
+// logs to dir.
+func syncConf(dir string, prio int) string {
+	inst := func(name, iface string, vrid int, vip string) string {
+		return fmt.Sprintf(`vrrp_instance %s {
+    interface %s
+    virtual_router_id %d
+    priority %d
+    advert_int 1
+    virtual_ipaddress {
+        %s/24
+    }
+}
+`, name, iface, vrid, prio, vip)
+	}
+	return fmt.Sprintf(`global_defs {
+    vrrp_version 3
+    script_user root
+}
+vrrp_sync_group G1 {
+    group {
+        VI_1
+        VI_2
+    }
+    notify "%s/notify.sh"
+}
+`, dir) + inst("VI_1", "eth0", 51, "192.0.2.100") + inst("VI_2", "eth1", 52, "198.51.100.100")
+}
+
+// TestKeepalivedConfFileSyncGroup: a vrrp_sync_group of two instances on
+// two interfaces fails over together. vrrpd is master of both; its eth1
+// goes down, VI_2 goes to FAULT and takes VI_1 with it, so keepalived
+// becomes master of both; eth1 back, both come back to vrrpd, of higher
+// priority. The group's notify script hears the group's changes.
+func TestKeepalivedConfFileSyncGroup(t *testing.T) {
+	bin := netlab.Build(t)
+	lab := netlab.New(t)
+	sw0, sw1 := lab.Switch("sw0"), lab.Switch("sw1")
+	var hosts [2]*netlab.Host
+	var eth1 [2]*netlab.Iface
+	for i := range hosts {
+		hosts[i] = lab.Host(fmt.Sprintf("h%d", i+1))
+		sw0.Attach(hosts[i]).AddAddr(netip.MustParsePrefix(fmt.Sprintf("192.0.2.%d/24", i+1)))
+		eth1[i] = sw1.Attach(hosts[i])
+		eth1[i].AddAddr(netip.MustParsePrefix(fmt.Sprintf("198.51.100.%d/24", i+1)))
+		require.Equal(t, "eth1", eth1[i].Name())
+	}
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "notify.sh"), []byte(notifyScript), 0o755))
+	kdir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(kdir, "notify.sh"), []byte(notifyScript), 0o755))
+	k := keepalived.Start(t, hosts[0], syncConf(kdir, 100))
+	k.WaitStateOf(t, "VI_1", "MASTER", 10*time.Second)
+	k.WaitStateOf(t, "VI_2", "MASTER", 10*time.Second)
+	path := filepath.Join(dir, "keepalived.conf")
+	require.NoError(t, os.WriteFile(path, []byte(syncConf(dir, 200)), 0o644))
+	vk := &node{host: hosts[1]}
+	vk.proc = vk.host.Start(bin, "-f", path)
+	vk.waitInstance(t, "VI_1", "MASTER", 10*time.Second)
+	vk.waitInstance(t, "VI_2", "MASTER", 10*time.Second)
+	k.WaitStateOf(t, "VI_1", "BACKUP", 5*time.Second)
+	k.WaitStateOf(t, "VI_2", "BACKUP", 5*time.Second)
+
+	down := time.Now()
+	eth1[1].SetUp(false)
+	vk.waitInstance(t, "VI_2", "FAULT", 3*time.Second)
+	vk.waitInstance(t, "VI_1", "FAULT", 3*time.Second) // with it, though eth0 is up
+	// keepalived's VI_1 hears priority 0 at once, but its group holds it
+	// until VI_2 has heard nothing for Master_Down_Interval (3.6 s).
+	k.WaitStateOf(t, "VI_2", "MASTER", 8*time.Second)
+	k.WaitStateOf(t, "VI_1", "MASTER", 3*time.Second)
+	t.Logf("keepalived master of both %v after vrrpd's eth1 went down", time.Since(down).Round(time.Millisecond))
+
+	eth1[1].SetUp(true)
+	vk.waitInstance(t, "VI_2", "MASTER", 10*time.Second)
+	vk.waitInstance(t, "VI_1", "MASTER", 10*time.Second)
+	k.WaitStateOf(t, "VI_1", "BACKUP", 5*time.Second)
+	k.WaitStateOf(t, "VI_2", "BACKUP", 5*time.Second)
+
+	require.NoError(t, vk.proc.Signal(syscall.SIGTERM))
+	require.NoError(t, vk.proc.Wait())
+	log, _ := os.ReadFile(filepath.Join(dir, "notify.log"))
+	assert.Equal(t, "GROUP G1 BACKUP 0\nGROUP G1 MASTER 0\nGROUP G1 FAULT 0\nGROUP G1 BACKUP 0\nGROUP G1 MASTER 0\nGROUP G1 STOP 0\n",
+		string(log), "vrrpd's group notify")
+	klog, _ := os.ReadFile(filepath.Join(kdir, "notify.log"))
+	require.NotEmpty(t, klog)
+	for _, line := range strings.Split(strings.TrimSpace(string(klog)), "\n") {
+		assert.Regexp(t, `^GROUP G1 (BACKUP|MASTER|FAULT|STOP) 0$`, line, "keepalived's group notify, the form vrrpd's follows")
+	}
+}
