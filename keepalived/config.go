@@ -219,18 +219,9 @@ func (c *converter) globalDefs(b *node) {
 			if v, ok := c.uint(n, 2, 3); ok {
 				g.version = vrrp.Version(v)
 			}
-		case "vrrp_garp_master_delay":
-			c.seconds(n, &g.announce.Delay)
-		case "vrrp_garp_master_repeat":
-			c.count(n, &g.announce.Repeat, 1)
-		case "vrrp_garp_master_refresh":
-			c.seconds(n, &g.announce.Refresh)
-		case "vrrp_garp_master_refresh_repeat":
-			c.count(n, &g.announce.RefreshRepeat, 1)
-		case "vrrp_garp_lower_prio_delay":
-			g.lowerDelaySet = c.seconds(n, &g.announce.LowerPriorityDelay)
-		case "vrrp_garp_lower_prio_repeat":
-			g.lowerRepeatSet = c.count(n, &g.announce.LowerPriorityRepeat, 0)
+		case "vrrp_garp_master_delay", "vrrp_garp_master_repeat", "vrrp_garp_master_refresh", "vrrp_garp_master_refresh_repeat",
+			"vrrp_garp_lower_prio_delay", "vrrp_garp_lower_prio_repeat":
+			c.garp(n, strings.TrimPrefix(n.keyword(), "vrrp_"), &g.announce, g)
 		case "vrrp_garp_interval", "vrrp_gna_interval":
 			c.decimalSeconds(n, &g.announce.Interval, 0, time.Hour)
 		case "vrrp_higher_prio_send_advert":
@@ -374,30 +365,11 @@ func (c *converter) instance(b *node) {
 				}
 				in.TrackScripts = append(in.TrackScripts, ts)
 			}
-		case "notify_master":
-			in.Notify.Master = c.command(n)
-		case "notify_backup":
-			in.Notify.Backup = c.command(n)
-		case "notify_fault":
-			in.Notify.Fault = c.command(n)
-		case "notify_stop":
-			in.Notify.Stop = c.command(n)
-		case "notify":
-			in.Notify.Any = c.command(n)
-		case "garp_master_delay":
-			c.seconds(n, &in.Announce.Delay)
-		case "garp_master_repeat":
-			c.count(n, &in.Announce.Repeat, 1)
-		case "garp_master_refresh":
-			c.seconds(n, &in.Announce.Refresh)
-		case "garp_master_refresh_repeat":
-			c.count(n, &in.Announce.RefreshRepeat, 1)
-		case "garp_lower_prio_delay":
-			c.seconds(n, &in.Announce.LowerPriorityDelay)
-			g.lowerDelaySet = true
-		case "garp_lower_prio_repeat":
-			c.count(n, &in.Announce.LowerPriorityRepeat, 0)
-			g.lowerRepeatSet = true
+		case "notify_master", "notify_backup", "notify_fault", "notify_stop", "notify":
+			c.notify(n, &in.Notify)
+		case "garp_master_delay", "garp_master_repeat", "garp_master_refresh", "garp_master_refresh_repeat",
+			"garp_lower_prio_delay", "garp_lower_prio_repeat":
+			c.garp(n, n.keyword(), &in.Announce, &g)
 		case "higher_prio_send_advert":
 			r.QuietStepDown = !c.flag(n)
 		case "use_vmac":
@@ -494,6 +466,32 @@ func (c *converter) validate(b *node, in *Instance, fields map[string]*node) {
 	if err := in.HAVIP().Validate(); errors.As(err, &he) {
 		c.fail(b, "%s: %s", he.Field, he.Reason)
 	}
+}
+
+// garp reads one of the garp_* keywords, named without global_defs's
+// "vrrp_", into a; g notes the lower-priority ones as set.
+func (c *converter) garp(n *node, name string, a *havip.Announce, g *global) {
+	switch name {
+	case "garp_master_delay":
+		c.seconds(n, &a.Delay)
+	case "garp_master_repeat":
+		c.count(n, &a.Repeat, 1)
+	case "garp_master_refresh":
+		c.seconds(n, &a.Refresh)
+	case "garp_master_refresh_repeat":
+		c.count(n, &a.RefreshRepeat, 1)
+	case "garp_lower_prio_delay":
+		g.lowerDelaySet = c.seconds(n, &a.LowerPriorityDelay) || g.lowerDelaySet
+	case "garp_lower_prio_repeat":
+		g.lowerRepeatSet = c.count(n, &a.LowerPriorityRepeat, 0) || g.lowerRepeatSet
+	}
+}
+
+// notify reads a notify keyword into the script of its state, or notify's.
+func (c *converter) notify(n *node, to *Notify) {
+	dst := map[string]*string{"notify_master": &to.Master, "notify_backup": &to.Backup,
+		"notify_fault": &to.Fault, "notify_stop": &to.Stop, "notify": &to.Any}[n.keyword()]
+	*dst = c.command(n)
 }
 
 // keywordOf names the keyword that sets each field of vrrp.Config an
@@ -673,16 +671,8 @@ func (c *converter) syncGroup(b *node) {
 			for _, m := range c.lines(n) {
 				g.Group = append(g.Group, m.words...)
 			}
-		case "notify_master":
-			g.Notify.Master = c.command(n)
-		case "notify_backup":
-			g.Notify.Backup = c.command(n)
-		case "notify_fault":
-			g.Notify.Fault = c.command(n)
-		case "notify_stop":
-			g.Notify.Stop = c.command(n)
-		case "notify":
-			g.Notify.Any = c.command(n)
+		case "notify_master", "notify_backup", "notify_fault", "notify_stop", "notify":
+			c.notify(n, &g.Notify)
 		case "track_interface", "track_script", "track_file", "track_process", "track_bfd":
 			c.fail(n, "tracking by a sync group is not supported yet: track in each vrrp_instance")
 		case "smtp_alert":

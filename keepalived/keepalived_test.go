@@ -125,49 +125,20 @@ func TestTencentInstance(t *testing.T) {
 // quotes, braces anywhere, a keyword's '{' on the next line, continued
 // lines, includes by pattern relative to the including file.
 func TestSyntax(t *testing.T) {
-	_, lines, err := load(t, map[string]string{
-		"keepalived.conf": `! a comment
+	// files is the configuration with the vrrp_script's interval line and
+	// VI_A's priority lines as given.
+	files := func(interval, priority string) map[string]string {
+		return map[string]string{
+			"keepalived.conf": `! a comment
 global_defs { router_id "node one" }   # braces on one line
 include conf.d/*.conf
 vrrp_script chk { script "/usr/bin/test -f '/run/ok' # not a comment"
-  interval 2 ; weight -20 reverse
-  fall 3
-  rise 2 }
-`,
-		"conf.d/b.conf": `vrrp_instance VI_B
-{
-    interface eth0
-    virtual_router_id 52
-    virtual_ipaddress { 192.0.2.52/24 }
-    track_script {
-        chk weight 10
-    }
-}
-`,
-		"conf.d/a.conf": `vrrp_instance VI_A {
-    interface eth0
-    virtual_router_id 51
-    priority 150 \
-    ! a comment ends the continued line
-    virtual_ipaddress {
-        192.0.2.51/24 label eth0:vip
-    }
-}
-`,
-	})
-	require.Error(t, err, "';' separates nothing")
-	assert.Equal(t, []string{"keepalived.conf:5: interval: takes one value, not 5"}, lines)
-
-	cfg, _, err := load(t, map[string]string{
-		"keepalived.conf": `global_defs { router_id "node one" }   # braces on one line
-include conf.d/*.conf
-vrrp_script chk { script "/usr/bin/test -f '/run/ok' # not a comment"
-  interval 2
+` + interval + `
   weight -20 reverse
   fall 3
   rise 2 }
 `,
-		"conf.d/b.conf": `vrrp_instance VI_B
+			"conf.d/b.conf": `vrrp_instance VI_B
 {
     interface eth0
     virtual_router_id 52
@@ -177,17 +148,22 @@ vrrp_script chk { script "/usr/bin/test -f '/run/ok' # not a comment"
     }
 }
 `,
-		"conf.d/a.conf": `vrrp_instance VI_A {
+			"conf.d/a.conf": `vrrp_instance VI_A {
     interface eth0
     virtual_router_id 51
-    priority \
-      150
+` + priority + `
     virtual_ipaddress {
         192.0.2.51/24 label eth0:vip
     }
 }
 `,
-	})
+		}
+	}
+	_, lines, err := load(t, files("  interval 2 ; fall 3", "    priority 150 \\\n    ! a comment ends the continued line"))
+	require.Error(t, err, "';' separates nothing")
+	assert.Equal(t, []string{"keepalived.conf:5: interval: takes one value, not 4"}, lines)
+
+	cfg, _, err := load(t, files("  interval 2", "    priority \\\n      150"))
 	require.NoError(t, err)
 	assert.Equal(t, "node one", cfg.RouterID)
 	require.Len(t, cfg.Scripts, 1)
