@@ -28,6 +28,9 @@ type Config struct {
 	ScriptSecurity bool
 	// RealtimePriority is global_defs vrrp_rt_priority; 0 if unset.
 	RealtimePriority int
+	// FIFOs are global_defs notify_fifo and vrrp_notify_fifo: where each
+	// instance's and group's change is written as a line (OpenFIFOs).
+	FIFOs []FIFO
 	// Notes are the keywords read but not honoured as keepalived would,
 	// each with what vipkit does instead.
 	Notes []Note
@@ -240,6 +243,16 @@ func (c *converter) globalDefs(b *node) {
 			if v, ok := c.uint(n, 1, 99); ok {
 				c.cfg.RealtimePriority = v
 			}
+		case "notify_fifo", "vrrp_notify_fifo":
+			if len(n.args()) < 1 || len(n.args()) > 3 {
+				c.fail(n, "want FIFO_NAME [USER [GROUP]]")
+				continue
+			}
+			c.cfg.FIFOs = append(c.cfg.FIFOs, FIFO{Pos: n.pos, Path: n.args()[0], User: strings.Join(n.args()[1:], " ")})
+		case "notify_fifo_script", "vrrp_notify_fifo_script":
+			c.fail(n, "not supported yet: read the FIFO with a program of your own")
+		case "lvs_notify_fifo", "lvs_notify_fifo_script":
+			c.note(n, "ignored: vrrpd runs no LVS")
 		case "vrrp_strict":
 			c.fail(n, "not supported: it implies no_accept, which vipkit does not honour")
 		case "vrrp_mcast_group4", "vrrp_mcast_group6":

@@ -47,9 +47,18 @@ func runFile(ctx context.Context, path, metricsAddr string, hup <-chan os.Signal
 	if err != nil {
 		return err
 	}
-	s := &supervisor{ctx: ctx, out: &lockedWriter{w: stdout}, log: logger, notify: cfg.NewNotifyQueue(logger),
-		running: map[string]*running{}}
-	defer s.notify.Close()
+	fifos, err := cfg.OpenFIFOs()
+	if err != nil {
+		for _, in := range instances {
+			in.client.Close()
+			in.router.Close()
+		}
+		return err
+	}
+	defer fifos.Close()
+	s := &supervisor{ctx: ctx, out: &lockedWriter{w: stdout}, log: logger,
+		notify: &notifier{scripts: cfg.NewNotifyQueue(logger), fifos: fifos}, running: map[string]*running{}}
+	defer s.notify.scripts.Close()
 	s.setGroups(cfg)
 	for _, in := range instances {
 		s.run(cfg, in)
@@ -82,7 +91,7 @@ type supervisor struct {
 	ctx    context.Context
 	out    io.Writer
 	log    *slog.Logger
-	notify *keepalived.NotifyQueue
+	notify *notifier
 	errs   []error // of instances stopped
 
 	mu      sync.Mutex          // guards running against list, the metrics', and the groups against the instances' events
@@ -183,7 +192,7 @@ func (s *supervisor) apply(g *group) {
 	}
 	if state != "" && state != g.state {
 		g.state = state
-		s.notify.Notify(g.cfg.Notify, "GROUP", g.cfg.Name, state, 0)
+		s.notify.change(g.cfg.Notify, "GROUP", g.cfg.Name, state, 0)
 	}
 }
 
@@ -337,6 +346,18 @@ func (s *supervisor) reload(path string) {
 	s.log.Info("reloaded", "file", path, "kept", len(kept), "started", len(start))
 }
 
+// A notifier tells of a change of an instance or a group as keepalived
+// does: its notify scripts, queued, and a line on each notify FIFO.
+type notifier struct {
+	scripts *keepalived.NotifyQueue
+	fifos   *keepalived.FIFOs
+}
+
+func (n *notifier) change(scripts keepalived.Notify, kind, name, state string, priority int) {
+	n.scripts.Notify(scripts, kind, name, state, priority)
+	n.fifos.Write(kind, name, state, priority)
+}
+
 // An instance is a vrrp_instance running.
 type instance struct {
 	cfg    *keepalived.Instance
@@ -380,11 +401,10 @@ func startInstances(cfg *keepalived.Config, ins []*keepalived.Instance, logger *
 	return out, nil
 }
 
-// notify runs the instance's notify scripts for the transition e, as
-// keepalived names the states.
-func (in *instance) notify(e vrrp.Event, q *keepalived.NotifyQueue) {
+// notify tells of the transition e, as keepalived names the states.
+func (in *instance) notify(e vrrp.Event, n *notifier) {
 	state := map[vrrp.State]string{vrrp.Master: "MASTER", vrrp.Backup: "BACKUP", vrrp.Fault: "FAULT", vrrp.Initialize: "STOP"}[e.To]
-	q.Notify(in.cfg.Notify, "INSTANCE", in.cfg.Name, state, int(in.router.Priority()))
+	n.change(in.cfg.Notify, "INSTANCE", in.cfg.Name, state, int(in.router.Priority()))
 }
 
 // A lockedWriter serializes the writes of the instances' transition lines.

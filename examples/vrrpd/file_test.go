@@ -31,6 +31,7 @@ func fileConf(dir string, prio int, self, peer netip.Addr) string {
 global_defs {
     router_id node-%[3]v
     script_user root
+    vrrp_notify_fifo %[1]s/fifo
 }
 
 vrrp_script chk_service {
@@ -147,6 +148,13 @@ func TestKeepalivedConfFile(t *testing.T) {
 	// vrrpd alone becomes master; keepalived, of higher priority,
 	// preempts it.
 	vk.proc = vk.host.Start(bin, "-f", vk.write(t, 100, a), "-metrics-listen", "127.0.0.1:9650")
+	var fifo *os.File
+	require.Eventually(t, func() bool {
+		var err error
+		fifo, err = os.OpenFile(filepath.Join(vk.dir, "fifo"), os.O_RDONLY|syscall.O_NONBLOCK, 0)
+		return err == nil
+	}, 5*time.Second, 5*time.Millisecond, "vrrpd made no notify FIFO")
+	defer fifo.Close()
 	vk.waitState(t, "MASTER", 10*time.Second)
 	reaches(b)
 	k := keepalived.Start(t, ka.host, ka.conf(200, b))
@@ -202,6 +210,13 @@ func TestKeepalivedConfFile(t *testing.T) {
 		"INSTANCE_VI_1_BACKUP_100", "INSTANCE_VI_1_MASTER_100", "INSTANCE_VI_1_STOP_100"}
 	assert.Eventually(t, func() bool { return len(vk.notified()) >= len(want) }, 5*time.Second, 20*time.Millisecond)
 	assert.Equal(t, want, vk.notified(), "vrrpd's notify")
+	lines, _ := io.ReadAll(fifo) // what it wrote, kept by the pipe after it went
+	var fifoWant []string
+	for _, w := range want {
+		f := strings.Split(w, "_")
+		fifoWant = append(fifoWant, fmt.Sprintf(`INSTANCE "VI_1" %s %s`, f[len(f)-2], f[len(f)-1]))
+	}
+	assert.Equal(t, fifoWant, strings.Split(strings.TrimSpace(string(lines)), "\n"), "vrrpd's notify FIFO")
 	kaNotified := ka.notified()
 	require.NotEmpty(t, kaNotified)
 	for _, line := range kaNotified {
