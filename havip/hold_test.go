@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net"
 	"net/netip"
 	"sync"
 	"testing"
@@ -15,63 +14,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/vipkit/vipkit/havip"
+	"github.com/vipkit/vipkit/internal/testkit/fakelan"
 	"github.com/vipkit/vipkit/vrrp"
 )
-
-// lan is a LAN of vrrp.Conns in memory: a message written to the
-// multicast group reaches every other Conn of the LAN.
-type lan struct {
-	mu    sync.Mutex
-	conns []*lanConn
-}
-
-type lanConn struct {
-	lan    *lan
-	in     chan lanPacket
-	closed chan struct{}
-	once   sync.Once
-}
-
-type lanPacket struct {
-	msg []byte
-	src netip.Addr
-}
-
-func (l *lan) conn() *lanConn {
-	c := &lanConn{lan: l, in: make(chan lanPacket, 64), closed: make(chan struct{})}
-	l.mu.Lock()
-	l.conns = append(l.conns, c)
-	l.mu.Unlock()
-	return c
-}
-
-func (c *lanConn) ReadFrom(b []byte) (int, vrrp.PacketInfo, error) {
-	select {
-	case p := <-c.in:
-		return copy(b, p.msg), vrrp.PacketInfo{Src: p.src, Dst: vrrp.MulticastGroupIPv4, TTL: vrrp.TTL}, nil
-	case <-c.closed:
-		return 0, vrrp.PacketInfo{}, net.ErrClosed
-	}
-}
-
-func (c *lanConn) WriteTo(b []byte, src, dst netip.Addr) error {
-	c.lan.mu.Lock()
-	defer c.lan.mu.Unlock()
-	for _, o := range c.lan.conns {
-		if o != c {
-			select {
-			case o.in <- lanPacket{append([]byte(nil), b...), src}:
-			case <-o.closed:
-			}
-		}
-	}
-	return nil
-}
-
-func (c *lanConn) Close() error {
-	c.once.Do(func() { close(c.closed) })
-	return nil
-}
 
 // brokenHost is a fakeHost whose Add fails, as a kernel refuses, while
 // broken is set.
@@ -106,11 +51,11 @@ type node struct {
 	stop func()
 }
 
-func startNode(t *testing.T, l *lan, src netip.Addr, prio uint8, cfg havip.Config) *node {
+func startNode(t *testing.T, l *fakelan.LAN, src netip.Addr, prio uint8, cfg havip.Config) *node {
 	t.Helper()
 	r, err := vrrp.NewRouterConn(vrrp.Config{Interface: "eth0", VRID: 51, Priority: prio,
 		AdvertInterval: 100 * time.Millisecond, VirtualAddresses: []netip.Addr{vip.Addr()},
-		Logger: slog.New(slog.DiscardHandler)}, l.conn(), src)
+		Logger: slog.New(slog.DiscardHandler)}, l.Conn(netip.Addr{}), src)
 	require.NoError(t, err)
 	host := &brokenHost{fakeHost: newFakeHost(netip.PrefixFrom(src, 24))}
 	cfg.Interface, cfg.Addresses, cfg.Logger = "eth0", []netip.Prefix{vip}, slog.New(slog.DiscardHandler)
@@ -138,7 +83,7 @@ var (
 // it may be master again, and is when the peer goes and its host works.
 func TestMasterThatCannotHoldGoesToFault(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := &lan{}
+		l := &fakelan.LAN{}
 		a := startNode(t, l, srcA, 150, havip.Config{FailureHold: 5 * time.Second})
 		a.host.setBroken(true)
 		b := startNode(t, l, srcB, 100, havip.Config{})
@@ -180,7 +125,7 @@ func TestMasterThatCannotHoldGoesToFault(t *testing.T) {
 // alone, it stays master and holds the addresses as soon as it can.
 func TestMasterThatCannotHoldLowersPriority(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := &lan{}
+		l := &fakelan.LAN{}
 		a := startNode(t, l, srcA, 150, havip.Config{FailureWeight: -100})
 		a.host.setBroken(true)
 		b := startNode(t, l, srcB, 100, havip.Config{})
@@ -210,7 +155,7 @@ func TestMasterThatCannotHoldLowersPriority(t *testing.T) {
 // place: the failure is cleared at once, not after FailureHold.
 func TestHoldFailureClearedWhenTheInterfaceChanges(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := &lan{}
+		l := &fakelan.LAN{}
 		a := startNode(t, l, srcA, 150, havip.Config{FailureHold: time.Hour})
 		a.host.setBroken(true)
 		time.Sleep(2 * time.Second)

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/vipkit/vipkit/internal/testkit/fakelan"
 	"github.com/vipkit/vipkit/vrrp"
 )
 
@@ -57,11 +58,11 @@ func TestRealtimePriority(t *testing.T) {
 	}
 	t.Cleanup(func() { assert.NoError(t, vrrp.SetRealtimePriority(0)) })
 
-	lan := &fakeNet{}
-	a, err := vrrp.NewRouterConn(routerConfig(200), lan.conn(src4), src4)
+	lan := &fakelan.LAN{}
+	a, err := vrrp.NewRouterConn(routerConfig(200), lan.Conn(src4), src4)
 	require.NoError(t, err)
 	bAddr := netip.MustParseAddr("192.0.2.2")
-	b, err := vrrp.NewRouterConn(routerConfig(100), lan.conn(bAddr), bAddr)
+	b, err := vrrp.NewRouterConn(routerConfig(100), lan.Conn(bAddr), bAddr)
 	require.NoError(t, err)
 	runRouter(t, a)
 	waitState(t, a, vrrp.Master, time.Second)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/netip"
 	"strings"
 	"sync"
@@ -16,73 +15,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/vipkit/vipkit/internal/testkit/fakelan"
 	"github.com/vipkit/vipkit/internal/testkit/logrec"
 	"github.com/vipkit/vipkit/vrrp"
 )
-
-// fakeNet is a LAN of fake Conns: a message written to the multicast group
-// reaches every other Conn, one written to an address reaches its Conn.
-type fakeNet struct {
-	mu    sync.Mutex
-	conns []*fakeConn
-}
-
-type fakeConn struct {
-	net       *fakeNet
-	addr      netip.Addr
-	in        chan fakePacket
-	closed    chan struct{}
-	closeOnce sync.Once
-	failSends atomic.Bool // WriteTo fails, as on a host whose route went
-}
-
-type fakePacket struct {
-	msg  []byte
-	info vrrp.PacketInfo
-}
-
-func (n *fakeNet) conn(addr netip.Addr) *fakeConn {
-	c := &fakeConn{net: n, addr: addr, in: make(chan fakePacket, 64), closed: make(chan struct{})}
-	n.mu.Lock()
-	n.conns = append(n.conns, c)
-	n.mu.Unlock()
-	return c
-}
-
-func (c *fakeConn) ReadFrom(b []byte) (int, vrrp.PacketInfo, error) {
-	select {
-	case p := <-c.in:
-		return copy(b, p.msg), p.info, nil
-	case <-c.closed:
-		return 0, vrrp.PacketInfo{}, net.ErrClosed
-	}
-}
-
-func (c *fakeConn) WriteTo(b []byte, src, dst netip.Addr) error {
-	if c.failSends.Load() {
-		return errors.New("sendmsg: network is unreachable")
-	}
-	c.net.mu.Lock()
-	defer c.net.mu.Unlock()
-	for _, o := range c.net.conns {
-		if o != c && (dst.IsMulticast() || dst == o.addr) {
-			o.inject(b, vrrp.PacketInfo{Src: src, Dst: dst, TTL: vrrp.TTL})
-		}
-	}
-	return nil
-}
-
-func (c *fakeConn) inject(msg []byte, info vrrp.PacketInfo) {
-	select {
-	case c.in <- fakePacket{msg: append([]byte{}, msg...), info: info}:
-	case <-c.closed:
-	}
-}
-
-func (c *fakeConn) Close() error {
-	c.closeOnce.Do(func() { close(c.closed) })
-	return nil
-}
 
 func routerConfig(prio uint8) vrrp.Config {
 	return vrrp.Config{Interface: "eth0", VRID: 51, Priority: prio, AdvertInterval: 20 * time.Millisecond,
@@ -131,11 +67,11 @@ func nextTransition(t *testing.T, events <-chan vrrp.Event) vrrp.Event {
 }
 
 func TestRouterElectionAndHandover(t *testing.T) {
-	var lan fakeNet
-	a, err := vrrp.NewRouterConn(routerConfig(200), lan.conn(src4), src4)
+	var lan fakelan.LAN
+	a, err := vrrp.NewRouterConn(routerConfig(200), lan.Conn(src4), src4)
 	require.NoError(t, err)
 	bAddr := netip.MustParseAddr("192.0.2.2")
-	b, err := vrrp.NewRouterConn(routerConfig(100), lan.conn(bAddr), bAddr)
+	b, err := vrrp.NewRouterConn(routerConfig(100), lan.Conn(bAddr), bAddr)
 	require.NoError(t, err)
 	bEvents := b.Subscribe(context.Background())
 
@@ -160,12 +96,12 @@ func TestRouterElectionAndHandover(t *testing.T) {
 
 // startPair runs a router of cfgA at 192.0.2.1 until it is master, then
 // one of cfgB at 192.0.2.2 until it is backup.
-func startPair(t *testing.T, lan *fakeNet, cfgA, cfgB vrrp.Config) (a, b *vrrp.Router) {
+func startPair(t *testing.T, lan *fakelan.LAN, cfgA, cfgB vrrp.Config) (a, b *vrrp.Router) {
 	t.Helper()
-	a, err := vrrp.NewRouterConn(cfgA, lan.conn(src4), src4)
+	a, err := vrrp.NewRouterConn(cfgA, lan.Conn(src4), src4)
 	require.NoError(t, err)
 	bAddr := netip.MustParseAddr("192.0.2.2")
-	b, err = vrrp.NewRouterConn(cfgB, lan.conn(bAddr), bAddr)
+	b, err = vrrp.NewRouterConn(cfgB, lan.Conn(bAddr), bAddr)
 	require.NoError(t, err)
 	runRouter(t, a)
 	waitState(t, a, vrrp.Master, time.Second)
@@ -181,12 +117,12 @@ func transitionOf(e vrrp.Event) vrrp.Transition {
 // TestRouterBadInput sends crafted packets to a running backup: each
 // changes its own counter and nothing else.
 func TestRouterBadInput(t *testing.T) {
-	var lan fakeNet
+	var lan fakelan.LAN
 	logs := &logrec.Recorder{Min: slog.LevelDebug}
 	cfg := routerConfig(100)
 	cfg.AdvertInterval = 10 * time.Second // the backup stays backup throughout
 	cfg.Logger = slog.New(logs)
-	conn := lan.conn(src4)
+	conn := lan.Conn(src4)
 	r, err := vrrp.NewRouterConn(cfg, conn, src4)
 	require.NoError(t, err)
 	runRouter(t, r)
@@ -232,7 +168,7 @@ func TestRouterBadInput(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			before := r.Stats()
-			conn.inject(c.msg, c.info)
+			conn.Inject(c.msg, c.info)
 			require.Eventually(t, func() bool { return c.counter(r.Stats()) == c.counter(before)+1 }, time.Second, time.Millisecond)
 			after := r.Stats()
 			// Nothing else changed.
@@ -247,7 +183,7 @@ func TestRouterBadInput(t *testing.T) {
 	// router, and the first that reached no router, within 10 s.
 	before := r.Stats().ChecksumErrors
 	for range 1000 {
-		conn.inject(flip(good(nil), 7), mcast)
+		conn.Inject(flip(good(nil), 7), mcast)
 	}
 	require.Eventually(t, func() bool { return r.Stats().ChecksumErrors == before+1000 }, 5*time.Second, time.Millisecond)
 	discarded := logs.Find("discarded a VRRP message")
@@ -259,7 +195,7 @@ func TestRouterBadInput(t *testing.T) {
 	assert.Equal(t, "VRID 52, which no router of this process runs here", discarded[1].Attrs["why"])
 
 	// A good one is counted as received and its sender taken as master.
-	conn.inject(good(nil), mcast)
+	conn.Inject(good(nil), mcast)
 	require.Eventually(t, func() bool { return r.Stats().AdvertsReceived == 1 }, time.Second, time.Millisecond)
 	assert.Equal(t, peer, r.LastMaster().Addr)
 }
@@ -280,14 +216,14 @@ func TestRouterAddressList(t *testing.T) {
 	mcast := vrrp.PacketInfo{Src: peer, Dst: vrrp.MulticastGroupIPv4, TTL: 255}
 	for _, accept := range []bool{false, true} {
 		t.Run(fmt.Sprintf("AcceptAddressMismatch=%v", accept), func(t *testing.T) {
-			var lan fakeNet
+			var lan fakelan.LAN
 			logs := &logrec.Recorder{Min: slog.LevelDebug}
 			cfg := routerConfig(100)
 			cfg.AdvertInterval = 10 * time.Second
 			cfg.VirtualAddresses = []netip.Addr{a, b}
 			cfg.AcceptAddressMismatch = accept
 			cfg.Logger = slog.New(logs)
-			conn := lan.conn(src4)
+			conn := lan.Conn(src4)
 			r, err := vrrp.NewRouterConn(cfg, conn, src4)
 			require.NoError(t, err)
 			runRouter(t, r)
@@ -297,7 +233,7 @@ func TestRouterAddressList(t *testing.T) {
 					Interval: 10 * time.Second, Addresses: addrs}
 				msg, err := adv.Append(nil, peer, vrrp.MulticastGroupIPv4, 0)
 				require.NoError(t, err)
-				conn.inject(msg, mcast)
+				conn.Inject(msg, mcast)
 			}
 
 			advertise(b, a) // FRR and keepalived may list them in another order
@@ -332,11 +268,11 @@ func TestRouterOwnerIgnoreAdverts(t *testing.T) {
 	peer := netip.MustParseAddr("192.0.2.2") // above src4
 	for _, ignore := range []bool{false, true} {
 		t.Run(fmt.Sprintf("OwnerIgnoreAdverts=%v", ignore), func(t *testing.T) {
-			var lan fakeNet
+			var lan fakelan.LAN
 			cfg := routerConfig(255)
 			cfg.AdvertInterval = time.Second // a backup stays one for 3 s: waitState sees it on a loaded machine
 			cfg.OwnerIgnoreAdverts = ignore
-			conn := lan.conn(src4)
+			conn := lan.Conn(src4)
 			r, err := vrrp.NewRouterConn(cfg, conn, src4)
 			require.NoError(t, err)
 			runRouter(t, r)
@@ -345,7 +281,7 @@ func TestRouterOwnerIgnoreAdverts(t *testing.T) {
 				Interval: cfg.AdvertInterval, Addresses: cfg.VirtualAddresses}
 			msg, err := adv.Append(nil, peer, vrrp.MulticastGroupIPv4, 0)
 			require.NoError(t, err)
-			conn.inject(msg, vrrp.PacketInfo{Src: peer, Dst: vrrp.MulticastGroupIPv4, TTL: 255})
+			conn.Inject(msg, vrrp.PacketInfo{Src: peer, Dst: vrrp.MulticastGroupIPv4, TTL: 255})
 			if ignore {
 				require.Eventually(t, func() bool { return r.Stats().OwnerDiscards == 1 }, time.Second, time.Millisecond)
 				assert.Equal(t, vrrp.Master, r.State())
@@ -359,12 +295,12 @@ func TestRouterOwnerIgnoreAdverts(t *testing.T) {
 }
 
 func TestRouterVersion2AuthAndInterval(t *testing.T) {
-	var lan fakeNet
+	var lan fakelan.LAN
 	cfg := routerConfig(100)
 	cfg.Version = vrrp.Version2
 	cfg.AdvertInterval = 5 * time.Second
 	cfg.AuthPass = "secret"
-	conn := lan.conn(src4)
+	conn := lan.Conn(src4)
 	r, err := vrrp.NewRouterConn(cfg, conn, src4)
 	require.NoError(t, err)
 	runRouter(t, r)
@@ -377,7 +313,7 @@ func TestRouterVersion2AuthAndInterval(t *testing.T) {
 		copy(a.AuthData[:], pass)
 		b, err := a.Append(nil, peer, vrrp.MulticastGroupIPv4, 0)
 		require.NoError(t, err)
-		conn.inject(b, vrrp.PacketInfo{Src: peer, Dst: vrrp.MulticastGroupIPv4, TTL: 255})
+		conn.Inject(b, vrrp.PacketInfo{Src: peer, Dst: vrrp.MulticastGroupIPv4, TTL: 255})
 	}
 	send("wrong", 5*time.Second)
 	require.Eventually(t, func() bool { return r.Stats().AuthErrors == 1 }, time.Second, time.Millisecond)
@@ -389,13 +325,13 @@ func TestRouterVersion2AuthAndInterval(t *testing.T) {
 }
 
 func TestRouterUnicastHearsOnlyPeers(t *testing.T) {
-	var lan fakeNet
+	var lan fakelan.LAN
 	peer, stranger := netip.MustParseAddr("192.0.2.2"), netip.MustParseAddr("192.0.2.3")
 	cfg := routerConfig(100)
 	cfg.AdvertInterval = 10 * time.Second
 	cfg.UnicastSource, cfg.UnicastPeers = src4, []netip.Addr{peer}
 	cfg.UnicastMinTTL = 64
-	conn := lan.conn(src4)
+	conn := lan.Conn(src4)
 	r, err := vrrp.NewRouterConn(cfg, conn, src4)
 	require.NoError(t, err)
 	runRouter(t, r)
@@ -406,7 +342,7 @@ func TestRouterUnicastHearsOnlyPeers(t *testing.T) {
 	from := func(src netip.Addr, ttl uint8) {
 		b, err := a.Append(nil, src, src4, 0)
 		require.NoError(t, err)
-		conn.inject(b, vrrp.PacketInfo{Src: src, Dst: src4, TTL: ttl})
+		conn.Inject(b, vrrp.PacketInfo{Src: src, Dst: src4, TTL: ttl})
 	}
 	from(stranger, 255)
 	require.Eventually(t, func() bool { return r.Stats().PeerErrors == 1 }, time.Second, time.Millisecond)
@@ -417,8 +353,8 @@ func TestRouterUnicastHearsOnlyPeers(t *testing.T) {
 }
 
 func TestRouterRunsOnceAndSharesNoVRID(t *testing.T) {
-	var lan fakeNet
-	r, err := vrrp.NewRouterConn(routerConfig(100), lan.conn(src4), src4)
+	var lan fakelan.LAN
+	r, err := vrrp.NewRouterConn(routerConfig(100), lan.Conn(src4), src4)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -432,7 +368,7 @@ func TestRouterRunsOnceAndSharesNoVRID(t *testing.T) {
 // TestRouterClose stops a running master with Close, which hands over with
 // priority 0 as a cancelled context does; a closed router does not run.
 func TestRouterClose(t *testing.T) {
-	var lan fakeNet
+	var lan fakelan.LAN
 	a, b := startPair(t, &lan, routerConfig(200), routerConfig(100))
 
 	require.NoError(t, a.Close())
@@ -441,7 +377,7 @@ func TestRouterClose(t *testing.T) {
 	waitState(t, b, vrrp.Master, time.Second)
 	assert.Equal(t, vrrp.ReasonMasterStepDown, b.Stats().NewMasterReason)
 
-	c, err := vrrp.NewRouterConn(routerConfig(100), lan.conn(src4), src4)
+	c, err := vrrp.NewRouterConn(routerConfig(100), lan.Conn(src4), src4)
 	require.NoError(t, err)
 	require.NoError(t, c.Close())
 	assert.ErrorIs(t, c.Run(context.Background()), vrrp.ErrClosed)
@@ -453,9 +389,9 @@ func TestRouterClose(t *testing.T) {
 // whose Run found it closed, and one whose context stopped it; none
 // blocks.
 func TestRouterCloseIdempotent(t *testing.T) {
-	var lan fakeNet
+	var lan fakelan.LAN
 	newRouter := func() *vrrp.Router {
-		r, err := vrrp.NewRouterConn(routerConfig(100), lan.conn(src4), src4)
+		r, err := vrrp.NewRouterConn(routerConfig(100), lan.Conn(src4), src4)
 		require.NoError(t, err)
 		return r
 	}
@@ -501,7 +437,7 @@ func returnsWithin(t *testing.T, d time.Duration, msg string, f func()) {
 // TestRouterCloseIgnoresStuckCheck: a Check that ignores its context does
 // not hold up Close, which still hands over with priority 0.
 func TestRouterCloseIgnoresStuckCheck(t *testing.T) {
-	var lan fakeNet
+	var lan fakelan.LAN
 	stuck, release := make(chan struct{}), make(chan struct{})
 	defer close(release)
 	cfg := routerConfig(200)
@@ -513,7 +449,7 @@ func TestRouterCloseIgnoresStuckCheck(t *testing.T) {
 		<-release
 		return nil
 	}}}
-	r, err := vrrp.NewRouterConn(cfg, lan.conn(src4), src4)
+	r, err := vrrp.NewRouterConn(cfg, lan.Conn(src4), src4)
 	require.NoError(t, err)
 	go r.Run(context.Background())
 	<-stuck
@@ -525,10 +461,10 @@ func TestRouterCloseIgnoresStuckCheck(t *testing.T) {
 // TestRouterKeepsItsConfig changes the caller's slices after NewRouter:
 // the router advertises what it was given.
 func TestRouterKeepsItsConfig(t *testing.T) {
-	var lan fakeNet
+	var lan fakelan.LAN
 	cfg := routerConfig(200)
 	cfg.VirtualAddresses = []netip.Addr{vip4}
-	r, err := vrrp.NewRouterConn(cfg, lan.conn(src4), src4)
+	r, err := vrrp.NewRouterConn(cfg, lan.Conn(src4), src4)
 	require.NoError(t, err)
 	cfg.VirtualAddresses[0] = vip4.Next()
 	assert.Equal(t, []netip.Addr{vip4}, r.Config().VirtualAddresses)
@@ -536,7 +472,7 @@ func TestRouterKeepsItsConfig(t *testing.T) {
 	r.Config().VirtualAddresses[0] = vip4.Next()
 	assert.Equal(t, []netip.Addr{vip4}, r.Config().VirtualAddresses)
 
-	listener := lan.conn(netip.MustParseAddr("192.0.2.9"))
+	listener := lan.Conn(netip.MustParseAddr("192.0.2.9"))
 	runRouter(t, r)
 	b := make([]byte, 100)
 	n, _, err := listener.ReadFrom(b)
@@ -547,7 +483,7 @@ func TestRouterKeepsItsConfig(t *testing.T) {
 }
 
 func TestRouterSetPriority(t *testing.T) {
-	var lan fakeNet
+	var lan fakelan.LAN
 	a, b := startPair(t, &lan, routerConfig(200), routerConfig(100))
 
 	require.Error(t, a.SetPriority(0))
@@ -563,7 +499,7 @@ func TestRouterSetPriority(t *testing.T) {
 // FAULT (weight 0) or lowers its priority (a negative weight) until it is
 // reported to hold again.
 func TestRouterReport(t *testing.T) {
-	var lan fakeNet
+	var lan fakelan.LAN
 	a, b := startPair(t, &lan, routerConfig(200), routerConfig(100))
 	require.ErrorContains(t, a.Report("havip eth0", 1, errors.New("x")), "weight 1 outside -253..0")
 	require.ErrorContains(t, a.Report("havip eth0", -254, errors.New("x")), "weight -254 outside -253..0")
@@ -625,10 +561,10 @@ func TestConfigRefused(t *testing.T) {
 		{"UnicastMinTTL", mod(func(c *vrrp.Config) { c.UnicastMinTTL, c.UnicastMaxTTL = 100, 64 })},
 		{"UnicastSource", mod(func(c *vrrp.Config) { c.UnicastSource, c.UnicastPeers = vip4, []netip.Addr{src4} })},
 	}
-	var lan fakeNet
+	var lan fakelan.LAN
 	for _, c := range cases {
 		t.Run(c.field, func(t *testing.T) {
-			_, err := vrrp.NewRouterConn(c.cfg, lan.conn(src4), src4)
+			_, err := vrrp.NewRouterConn(c.cfg, lan.Conn(src4), src4)
 			require.ErrorIs(t, err, vrrp.ErrConfig)
 			assert.True(t, strings.Contains(err.Error(), ": "+c.field+": "), "%q does not name %s", err, c.field)
 			assert.Equal(t, err, c.cfg.Validate(), "Validate disagrees with NewRouterConn")
@@ -640,7 +576,7 @@ func TestConfigRefused(t *testing.T) {
 	}
 
 	require.NoError(t, routerConfig(100).Validate())
-	_, err := vrrp.NewRouterConn(mod(func(c *vrrp.Config) { c.VirtualMAC = true }), lan.conn(src4), src4)
+	_, err := vrrp.NewRouterConn(mod(func(c *vrrp.Config) { c.VirtualMAC = true }), lan.Conn(src4), src4)
 	assert.ErrorContains(t, err, "VirtualMAC: the macvlan is made by NewRouter, not over an injected Conn")
 
 	// The real constructor refuses a unicast source that is not an
@@ -661,7 +597,7 @@ func TestConfigRefused(t *testing.T) {
 // negative weight: the peer preempts it, and gets preempted back when the
 // check recovers (keepalived's track_script weight).
 func TestRouterCheckWeight(t *testing.T) {
-	var lan fakeNet
+	var lan fakelan.LAN
 	var failing atomic.Bool
 	cfgA := routerConfig(100)
 	cfgA.Checks = []vrrp.Check{{Name: "backend", Interval: 10 * time.Millisecond, Weight: -60,
@@ -686,7 +622,7 @@ func TestRouterCheckWeight(t *testing.T) {
 // TestRouterCheckFault puts a master in FAULT with a failing weight-0
 // check after Fall failures, and brings it back after Rise successes.
 func TestRouterCheckFault(t *testing.T) {
-	var lan fakeNet
+	var lan fakelan.LAN
 	var failing atomic.Bool
 	var runs atomic.Int64
 	cfg := routerConfig(100)
@@ -698,7 +634,7 @@ func TestRouterCheckFault(t *testing.T) {
 			}
 			return nil
 		}}}
-	r, err := vrrp.NewRouterConn(cfg, lan.conn(src4), src4)
+	r, err := vrrp.NewRouterConn(cfg, lan.Conn(src4), src4)
 	require.NoError(t, err)
 	events := r.Subscribe(context.Background())
 	runRouter(t, r)
@@ -727,8 +663,8 @@ func TestCheckRefused(t *testing.T) {
 	} {
 		cfg := routerConfig(100)
 		cfg.Checks = []vrrp.Check{c}
-		var lan fakeNet
-		_, err := vrrp.NewRouterConn(cfg, lan.conn(src4), src4)
+		var lan fakelan.LAN
+		_, err := vrrp.NewRouterConn(cfg, lan.Conn(src4), src4)
 		require.ErrorIs(t, err, vrrp.ErrConfig)
 		assert.Contains(t, err.Error(), "Checks[0]")
 	}
@@ -738,11 +674,11 @@ func TestCheckRefused(t *testing.T) {
 // lower-priority advertisements answers at most once an interval, reports
 // at most one EventLowerPriority an interval, and logs one warning.
 func TestRouterLowerPriorityFloodBounded(t *testing.T) {
-	var lan fakeNet
+	var lan fakelan.LAN
 	logs := &logrec.Recorder{Min: slog.LevelWarn}
 	cfg := routerConfig(255)
 	cfg.Logger = slog.New(logs)
-	conn := lan.conn(src4)
+	conn := lan.Conn(src4)
 	r, err := vrrp.NewRouterConn(cfg, conn, src4)
 	require.NoError(t, err)
 	events := r.Subscribe(context.Background())
@@ -765,7 +701,7 @@ func TestRouterLowerPriorityFloodBounded(t *testing.T) {
 	const bursts, burst = 20, 50
 	for i := range bursts {
 		for range burst {
-			conn.inject(b, vrrp.PacketInfo{Src: peer, Dst: vrrp.MulticastGroupIPv4, TTL: 255})
+			conn.Inject(b, vrrp.PacketInfo{Src: peer, Dst: vrrp.MulticastGroupIPv4, TTL: 255})
 		}
 		want := before.AdvertsReceived + uint64((i+1)*burst)
 		require.Eventually(t, func() bool { return r.Stats().AdvertsReceived == want }, 5*time.Second, time.Millisecond,
@@ -797,8 +733,8 @@ func TestRouterLowerPriorityFloodBounded(t *testing.T) {
 // advertisement, however fast they come: the reader hands each to it
 // before it reads the next.
 func TestRouterTakesNothingBeforeRunAndEveryMessageAfter(t *testing.T) {
-	var lan fakeNet
-	conn := lan.conn(src4)
+	var lan fakelan.LAN
+	conn := lan.Conn(src4)
 	r, err := vrrp.NewRouterConn(routerConfig(100), conn, src4)
 	require.NoError(t, err)
 	peer := netip.MustParseAddr("192.0.2.2")
@@ -808,16 +744,16 @@ func TestRouterTakesNothingBeforeRunAndEveryMessageAfter(t *testing.T) {
 	require.NoError(t, err)
 	info := vrrp.PacketInfo{Src: peer, Dst: vrrp.MulticastGroupIPv4, TTL: 255}
 	for range 200 {
-		conn.inject(b, info) // read and dropped: the router is not running
+		conn.Inject(b, info) // read and dropped: the router is not running
 	}
 	// The reader has taken all but what its channel still buffers.
-	require.Eventually(t, func() bool { return len(conn.in) == 0 }, time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return conn.Queued() == 0 }, time.Second, time.Millisecond)
 
 	runRouter(t, r)
 	waitState(t, r, vrrp.Backup, time.Second)
 	const flood = 3000
 	for range flood {
-		conn.inject(b, info)
+		conn.Inject(b, info)
 	}
 	require.Eventually(t, func() bool { return r.Stats().AdvertsReceived >= flood }, 5*time.Second, time.Millisecond)
 	time.Sleep(50 * time.Millisecond) // for anything more to show
@@ -831,8 +767,8 @@ func TestRouterTakesNothingBeforeRunAndEveryMessageAfter(t *testing.T) {
 // leaves for a Master_Down_Interval goes to FAULT (giving the address up)
 // rather than holding it without advertising.
 func TestRouterFaultWhenSendsFail(t *testing.T) {
-	var lan fakeNet
-	conn := lan.conn(src4)
+	var lan fakelan.LAN
+	conn := lan.Conn(src4)
 	cfg := routerConfig(255)
 	r, err := vrrp.NewRouterConn(cfg, conn, src4)
 	require.NoError(t, err)
@@ -840,7 +776,7 @@ func TestRouterFaultWhenSendsFail(t *testing.T) {
 	runRouter(t, r)
 	waitState(t, r, vrrp.Master, time.Second)
 
-	conn.failSends.Store(true)
+	conn.FailSends.Store(true)
 	failing := time.Now()
 	var e vrrp.Event
 	for e = nextTransition(t, events); e.To != vrrp.Fault; e = nextTransition(t, events) {
@@ -855,8 +791,8 @@ func TestRouterFaultWhenSendsFail(t *testing.T) {
 // TestRouterReportsSocketDrops: the overflow count a message brings is
 // the router's SocketDrops.
 func TestRouterReportsSocketDrops(t *testing.T) {
-	var lan fakeNet
-	conn := lan.conn(src4)
+	var lan fakelan.LAN
+	conn := lan.Conn(src4)
 	r, err := vrrp.NewRouterConn(routerConfig(100), conn, src4)
 	require.NoError(t, err)
 	runRouter(t, r)
@@ -866,7 +802,7 @@ func TestRouterReportsSocketDrops(t *testing.T) {
 		Interval: 20 * time.Millisecond, Addresses: []netip.Addr{vip4}}
 	b, err := a.Append(nil, peer, vrrp.MulticastGroupIPv4, vrrp.ChecksumPseudoHeader)
 	require.NoError(t, err)
-	conn.inject(b, vrrp.PacketInfo{Src: peer, Dst: vrrp.MulticastGroupIPv4, TTL: 255, Drops: 7})
+	conn.Inject(b, vrrp.PacketInfo{Src: peer, Dst: vrrp.MulticastGroupIPv4, TTL: 255, Drops: 7})
 	// The mux notes the drops, then hands the message over: wait for both.
 	require.Eventually(t, func() bool { s := r.Stats(); return s.SocketDrops == 7 && s.AdvertsReceived == 1 }, time.Second, time.Millisecond,
 		"the drops counted and the message that tells of them still handled: %+v", r.Stats())

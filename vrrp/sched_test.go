@@ -23,13 +23,19 @@ type clockConn struct {
 	mu    sync.Mutex
 	sent  map[uint8][]time.Time // by VRID
 	stall func(n int) time.Duration
-	in    chan fakePacket
+	in    chan clockPacket
 	done  chan struct{}
 	once  sync.Once
 }
 
+// A clockPacket is a message a clockConn's reader gets.
+type clockPacket struct {
+	msg  []byte
+	info vrrp.PacketInfo
+}
+
 func newClockConn() *clockConn {
-	return &clockConn{sent: map[uint8][]time.Time{}, in: make(chan fakePacket, 16), done: make(chan struct{})}
+	return &clockConn{sent: map[uint8][]time.Time{}, in: make(chan clockPacket, 16), done: make(chan struct{})}
 }
 
 func (c *clockConn) ReadFrom(b []byte) (int, vrrp.PacketInfo, error) {
@@ -179,11 +185,11 @@ func TestRouterCountsWhatNoRouterTakes(t *testing.T) {
 		msg, err := other.Append(nil, netip.MustParseAddr("192.0.2.9"), vrrp.MulticastGroupIPv4, 0)
 		require.NoError(t, err)
 		info := vrrp.PacketInfo{Src: netip.MustParseAddr("192.0.2.9"), Dst: vrrp.MulticastGroupIPv4, TTL: vrrp.TTL}
-		conn.in <- fakePacket{msg: msg, info: info}
-		conn.in <- fakePacket{msg: []byte{0x31}, info: info}
+		conn.in <- clockPacket{msg: msg, info: info}
+		conn.in <- clockPacket{msg: []byte{0x31}, info: info}
 		overflowed := info
 		overflowed.Drops = 7
-		conn.in <- fakePacket{msg: msg, info: overflowed}
+		conn.in <- clockPacket{msg: msg, info: overflowed}
 		synctest.Wait()
 
 		s := r.Stats()

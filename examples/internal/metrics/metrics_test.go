@@ -28,6 +28,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/vipkit/vipkit/havip"
+	"github.com/vipkit/vipkit/internal/testkit/fakelan"
 	"github.com/vipkit/vipkit/vrrp"
 )
 
@@ -36,63 +37,6 @@ var (
 	addrA = netip.MustParseAddr("192.0.2.1")
 	addrB = netip.MustParseAddr("192.0.2.2")
 )
-
-// lan is a LAN of fake vrrp.Conns: a message written to the multicast
-// group reaches every other Conn.
-type lan struct {
-	mu    sync.Mutex
-	conns []*conn
-}
-
-type conn struct {
-	lan       *lan
-	in        chan packet
-	closed    chan struct{}
-	closeOnce sync.Once
-}
-
-type packet struct {
-	msg  []byte
-	info vrrp.PacketInfo
-}
-
-func (l *lan) conn() *conn {
-	c := &conn{lan: l, in: make(chan packet, 64), closed: make(chan struct{})}
-	l.mu.Lock()
-	l.conns = append(l.conns, c)
-	l.mu.Unlock()
-	return c
-}
-
-func (c *conn) ReadFrom(b []byte) (int, vrrp.PacketInfo, error) {
-	select {
-	case p := <-c.in:
-		return copy(b, p.msg), p.info, nil
-	case <-c.closed:
-		return 0, vrrp.PacketInfo{}, net.ErrClosed
-	}
-}
-
-func (c *conn) WriteTo(b []byte, src, dst netip.Addr) error {
-	c.lan.mu.Lock()
-	defer c.lan.mu.Unlock()
-	for _, o := range c.lan.conns {
-		if o == c {
-			continue
-		}
-		select {
-		case o.in <- packet{msg: slices.Clone(b), info: vrrp.PacketInfo{Src: src, Dst: dst, TTL: vrrp.TTL}}:
-		case <-o.closed:
-		default: // a full queue drops, as a socket does
-		}
-	}
-	return nil
-}
-
-func (c *conn) Close() error {
-	c.closeOnce.Do(func() { close(c.closed) })
-	return nil
-}
 
 // host is a havip.Host in memory.
 type host struct {
@@ -135,11 +79,11 @@ type announcer struct{}
 func (announcer) BurstN(context.Context, int, ...netip.Addr) error { return nil }
 func (announcer) Close() error                                     { return nil }
 
-func newRouter(t *testing.T, l *lan, src netip.Addr, prio uint8) *vrrp.Router {
+func newRouter(t *testing.T, l *fakelan.LAN, src netip.Addr, prio uint8) *vrrp.Router {
 	t.Helper()
 	cfg := vrrp.Config{Interface: "eth0", VRID: 51, Priority: prio, AdvertInterval: 20 * time.Millisecond,
 		VirtualAddresses: vips, Logger: slog.New(slog.DiscardHandler)}
-	r, err := vrrp.NewRouterConn(cfg, l.conn(), src)
+	r, err := vrrp.NewRouterConn(cfg, l.Conn(src), src)
 	require.NoError(t, err)
 	return r
 }
@@ -264,7 +208,7 @@ func (s series) names(prefix string) []string {
 // states, counters going up, labels; then the master stops and the
 // backup takes over, and a reload drops the stopped instance.
 func TestElection(t *testing.T) {
-	var l lan
+	var l fakelan.LAN
 	a := newRouter(t, &l, addrA, 200)
 	b := newRouter(t, &l, addrB, 100)
 	client, err := havip.NewWith(havip.Config{Interface: "eth0",
@@ -360,7 +304,7 @@ func TestElection(t *testing.T) {
 // TestDuplicateInstance: an instance listed twice does not hide the
 // others (promhttp.ContinueOnError).
 func TestDuplicateInstance(t *testing.T) {
-	var l lan
+	var l fakelan.LAN
 	r := newRouter(t, &l, addrA, 100)
 	t.Cleanup(func() { r.Close() })
 	h := Handler(func() []Instance {
@@ -553,7 +497,7 @@ func TestServe(t *testing.T) {
 	addr := ln.Addr().String()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	var l lan
+	var l fakelan.LAN
 	r := newRouter(t, &l, addrA, 100)
 	t.Cleanup(func() { r.Close() })
 	go func() { done <- serve(ctx, ln, func() []Instance { return []Instance{{Name: "VI_1", Router: r}} }) }()
