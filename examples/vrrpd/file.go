@@ -105,7 +105,7 @@ type group struct {
 	cfg    *keepalived.SyncGroup
 	states map[string]vrrp.State // each member's last
 	own    map[string]bool       // the members in FAULT of their own, not the group's
-	state  string                // notified last: MASTER, BACKUP, FAULT
+	state  string                // notified last: MASTER, BACKUP, FAULT, STOP
 }
 
 // setGroups makes the groups of cfg, keeping what is known of members
@@ -128,6 +128,19 @@ func (s *supervisor) setGroups(cfg *keepalived.Config) {
 			}
 		}
 		s.groups = append(s.groups, ng)
+	}
+	// A member that left a group, or whose group went, is that group's no
+	// more: its FAULT, if the group held it there, ends.
+	for _, o := range old {
+		for _, m := range o.cfg.Group {
+			r, ok := s.running[m]
+			if ok && !slices.ContainsFunc(s.groups, func(g *group) bool { return g.cfg.Name == o.cfg.Name && slices.Contains(g.cfg.Group, m) }) {
+				r.inst.router.Report("vrrp_sync_group "+o.cfg.Name, 0, nil)
+			}
+		}
+	}
+	for _, g := range s.groups {
+		s.apply(g) // a member new to a group whose member is in FAULT joins it there
 	}
 }
 
