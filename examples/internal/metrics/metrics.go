@@ -17,7 +17,7 @@
 // _failure_total (vrrp.Stats counts the three in one, AuthErrors: see
 // vipkit_authentication_errors_total), keepalived_gratuitous_arp_delay_total
 // (keepalived's garp_master_delay setting, which havip.Client does not
-// expose), keepalived_vrrp_excluded_state (vipkit has no excluded
+// expose), keepalived_vrrp_excluded_state (the router knows no excluded
 // addresses), keepalived_script_status and keepalived_script_state (a
 // Router does not expose its Checks' results) and
 // keepalived_exporter_check_script_status (the exporter's own script).
