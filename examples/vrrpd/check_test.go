@@ -12,8 +12,8 @@ import (
 // TestCheckFile: vrrpd -t -f checks a keepalived.conf as keepalived -t
 // does: a file that checks prints what would run and each keyword not
 // honoured, with its line, and exits 0; one that does not prints each
-// refused line and exits 1; -t alone, or -f with other flags, is a usage
-// error.
+// refused line and exits 1; -t alone, -f with other flags, or a
+// -metrics-listen that cannot listen, is a usage error.
 func TestCheckFile(t *testing.T) {
 	run1 := func(args ...string) (int, string, string) {
 		var stdout, stderr bytes.Buffer
@@ -42,6 +42,9 @@ func TestCheckFile(t *testing.T) {
 	code, _, errOut = run1("-f", "x.conf", "-vrid", "5")
 	assert.Equal(t, 2, code)
 	assert.Equal(t, "vrrpd: -f takes everything from the file: no other flag but -t and -metrics-listen\n", errOut)
+	code, _, errOut = run1("-f", "../../keepalived/testdata/tencent-havip.conf", "-metrics-listen", "192.0.2.1:bad")
+	assert.Equal(t, 2, code)
+	assert.True(t, strings.HasPrefix(errOut, "vrrpd: -metrics-listen 192.0.2.1:bad: listen tcp: "), "a node must not run without its metrics: %q", errOut)
 	code, _, errOut = run1("-t")
 	assert.Equal(t, 2, code)
 	assert.Equal(t, "vrrpd: -t checks the file -f names: give -f\n", errOut)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"net"
 	"os"
 	"reflect"
 	"slices"
@@ -34,9 +35,9 @@ import (
 // is started. A file that does not check is refused, each line logged,
 // and what runs stays as it is.
 //
-// With metricsAddr set it serves the instances' Prometheus metrics there,
-// at /metrics, those of the instances running at each scrape.
-func runFile(ctx context.Context, path, metricsAddr string, hup <-chan os.Signal, stdout, stderr io.Writer) error {
+// With metricsOn it serves the instances' Prometheus metrics there, at
+// /metrics, those of the instances running at each scrape.
+func runFile(ctx context.Context, path string, metricsOn net.Listener, hup <-chan os.Signal, stdout, stderr io.Writer) error {
 	cfg, err := keepalived.Load(path)
 	if err != nil {
 		return err
@@ -64,8 +65,8 @@ func runFile(ctx context.Context, path, metricsAddr string, hup <-chan os.Signal
 		s.run(cfg, in)
 	}
 	served := make(chan error, 1)
-	if metricsAddr != "" {
-		go func() { served <- metrics.Serve(ctx, metricsAddr, s.list) }()
+	if metricsOn != nil {
+		go func() { served <- metrics.ServeOn(ctx, metricsOn, s.list) }()
 	}
 	for {
 		select {

@@ -47,6 +47,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -121,6 +122,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
+	var metricsOn net.Listener
+	if err == nil && opts.metrics != "" && !opts.test {
+		// Listened on first: a node must not run without the metrics it
+		// was asked for.
+		if metricsOn, err = net.Listen("tcp", opts.metrics); err != nil {
+			err = vipcmd.Usagef("-metrics-listen %s: %v", opts.metrics, err)
+		} else {
+			defer metricsOn.Close() // served, it is closed already
+		}
+	}
 	switch {
 	case err == nil && opts.test:
 		return checkFile(opts.file, stdout, stderr)
@@ -128,7 +139,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		hup := make(chan os.Signal, 1)
 		signal.Notify(hup, syscall.SIGHUP)
 		defer signal.Stop(hup)
-		err = runFile(ctx, opts.file, opts.metrics, hup, stdout, stderr)
+		err = runFile(ctx, opts.file, metricsOn, hup, stdout, stderr)
 		if errors.As(err, new(*keepalived.Error)) {
 			return refused(opts.file, err, stderr)
 		}
@@ -148,11 +159,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}
-	if err == nil && opts.metrics != "" {
+	if err == nil && metricsOn != nil {
 		name := fmt.Sprintf("VRID_%d", opts.Router.VRID)
 		list := func() []metrics.Instance { return []metrics.Instance{{Name: name, Router: r, Client: c}} }
 		go func() {
-			if err := metrics.Serve(ctx, opts.metrics, list); err != nil {
+			if err := metrics.ServeOn(ctx, metricsOn, list); err != nil {
 				fmt.Fprintf(stderr, "vrrpd: -metrics-listen %s: %v\n", opts.metrics, err)
 			}
 		}()

@@ -74,15 +74,16 @@ func Serve(ctx context.Context, addr string, list func() []Instance) error {
 	if err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
-	return serve(ctx, ln, list)
+	return ServeOn(ctx, ln, list)
 }
 
 // shutdownTimeout is how long a scrape under way may finish once Serve's
 // context has ended.
 const shutdownTimeout = 5 * time.Second
 
-// serve is Serve on ln, which it closes.
-func serve(ctx context.Context, ln net.Listener, list func() []Instance) error {
+// ServeOn is Serve on ln, which it closes: a program that must not start
+// without its metrics listens first.
+func ServeOn(ctx context.Context, ln net.Listener, list func() []Instance) error {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", Handler(list))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}

@@ -500,7 +500,7 @@ func TestServe(t *testing.T) {
 	var l fakelan.LAN
 	r := newRouter(t, &l, addrA, 100)
 	t.Cleanup(func() { r.Close() })
-	go func() { done <- serve(ctx, ln, func() []Instance { return []Instance{{Name: "VI_1", Router: r}} }) }()
+	go func() { done <- ServeOn(ctx, ln, func() []Instance { return []Instance{{Name: "VI_1", Router: r}} }) }()
 
 	code, body := get(t, "http://"+addr+"/metrics")
 	assert.Equal(t, http.StatusOK, code)
