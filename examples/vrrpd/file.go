@@ -57,7 +57,7 @@ func runFile(ctx context.Context, path string, metricsOn net.Listener, hup <-cha
 		return err
 	}
 	defer fifos.Close()
-	s := &supervisor{ctx: ctx, out: &lockedWriter{w: stdout}, log: logger,
+	s := &supervisor{ctx: ctx, out: &lockedWriter{w: stdout}, log: logger, started: cfg,
 		notify: &notifier{scripts: cfg.NewNotifyQueue(logger), fifos: fifos}, running: map[string]*running{}}
 	defer s.notify.scripts.Close()
 	s.setGroups(cfg)
@@ -89,11 +89,12 @@ func logNotes(logger *slog.Logger, cfg *keepalived.Config) {
 
 // A supervisor runs the instances of a file and reloads them.
 type supervisor struct {
-	ctx    context.Context
-	out    io.Writer
-	log    *slog.Logger
-	notify *notifier
-	errs   []error // of instances stopped
+	ctx     context.Context
+	out     io.Writer
+	log     *slog.Logger
+	notify  *notifier
+	started *keepalived.Config // as the notifier was made from it
+	errs    []error            // of instances stopped
 
 	mu      sync.Mutex          // guards running against list, the metrics', and the groups against the instances' events
 	running map[string]*running // by instance name
@@ -326,6 +327,9 @@ func (s *supervisor) reload(path string) {
 		return
 	}
 	logNotes(s.log, cfg)
+	if !reflect.DeepEqual(notifyOf(cfg), notifyOf(s.started)) {
+		s.log.Warn("reload: notify_fifo, vrrp_notify_fifo, script_user and enable_script_security of notify scripts stay as they were at start until vrrpd starts again")
+	}
 	s.setGroups(cfg)
 	var start []*keepalived.Instance
 	kept := map[string]bool{}
@@ -358,6 +362,15 @@ func (s *supervisor) reload(path string) {
 		s.run(cfg, instances[0])
 	}
 	s.log.Info("reloaded", "file", path, "kept", len(kept), "started", len(start))
+}
+
+// notifyOf is what of cfg the notifier was made from, places aside.
+func notifyOf(cfg *keepalived.Config) any {
+	fifos := slices.Clone(cfg.FIFOs)
+	for i := range fifos {
+		fifos[i].Pos = keepalived.Pos{}
+	}
+	return []any{cfg.ScriptUser, cfg.ScriptSecurity, fifos}
 }
 
 // A notifier tells of a change of an instance or a group as keepalived
