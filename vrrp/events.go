@@ -23,6 +23,10 @@ const (
 	// Another router believes it is master, as after a split brain: a
 	// listener that announces the addresses should announce them again.
 	EventLowerPriority
+	// EventWantMaster: the router, held in Backup (Router.Hold), would be
+	// master: its Master_Down_Timer fired. It fires again each
+	// Master_Down_Interval while that lasts.
+	EventWantMaster
 )
 
 func (k EventKind) String() string {
@@ -31,6 +35,8 @@ func (k EventKind) String() string {
 		return "transition"
 	case EventLowerPriority:
 		return "lower-priority"
+	case EventWantMaster:
+		return "want-master"
 	}
 	return fmt.Sprintf("EventKind(%d)", uint8(k))
 }

@@ -49,6 +49,7 @@ const (
 	ReasonFault                            // → Fault: a tracked interface or check failed
 	ReasonFaultCleared                     // Fault → Backup or Master: every tracked interface and check is well again
 	ReasonShutdown                         // → Initialize: the router was stopped
+	ReasonHeld                             // Master → Backup: Hold, as when another member of its keepalived vrrp_sync_group left MASTER
 )
 
 var reasonNames = [...]string{
@@ -61,6 +62,7 @@ var reasonNames = [...]string{
 	ReasonFault:          "fault",
 	ReasonFaultCleared:   "fault-cleared",
 	ReasonShutdown:       "shutdown",
+	ReasonHeld:           "held",
 }
 
 func (r Reason) String() string {
@@ -96,6 +98,9 @@ type Actions struct {
 	// keepalived answers each one: more lower priorities within the
 	// interval are discarded without a report.
 	LowerPriority bool
+	// WantMaster reports that the Master_Down_Timer of a held backup
+	// fired (see SetHold): it would be master now, and stays Backup.
+	WantMaster bool
 }
 
 // MachineConfig is what the state machine needs to know of a virtual
@@ -133,6 +138,8 @@ type Machine struct {
 	preemptAfter        time.Time     // keepalived's preempt_delay: no preemption before; zero until a lower priority is heard
 	lastAnswer          time.Time     // when the master last answered a lower priority
 	fault               bool
+	held                bool // SetHold: never enter Master
+	wantMaster          bool // held in Backup when Master_Down_Timer fired, and no advertisement since
 }
 
 // NewMachine returns a Machine in state Initialize. A bad field is
@@ -199,7 +206,8 @@ func (m *Machine) MasterDownInterval() time.Duration {
 }
 
 // Start leaves Initialize on a Startup event (RFC 5798 §6.4.1): the owner
-// (priority 255) becomes master at once, any other router backup.
+// (priority 255) becomes master at once unless held (SetHold), any other
+// router backup.
 func (m *Machine) Start(now time.Time) Actions {
 	if m.state != Initialize {
 		return Actions{}
@@ -207,7 +215,7 @@ func (m *Machine) Start(now time.Time) Actions {
 	if m.fault {
 		return m.enter(now, Fault, ReasonFault)
 	}
-	if m.priority == 255 {
+	if m.priority == 255 && !m.held {
 		return m.enter(now, Master, ReasonOwner)
 	}
 	return m.enter(now, Backup, ReasonStart)
@@ -220,13 +228,15 @@ func (m *Machine) enter(now time.Time, to State, why Reason) Actions {
 	if m.state == Master && to != Master {
 		// A master that leaves sends priority 0 so a backup takes over
 		// after Skew_Time (RFC 5798 §6.4.3, Shutdown; keepalived does the
-		// same on FAULT).
-		if why != ReasonHigherPriority {
+		// same on FAULT). Held, it leaves in silence, as keepalived's
+		// sync group does: the group's other members decide.
+		if why != ReasonHigherPriority && why != ReasonHeld {
 			act.Send, act.SendPriority = true, 0
 		}
 	}
 	m.state = to
 	m.deadline = time.Time{}
+	m.wantMaster = false
 	switch to {
 	case Master:
 		act.Send, act.SendPriority = true, m.priority
@@ -252,10 +262,44 @@ func (m *Machine) Expire(now time.Time) Actions {
 		m.deadline = nextTick(m.deadline, now, m.cfg.AdvertInterval)
 		return Actions{Send: true, SendPriority: m.priority}
 	case Backup:
+		if m.held {
+			// Stay Backup, wanting Master, and wait another
+			// Master_Down_Interval, as keepalived's
+			// vrrp_sync_can_goto_master does.
+			m.wantMaster = true
+			m.deadline = now.Add(m.MasterDownInterval())
+			return Actions{WantMaster: true}
+		}
 		return m.enter(now, Master, m.downCause)
 	}
 	return Actions{}
 }
+
+// SetHold holds the router out of Master, or releases it, as keepalived's
+// vrrp_sync_group holds its members until all can be master together.
+// Held, a master steps down to Backup without sending priority 0
+// (ReasonHeld), the owner starts as Backup, and a backup whose
+// Master_Down_Timer fires stays Backup, wanting Master (Actions.WantMaster,
+// WantsMaster), with the timer started again, until it hears an
+// advertisement it accepts. Released, a backup that wants Master enters it
+// at once, for the reason its timer fired.
+func (m *Machine) SetHold(now time.Time, hold bool) Actions {
+	if m.held == hold {
+		return Actions{}
+	}
+	m.held = hold
+	switch {
+	case hold && m.state == Master:
+		return m.enter(now, Backup, ReasonHeld)
+	case !hold && m.state == Backup && m.wantMaster:
+		return m.enter(now, Master, m.downCause)
+	}
+	return Actions{}
+}
+
+// WantsMaster reports whether the router is held in Backup with its
+// Master_Down_Timer fired since it last accepted an advertisement.
+func (m *Machine) WantsMaster() bool { return m.wantMaster }
 
 // nextTick returns the first time after now on the cadence of interval
 // that runs through prev: the Adver_Timer is restarted from when it was
@@ -300,6 +344,7 @@ func (m *Machine) receiveBackup(now time.Time, adv *Advertisement) Actions {
 		m.preemptAfter = now.Add(m.cfg.PreemptDelay)
 	}
 	if !m.cfg.Preempt || higherOrEqual || now.Before(m.preemptAfter) {
+		m.wantMaster = false // there is a master to follow (keepalived's vrrp_state_backup)
 		if m.cfg.Version == Version3 {
 			m.masterAdverInterval = adv.Interval
 		}
@@ -371,7 +416,8 @@ func (m *Machine) SetPriority(p uint8) {
 
 // SetFault enters Fault when fault is true, from any started state (a
 // master sends priority 0 on the way out), and leaves it when fault is
-// false, as Initialize is left on start. Before Start it is remembered.
+// false, as Initialize is left on start (held, the owner too leaves it as
+// backup). Before Start it is remembered.
 func (m *Machine) SetFault(now time.Time, fault bool) Actions {
 	if m.fault == fault {
 		return Actions{}
@@ -382,7 +428,7 @@ func (m *Machine) SetFault(now time.Time, fault bool) Actions {
 		return Actions{}
 	case fault:
 		return m.enter(now, Fault, ReasonFault)
-	case m.priority == 255:
+	case m.priority == 255 && !m.held:
 		return m.enter(now, Master, ReasonFaultCleared)
 	}
 	return m.enter(now, Backup, ReasonFaultCleared)

@@ -21,7 +21,7 @@ var (
 // step is one input to a Machine and what must follow it.
 type step struct {
 	at    time.Duration // since t0
-	input string        // "start", "expire", "recv", "fault", "clear", "prio", "shutdown"
+	input string        // "start", "expire", "recv", "fault", "clear", "prio", "hold", "release", "shutdown"
 	from  netip.Addr    // recv: source
 	prio  uint8         // recv: advertised priority; prio: the new priority
 	intvl time.Duration // recv: advertised interval (default 1 s)
@@ -29,6 +29,7 @@ type step struct {
 	want     vrrp.Actions
 	state    vrrp.State
 	deadline time.Duration // since t0; -1 for none
+	wants    bool          // WantsMaster after the step
 }
 
 func ms(n int) time.Duration { return time.Duration(n) * time.Millisecond }
@@ -61,6 +62,10 @@ func run(t *testing.T, cfg vrrp.MachineConfig, steps []step) {
 			got = m.SetFault(now, false)
 		case "prio":
 			m.SetPriority(s.prio)
+		case "hold":
+			got = m.SetHold(now, true)
+		case "release":
+			got = m.SetHold(now, false)
 		case "shutdown":
 			got = m.Shutdown(now)
 		default:
@@ -68,6 +73,7 @@ func run(t *testing.T, cfg vrrp.MachineConfig, steps []step) {
 		}
 		assert.Equal(t, s.want, got, "step %d (%s at %v): actions", i, s.input, s.at)
 		assert.Equal(t, s.state, m.State(), "step %d (%s at %v): state", i, s.input, s.at)
+		assert.Equal(t, s.wants, m.WantsMaster(), "step %d (%s at %v): WantsMaster", i, s.input, s.at)
 		want := time.Time{}
 		if s.deadline >= 0 {
 			want = t0.Add(s.deadline)
@@ -285,6 +291,48 @@ func TestMachineRFC5798(t *testing.T) {
 			return c
 		}(), []step{
 			{input: "start", want: vrrp.Actions{Transition: tr(vrrp.Initialize, vrrp.Backup, vrrp.ReasonStart)}, state: vrrp.Backup, deadline: 5*time.Second + 156*time.Second/256},
+		}},
+		{"held: Master_Down_Timer fires, the backup stays, wanting master, and waits another interval; released, it is master", cfg3(100, true), []step{
+			{input: "hold", state: vrrp.Initialize, deadline: -1},
+			{input: "start", want: vrrp.Actions{Transition: tr(vrrp.Initialize, vrrp.Backup, vrrp.ReasonStart)}, state: vrrp.Backup, deadline: mdi100},
+			{at: mdi100, input: "expire", want: vrrp.Actions{WantMaster: true}, state: vrrp.Backup, deadline: 2 * mdi100, wants: true},
+			{at: 2 * mdi100, input: "expire", want: vrrp.Actions{WantMaster: true}, state: vrrp.Backup, deadline: 3 * mdi100, wants: true},
+			{at: 2*mdi100 + ms(5), input: "release", want: sendAnd(100, tr(vrrp.Backup, vrrp.Master, vrrp.ReasonMasterDown)), state: vrrp.Master, deadline: 2*mdi100 + ms(5) + time.Second},
+		}},
+		{"held: an advertisement accepted ends wanting master; released, the backup follows its master", cfg3(100, true), []step{
+			{input: "hold", state: vrrp.Initialize, deadline: -1},
+			{input: "start", want: vrrp.Actions{Transition: tr(vrrp.Initialize, vrrp.Backup, vrrp.ReasonStart)}, state: vrrp.Backup, deadline: mdi100},
+			{at: mdi100, input: "expire", want: vrrp.Actions{WantMaster: true}, state: vrrp.Backup, deadline: 2 * mdi100, wants: true},
+			{at: mdi100 + ms(100), input: "recv", from: higher, prio: 200, state: vrrp.Backup, deadline: 2*mdi100 + ms(100)},
+			{at: mdi100 + ms(200), input: "release", state: vrrp.Backup, deadline: 2*mdi100 + ms(100)},
+		}},
+		{"held: a lower priority is still discarded, and the release preempts", cfg3(100, true), []step{
+			{input: "hold", state: vrrp.Initialize, deadline: -1},
+			{input: "start", want: vrrp.Actions{Transition: tr(vrrp.Initialize, vrrp.Backup, vrrp.ReasonStart)}, state: vrrp.Backup, deadline: mdi100},
+			{at: ms(1000), input: "recv", from: higher, prio: 50, state: vrrp.Backup, deadline: mdi100},
+			{at: mdi100, input: "expire", want: vrrp.Actions{WantMaster: true}, state: vrrp.Backup, deadline: 2 * mdi100, wants: true},
+			{at: mdi100 + ms(200), input: "recv", from: higher, prio: 50, state: vrrp.Backup, deadline: 2 * mdi100, wants: true},
+			{at: mdi100 + ms(300), input: "release", want: sendAnd(100, tr(vrrp.Backup, vrrp.Master, vrrp.ReasonPreempted)), state: vrrp.Master, deadline: mdi100 + ms(1300)},
+		}},
+		{"held: priority 0 from the master; after Skew_Time the backup wants master, and the release says why", cfg3(100, true), []step{
+			{input: "hold", state: vrrp.Initialize, deadline: -1},
+			{input: "start", want: vrrp.Actions{Transition: tr(vrrp.Initialize, vrrp.Backup, vrrp.ReasonStart)}, state: vrrp.Backup, deadline: mdi100},
+			{at: ms(1000), input: "recv", from: higher, prio: 0, state: vrrp.Backup, deadline: ms(1000) + 156*time.Second/256},
+			{at: ms(1000) + 156*time.Second/256, input: "expire", want: vrrp.Actions{WantMaster: true}, state: vrrp.Backup, deadline: ms(1000) + 156*time.Second/256 + mdi100, wants: true},
+			{at: ms(2000), input: "release", want: sendAnd(100, tr(vrrp.Backup, vrrp.Master, vrrp.ReasonMasterStepDown)), state: vrrp.Master, deadline: ms(3000)},
+		}},
+		{"held: a master steps down to backup without priority 0", cfg3(100, true), []step{
+			{input: "start", want: vrrp.Actions{Transition: tr(vrrp.Initialize, vrrp.Backup, vrrp.ReasonStart)}, state: vrrp.Backup, deadline: mdi100},
+			{at: mdi100, input: "expire", want: sendAnd(100, tr(vrrp.Backup, vrrp.Master, vrrp.ReasonMasterDown)), state: vrrp.Master, deadline: mdi100 + time.Second},
+			{at: mdi100 + ms(10), input: "hold", want: vrrp.Actions{Transition: tr(vrrp.Master, vrrp.Backup, vrrp.ReasonHeld)}, state: vrrp.Backup, deadline: 2*mdi100 + ms(10)},
+			{at: mdi100 + ms(20), input: "hold", state: vrrp.Backup, deadline: 2*mdi100 + ms(10)},
+		}},
+		{"held: the owner starts as backup and leaves FAULT as backup", cfg3(255, true), []step{
+			{input: "hold", state: vrrp.Initialize, deadline: -1},
+			{input: "start", want: vrrp.Actions{Transition: tr(vrrp.Initialize, vrrp.Backup, vrrp.ReasonStart)}, state: vrrp.Backup, deadline: 3*time.Second + time.Second/256},
+			{at: ms(10), input: "fault", want: vrrp.Actions{Transition: tr(vrrp.Backup, vrrp.Fault, vrrp.ReasonFault)}, state: vrrp.Fault, deadline: -1},
+			{at: ms(20), input: "clear", want: vrrp.Actions{Transition: tr(vrrp.Fault, vrrp.Backup, vrrp.ReasonFaultCleared)}, state: vrrp.Backup, deadline: ms(20) + 3*time.Second + time.Second/256},
+			{at: ms(30), input: "release", state: vrrp.Backup, deadline: ms(20) + 3*time.Second + time.Second/256},
 		}},
 	}
 	for _, c := range cases {

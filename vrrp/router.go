@@ -55,6 +55,7 @@ type Router struct {
 	batchBuf    []byte    // what they are, until the scheduler has sent them
 
 	state   atomic.Uint32 // State
+	wants   atomic.Bool   // the machine's WantsMaster, as of the last turn
 	prio    atomic.Uint32 // the priority in force: configured or set, moved by checks and reports
 	running atomic.Bool
 
@@ -196,6 +197,7 @@ func newRouter(cfg Config, src netip.Addr, key muxKey, open func() (Conn, error)
 			linkDown:  map[string]string{},
 			checkDown: make([]bool, len(cfg.Checks)),
 			reported:  map[string]report{},
+			adjusted:  map[string]int{},
 			source:    src,
 		},
 	}
@@ -401,6 +403,29 @@ func (r *Router) SetPriority(p uint8) error {
 	return nil
 }
 
+// Hold holds the router out of Master, or releases it, as a member of
+// keepalived's vrrp_sync_group is held until every member can be master
+// (Machine.SetHold): held, a master steps down to Backup without priority
+// 0, and a backup whose Master_Down_Timer fires stays Backup, publishes
+// EventWantMaster and reports WantsMaster; released, one that wants Master
+// enters it at once. A router is not held until Hold says so, which may be
+// before Run.
+func (r *Router) Hold(hold bool) {
+	r.pmu.Lock()
+	defer r.pmu.Unlock()
+	now := time.Now()
+	act := r.machine.SetHold(now, hold)
+	if r.active {
+		r.do(now, act)
+		r.settle(now)
+	}
+}
+
+// WantsMaster reports whether the router is held in Backup (see Hold) and
+// would be master: its Master_Down_Timer fired, and it has accepted no
+// advertisement since.
+func (r *Router) WantsMaster() bool { return r.wants.Load() }
+
 // poke brings the machine in line with r.health, from a goroutine that
 // does not hold r.pmu.
 func (r *Router) poke() {
@@ -426,6 +451,7 @@ func (r *Router) settle(now time.Time) {
 		slack = r.cfg.AdvertInterval / 10
 	}
 	r.mux.sched.set(r, r.machine.Deadline(), slack)
+	r.wants.Store(r.machine.WantsMaster())
 }
 
 // expire is the scheduler's: the machine's timer is due at now. The
@@ -643,6 +669,10 @@ func (r *Router) do(now time.Time, act Actions) {
 		}
 		r.mu.Unlock()
 		r.publish(Event{Time: now, VRID: r.cfg.VRID, Kind: EventTransition, From: t.From, To: t.To, Reason: t.Reason})
+	}
+	if act.WantMaster {
+		r.log.Debug("held in BACKUP: Master_Down_Timer fired")
+		r.publish(Event{Time: now, VRID: r.cfg.VRID, Kind: EventWantMaster, From: Backup, To: Backup})
 	}
 	if act.LowerPriority {
 		m := r.LastMaster()

@@ -521,6 +521,81 @@ func TestRouterReport(t *testing.T) {
 	assert.Equal(t, uint8(200), a.Priority())
 }
 
+// TestRouterAdjust: a delta moves the priority either way, as a
+// keepalived track_file does, until it is adjusted again.
+func TestRouterAdjust(t *testing.T) {
+	var lan fakelan.LAN
+	a, b := startPair(t, &lan, routerConfig(200), routerConfig(100))
+	require.ErrorContains(t, b.Adjust("file", 254), "254 outside -253..253")
+	require.ErrorContains(t, b.Adjust("file", -254), "-254 outside -253..253")
+	assert.Equal(t, uint8(100), b.Priority(), "a refused Adjust changed the priority")
+
+	require.NoError(t, b.Adjust("file", 150))
+	waitState(t, b, vrrp.Master, time.Second) // 250 preempts 200
+	waitState(t, a, vrrp.Backup, time.Second)
+	assert.Equal(t, uint8(250), b.Priority())
+	require.NoError(t, b.Adjust("other", 50))
+	assert.Equal(t, uint8(254), b.Priority(), "clamped to 254")
+	require.NoError(t, b.Adjust("file", 0))
+	require.NoError(t, b.Adjust("other", -253))
+	assert.Equal(t, uint8(1), b.Priority(), "clamped to 1")
+	waitState(t, a, vrrp.Master, time.Second)
+	waitState(t, b, vrrp.Backup, time.Second)
+	require.NoError(t, b.Adjust("other", 0))
+	assert.Equal(t, uint8(100), b.Priority())
+}
+
+// TestRouterHold: a held router stays BACKUP when its Master_Down_Timer
+// fires, says it wants MASTER, and becomes master when released; a held
+// master steps down in silence, as keepalived's sync group members do.
+func TestRouterHold(t *testing.T) {
+	var lan fakelan.LAN
+	a, err := vrrp.NewRouterConn(routerConfig(200), lan.Conn(src4), src4)
+	require.NoError(t, err)
+	events := a.Subscribe(t.Context())
+	a.Hold(true)
+	runRouter(t, a)
+	// 3 × 20 ms + Skew_Time: the timer fires, and fires again.
+	var wants int
+	for wants < 2 {
+		e := <-events
+		require.False(t, e.Kind == vrrp.EventTransition && e.To == vrrp.Master, "a held router became master")
+		if e.Kind == vrrp.EventWantMaster {
+			wants++
+			assert.Equal(t, vrrp.Backup, e.To)
+		}
+	}
+	assert.True(t, a.WantsMaster())
+	assert.Equal(t, vrrp.Backup, a.State())
+	assert.Zero(t, a.Stats().AdvertsSent, "a held backup advertised")
+
+	a.Hold(false)
+	assert.Equal(t, vrrp.Master, a.State(), "released, a router that wants master is master at once")
+	assert.False(t, a.WantsMaster())
+	assert.Equal(t, vrrp.ReasonMasterDown, a.Stats().NewMasterReason)
+
+	bAddr := netip.MustParseAddr("192.0.2.2")
+	b, err := vrrp.NewRouterConn(routerConfig(100), lan.Conn(bAddr), bAddr)
+	require.NoError(t, err)
+	runRouter(t, b)
+	waitState(t, b, vrrp.Backup, time.Second)
+	bEvents := b.Subscribe(t.Context())
+	a.Hold(true)
+	assert.Equal(t, vrrp.Backup, a.State())
+	assert.Zero(t, a.Stats().PriorityZeroSent, "held, the master sent priority 0")
+	e := nextTransition(t, bEvents)
+	assert.Equal(t, tr(vrrp.Backup, vrrp.Master, vrrp.ReasonMasterDown), transitionOf(e),
+		"the backup takes over when its Master_Down_Timer fires, as no priority 0 came")
+	// a, at 200, discards b's 100 to preempt it, so it wants master
+	// again; released, it preempts.
+	require.Eventually(t, a.WantsMaster, time.Second, time.Millisecond)
+	assert.Equal(t, vrrp.Backup, a.State())
+	a.Hold(false)
+	assert.Equal(t, vrrp.Master, a.State())
+	assert.Equal(t, vrrp.ReasonPreempted, a.Stats().NewMasterReason)
+	waitState(t, b, vrrp.Backup, time.Second)
+}
+
 func TestConfigRefused(t *testing.T) {
 	mod := func(f func(*vrrp.Config)) vrrp.Config { c := routerConfig(100); f(&c); return c }
 	cases := []struct {

@@ -69,6 +69,7 @@ type health struct {
 	linkDown  map[string]string // why each tracked interface is down, or ""
 	checkDown []bool            // by index of Config.Checks
 	reported  map[string]report // what Report said, by name; only those that do not hold
+	adjusted  map[string]int    // what Adjust said, by name; only those not 0
 	source    netip.Addr        // the address to send from, as the interface's addresses say
 	noSource  string            // why there is none, or ""
 	sendFault string            // why sending failed for a Master_Down_Interval, or ""
@@ -87,6 +88,9 @@ func (h *health) effective(checks []Check) (uint8, string) {
 		}
 	}
 	prio := int(h.base)
+	for _, delta := range h.adjusted {
+		prio += delta
+	}
 	for _, name := range slices.Sorted(maps.Keys(h.reported)) {
 		rep := h.reported[name]
 		if rep.weight == 0 {
@@ -146,6 +150,31 @@ func (r *Router) Report(name string, weight int, err error) error {
 	} else {
 		r.log.Info("condition holds again", "condition", name)
 	}
+	r.poke()
+	return nil
+}
+
+// Adjust adds delta, -253..253, to the priority under name until the next
+// Adjust of that name, as keepalived adds a track_file's value times its
+// weight; 0 ends it. The priority in force stays within 1..254, and the
+// owner's 255 never changes. A master advertises the priority it then has
+// at once.
+func (r *Router) Adjust(name string, delta int) error {
+	if delta < -253 || delta > 253 {
+		return fmt.Errorf("vrrp: Adjust %q: %d outside -253..253", name, delta)
+	}
+	r.mu.Lock()
+	was := r.health.adjusted[name]
+	if delta == 0 {
+		delete(r.health.adjusted, name)
+	} else {
+		r.health.adjusted[name] = delta
+	}
+	r.mu.Unlock()
+	if was == delta {
+		return nil
+	}
+	r.log.Info("priority adjusted", "by", name, "delta", delta)
 	r.poke()
 	return nil
 }
