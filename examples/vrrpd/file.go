@@ -102,12 +102,17 @@ type supervisor struct {
 }
 
 // A group is a vrrp_sync_group as it runs: which members are in FAULT of
-// their own, and the state it last notified.
+// their own, whether it is MASTER, and the state it last notified.
 type group struct {
 	cfg    *keepalived.SyncGroup
 	states map[string]vrrp.State // each member's last
 	own    map[string]bool       // the members in FAULT of their own, not the group's
-	state  string                // notified last: MASTER, BACKUP, FAULT, STOP
+	// master is keepalived's sync group state MASTER: every member was
+	// master or wanted to be at once, and none has left MASTER since but
+	// to stop. Until then every member is held out of MASTER
+	// (vrrp.Router.Hold).
+	master bool
+	state  string // notified last: MASTER, BACKUP, FAULT, STOP
 }
 
 // setGroups makes the groups of cfg, keeping what is known of members
@@ -118,8 +123,11 @@ func (s *supervisor) setGroups(cfg *keepalived.Config) {
 	old := s.groups
 	s.groups = nil
 	for _, g := range cfg.SyncGroups {
-		ng := &group{cfg: g, states: map[string]vrrp.State{}, own: map[string]bool{}}
+		ng := &group{cfg: g, states: map[string]vrrp.State{}, own: map[string]bool{}, master: allOwners(cfg, g)}
 		for _, o := range old {
+			if o.cfg.Name == g.Name {
+				ng.master = o.master
+			}
 			for _, m := range g.Group {
 				if st, ok := o.states[m]; ok {
 					ng.states[m] = st
@@ -132,12 +140,19 @@ func (s *supervisor) setGroups(cfg *keepalived.Config) {
 		s.groups = append(s.groups, ng)
 	}
 	// A member that left a group, or whose group went, is that group's no
-	// more: its FAULT, if the group held it there, ends.
+	// more: its FAULT, if the group held it there, ends, and so does the
+	// hold.
 	for _, o := range old {
 		for _, m := range o.cfg.Group {
 			r, ok := s.running[m]
-			if ok && !slices.ContainsFunc(s.groups, func(g *group) bool { return g.cfg.Name == o.cfg.Name && slices.Contains(g.cfg.Group, m) }) {
+			if !ok {
+				continue
+			}
+			if !slices.ContainsFunc(s.groups, func(g *group) bool { return g.cfg.Name == o.cfg.Name && slices.Contains(g.cfg.Group, m) }) {
 				r.inst.router.Report("vrrp_sync_group "+o.cfg.Name, 0, nil)
+			}
+			if !slices.ContainsFunc(s.groups, func(g *group) bool { return slices.Contains(g.cfg.Group, m) }) {
+				r.inst.router.Hold(false) // in a group still, apply holds it as that group says
 			}
 		}
 	}
@@ -146,11 +161,27 @@ func (s *supervisor) setGroups(cfg *keepalived.Config) {
 	}
 }
 
-// changed follows a transition of the instance name for its sync group, if
-// any: a member entering FAULT of its own puts every other member in FAULT
-// (vrrp.Router.Report with weight 0), until no member is in FAULT of its
-// own, as keepalived's vrrp_sync_group does; and the group's notify
-// scripts run when the group as a whole changes.
+// allOwners reports whether every member of g has priority 255: such a
+// group starts MASTER, as keepalived's does.
+func allOwners(cfg *keepalived.Config, g *keepalived.SyncGroup) bool {
+	for _, in := range cfg.Instances {
+		if slices.Contains(g.Group, in.Name) && in.Router.Priority != 255 {
+			return false
+		}
+	}
+	return true
+}
+
+// changed follows an event of the instance name for its sync group, if
+// any, as keepalived's vrrp_sync_group does. A member entering FAULT of
+// its own puts every other member in FAULT (vrrp.Router.Report with weight
+// 0) until no member is in FAULT of its own. The members become MASTER
+// together: each is held in BACKUP until every one is master or wants to
+// be (vrrp.EventWantMaster), then all are released at once
+// (vrrp_sync_can_goto_master, vrrp_sync_master); and a member that leaves
+// MASTER, but to stop, makes the others leave it too, without priority 0
+// (vrrp_sync_backup). The group's notify scripts run when the group as a
+// whole changes.
 func (s *supervisor) changed(name string, e vrrp.Event) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -158,12 +189,18 @@ func (s *supervisor) changed(name string, e vrrp.Event) {
 		if !slices.Contains(g.cfg.Group, name) {
 			continue
 		}
-		g.states[name] = e.To
-		switch {
-		case e.To == vrrp.Fault && !g.faultedBy(name):
-			g.own[name] = true
-		case e.To != vrrp.Fault:
-			delete(g.own, name)
+		if e.Kind == vrrp.EventTransition {
+			g.states[name] = e.To
+			switch {
+			case e.To == vrrp.Fault && !g.faultedBy(name):
+				g.own[name] = true
+			case e.To != vrrp.Fault:
+				delete(g.own, name)
+			}
+			if e.From == vrrp.Master && e.To != vrrp.Master && e.To != vrrp.Initialize && g.master {
+				g.master = false
+				s.log.Info("vrrp_sync_group: syncing instances to BACKUP", "group", g.cfg.Name, "left_master", name)
+			}
 		}
 		s.apply(g)
 	}
@@ -181,6 +218,7 @@ func (g *group) faultedBy(member string) bool {
 }
 
 // apply reports the group's FAULT, or its end, to every member running,
+// then holds the members or releases them as the group is MASTER or not,
 // and runs the group's notify scripts if its state changed. s.mu is held.
 func (s *supervisor) apply(g *group) {
 	for _, m := range g.cfg.Group {
@@ -193,6 +231,15 @@ func (s *supervisor) apply(g *group) {
 			err = fmt.Errorf("vrrp_sync_group %s: a member is in FAULT", g.cfg.Name)
 		}
 		r.inst.router.Report("vrrp_sync_group "+g.cfg.Name, 0, err)
+	}
+	if !g.master && len(g.own) == 0 && s.canGoMaster(g) {
+		g.master = true
+		s.log.Info("vrrp_sync_group: syncing instances to MASTER", "group", g.cfg.Name)
+	}
+	for _, m := range g.cfg.Group {
+		if r, ok := s.running[m]; ok {
+			r.inst.router.Hold(!g.master)
+		}
 	}
 	state := ""
 	switch {
@@ -209,6 +256,18 @@ func (s *supervisor) apply(g *group) {
 		g.state = state
 		s.notify.change(g.cfg.Notify, "GROUP", g.cfg.Name, state, 0)
 	}
+}
+
+// canGoMaster reports whether every member of g runs and is master or
+// wants to be. s.mu is held.
+func (s *supervisor) canGoMaster(g *group) bool {
+	for _, m := range g.cfg.Group {
+		r, ok := s.running[m]
+		if !ok || r.inst.router.State() != vrrp.Master && !r.inst.router.WantsMaster() {
+			return false
+		}
+	}
+	return true
 }
 
 // all reports whether every member is in state st.
@@ -279,8 +338,11 @@ func (s *supervisor) run(cfg *keepalived.Config, in *instance) {
 	go func() {
 		defer close(r.notified)
 		for e := range events {
-			if e.Kind == vrrp.EventTransition {
+			switch e.Kind {
+			case vrrp.EventTransition:
 				in.notify(e, s.notify)
+				s.changed(in.cfg.Name, e)
+			case vrrp.EventWantMaster:
 				s.changed(in.cfg.Name, e)
 			}
 		}
@@ -288,7 +350,7 @@ func (s *supervisor) run(cfg *keepalived.Config, in *instance) {
 	s.mu.Lock()
 	for _, g := range s.groups {
 		if slices.Contains(g.cfg.Group, in.cfg.Name) {
-			s.apply(g) // a member started again takes the group's FAULT
+			s.apply(g) // a member started again takes the group's FAULT and hold
 		}
 	}
 	s.mu.Unlock()

@@ -355,17 +355,7 @@ vrrp_sync_group G1 {
 // priority. The group's notify script hears the group's changes.
 func TestKeepalivedConfFileSyncGroup(t *testing.T) {
 	bin := netlab.Build(t)
-	lab := netlab.New(t)
-	sw0, sw1 := lab.Switch("sw0"), lab.Switch("sw1")
-	var hosts [2]*netlab.Host
-	var eth1 [2]*netlab.Iface
-	for i := range hosts {
-		hosts[i] = lab.Host(fmt.Sprintf("h%d", i+1))
-		sw0.Attach(hosts[i]).AddAddr(netip.MustParsePrefix(fmt.Sprintf("192.0.2.%d/24", i+1)))
-		eth1[i] = sw1.Attach(hosts[i])
-		eth1[i].AddAddr(netip.MustParsePrefix(fmt.Sprintf("198.51.100.%d/24", i+1)))
-		require.Equal(t, "eth1", eth1[i].Name())
-	}
+	hosts, eth1 := syncLab(t)
 	dir := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "notify.sh"), []byte(notifyScript), 0o755))
 	kdir := t.TempDir()
@@ -407,5 +397,104 @@ func TestKeepalivedConfFileSyncGroup(t *testing.T) {
 	require.NotEmpty(t, klog)
 	for _, line := range strings.Split(strings.TrimSpace(string(klog)), "\n") {
 		assert.Regexp(t, `^GROUP G1 (BACKUP|MASTER|FAULT|STOP) 0$`, line, "keepalived's group notify, the form vrrpd's follows")
+	}
+}
+
+// syncLab is two hosts on two LANs: eth0 on 192.0.2.0/24 and eth1 on
+// 198.51.100.0/24, h1 at .1 and h2 at .2 on each.
+func syncLab(t *testing.T) (hosts [2]*netlab.Host, eth1 [2]*netlab.Iface) {
+	lab := netlab.New(t)
+	sw0, sw1 := lab.Switch("sw0"), lab.Switch("sw1")
+	for i := range hosts {
+		hosts[i] = lab.Host(fmt.Sprintf("h%d", i+1))
+		sw0.Attach(hosts[i]).AddAddr(netip.MustParsePrefix(fmt.Sprintf("192.0.2.%d/24", i+1)))
+		eth1[i] = sw1.Attach(hosts[i])
+		eth1[i].AddAddr(netip.MustParsePrefix(fmt.Sprintf("198.51.100.%d/24", i+1)))
+		require.Equal(t, "eth1", eth1[i].Name())
+	}
+	return hosts, eth1
+}
+
+// TestSyncGroupMovesTogether: the members of a vrrp_sync_group become
+// BACKUP and MASTER together, as keepalived's do; the test checks it of
+// keepalived too, in its place. The node runs syncConf (VI_1 on eth0, VI_2
+// on eth1, priority 100); its peer, keepalived, runs VI_1 alone at 200,
+// in no group, and starts later. The peer preempts VI_1, and the node's
+// VI_2 leaves MASTER with it, its address removed, though no other router
+// runs VRID 52; it stays BACKUP, held by the group, however long it hears
+// nothing. The peer stopped, both members are MASTER again.
+func TestSyncGroupMovesTogether(t *testing.T) {
+	for _, runner := range []string{"vrrpd", "keepalived"} {
+		t.Run(runner, func(t *testing.T) {
+			hosts, _ := syncLab(t)
+			dir := t.TempDir()
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "notify.sh"), []byte(notifyScript), 0o755))
+			var state func(instance string) string
+			var stop func()
+			if runner == "vrrpd" {
+				bin := netlab.Build(t)
+				path := filepath.Join(dir, "keepalived.conf")
+				require.NoError(t, os.WriteFile(path, []byte(syncConf(dir, 100)), 0o644))
+				n := &node{host: hosts[1]}
+				n.proc = n.host.Start(bin, "-f", path)
+				state = func(instance string) string { s, _ := n.lastOf(t, instance); return s }
+				stop = func() {
+					require.NoError(t, n.proc.Signal(syscall.SIGTERM))
+					require.NoError(t, n.proc.Wait())
+				}
+			} else {
+				k := keepalived.Start(t, hosts[1], syncConf(dir, 100))
+				state = k.StateOf
+				stop = func() {
+					require.NoError(t, k.Signal(syscall.SIGTERM))
+					require.NoError(t, k.Wait())
+				}
+			}
+			wait := func(instance, want string, within time.Duration) {
+				t.Helper()
+				require.Eventually(t, func() bool { return state(instance) == want }, within, 5*time.Millisecond,
+					"%s's %s is %q, want %q", runner, instance, state(instance), want)
+			}
+			vip2 := func() bool {
+				return strings.Contains(hosts[1].MustRun("ip", "-br", "addr", "show", "dev", "eth1"), "198.51.100.100")
+			}
+
+			wait("VI_1", "MASTER", 10*time.Second)
+			wait("VI_2", "MASTER", 5*time.Second)
+			require.True(t, vip2(), "VI_2's address is not on eth1")
+
+			peer := keepalived.Start(t, hosts[0], "global_defs {\n    vrrp_version 3\n}\n"+`vrrp_instance VI_1 {
+    interface eth0
+    virtual_router_id 51
+    priority 200
+    advert_int 1
+    virtual_ipaddress {
+        192.0.2.100/24
+    }
+}
+`)
+			peer.WaitStateOf(t, "VI_1", "MASTER", 10*time.Second)
+			wait("VI_1", "BACKUP", 3*time.Second)
+			wait("VI_2", "BACKUP", 3*time.Second)
+			require.Eventually(t, func() bool { return !vip2() }, 3*time.Second, 10*time.Millisecond, "VI_2's address stayed")
+			// Twice VI_2's Master_Down_Interval (3.6 s): held, it stays.
+			for end := time.Now().Add(7500 * time.Millisecond); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+				require.Equal(t, "BACKUP", state("VI_2"), "VI_2 left the group's BACKUP")
+			}
+			require.False(t, vip2(), "VI_2's address came back while BACKUP")
+
+			handover := time.Now()
+			require.NoError(t, peer.Signal(syscall.SIGTERM))
+			require.NoError(t, peer.Wait())
+			wait("VI_1", "MASTER", 3*time.Second)
+			wait("VI_2", "MASTER", time.Second)
+			t.Logf("%s master of both %v after the peer's priority 0", runner, time.Since(handover).Round(time.Millisecond))
+			require.Eventually(t, vip2, 3*time.Second, 10*time.Millisecond, "VI_2's address is not back")
+
+			stop()
+			log, _ := os.ReadFile(filepath.Join(dir, "notify.log"))
+			assert.Equal(t, "GROUP G1 BACKUP 0\nGROUP G1 MASTER 0\nGROUP G1 BACKUP 0\nGROUP G1 MASTER 0\nGROUP G1 STOP 0\n",
+				string(log), "%s's group notify", runner)
+		})
 	}
 }
