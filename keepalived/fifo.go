@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"slices"
 	"sync"
 	"syscall"
 )
@@ -25,8 +26,8 @@ type FIFOs struct {
 }
 
 type fifoFile struct {
+	FIFO
 	f       *os.File
-	path    string
 	created bool // made by OpenFIFOs: removed by Close
 }
 
@@ -38,15 +39,47 @@ type fifoFile struct {
 // would write into the file.
 func (c *Config) OpenFIFOs() (*FIFOs, error) {
 	w := &FIFOs{}
-	for _, ff := range c.FIFOs {
-		f, err := openFIFO(ff)
-		if err != nil {
-			w.Close()
-			return nil, &Error{Pos: ff.Pos, Msg: err.Error()}
-		}
-		w.files = append(w.files, f)
+	if err := w.Reload(c); err != nil {
+		return nil, err
 	}
 	return w, nil
+}
+
+// Reload makes w write to c's notify FIFOs, as keepalived's reload does:
+// one of the same path and user stays open as it is, so that its reader
+// sees nothing happen; one no longer in c is closed (and removed if w
+// made it); a new one is opened as OpenFIFOs opens it. If one cannot be,
+// nothing changes and the error names it.
+func (w *FIFOs) Reload(c *Config) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var files []*fifoFile
+	kept := map[*fifoFile]bool{}
+	for _, ff := range c.FIFOs {
+		i := slices.IndexFunc(w.files, func(f *fifoFile) bool { return f.Path == ff.Path && f.User == ff.User })
+		if i >= 0 {
+			files = append(files, w.files[i])
+			kept[w.files[i]] = true
+			continue
+		}
+		f, err := openFIFO(ff)
+		if err != nil {
+			for _, f := range files {
+				if !kept[f] {
+					f.close()
+				}
+			}
+			return &Error{Pos: ff.Pos, Msg: err.Error()}
+		}
+		files = append(files, f)
+	}
+	for _, f := range w.files {
+		if !kept[f] {
+			f.close()
+		}
+	}
+	w.files = files
+	return nil
 }
 
 func openFIFO(ff FIFO) (*fifoFile, error) {
@@ -82,7 +115,7 @@ func openFIFO(ff FIFO) (*fifoFile, error) {
 		}
 		return nil, fmt.Errorf("notify FIFO: %w", err)
 	}
-	return &fifoFile{f: f, path: ff.Path, created: created}, nil
+	return &fifoFile{FIFO: ff, f: f, created: created}, nil
 }
 
 // Write writes a change of the instance or group name (kind "INSTANCE" or
@@ -111,10 +144,15 @@ func (w *FIFOs) Close() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, f := range w.files {
-		if f.created {
-			os.Remove(f.path)
-		}
-		f.f.Close()
+		f.close()
 	}
 	w.files = nil
+}
+
+// close closes f, removing it first if OpenFIFOs made it.
+func (f *fifoFile) close() {
+	if f.created {
+		os.Remove(f.Path)
+	}
+	f.f.Close()
 }

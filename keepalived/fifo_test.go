@@ -67,3 +67,55 @@ func TestFIFOs(t *testing.T) {
 	assert.Equal(t, 2, ke.Pos.Line)
 	assert.Contains(t, err.Error(), "is there, and is not a FIFO")
 }
+
+// TestFIFOsReload: a reload keeps a FIFO still named as it is, its reader
+// reading on; closes and removes one it made that is no longer named;
+// opens a new one; and refuses, changing nothing, one that cannot be.
+func TestFIFOsReload(t *testing.T) {
+	dir := t.TempDir()
+	a, b, c := filepath.Join(dir, "a"), filepath.Join(dir, "b"), filepath.Join(dir, "c")
+	conf := func(paths ...string) *keepalived.Config {
+		cfg := &keepalived.Config{}
+		for _, p := range paths {
+			cfg.FIFOs = append(cfg.FIFOs, keepalived.FIFO{Path: p})
+		}
+		return cfg
+	}
+	w, err := conf(a, b).OpenFIFOs()
+	require.NoError(t, err)
+	defer w.Close()
+	read := func(p string) *bufio.Reader {
+		f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+		require.NoError(t, err)
+		t.Cleanup(func() { f.Close() })
+		return bufio.NewReader(f)
+	}
+	rb := read(b)
+	w.Write("INSTANCE", "VI_1", "BACKUP", 100)
+	line, err := rb.ReadString('\n')
+	require.NoError(t, err)
+	assert.Equal(t, "INSTANCE \"VI_1\" BACKUP 100\n", line)
+
+	require.NoError(t, w.Reload(conf(b, c)))
+	_, err = os.Stat(a)
+	assert.ErrorIs(t, err, os.ErrNotExist, "the FIFO it made and no longer names is removed")
+	rc := read(c)
+	w.Write("INSTANCE", "VI_1", "MASTER", 100)
+	for p, r := range map[string]*bufio.Reader{b: rb, c: rc} {
+		line, err := r.ReadString('\n')
+		require.NoError(t, err, p)
+		assert.Equal(t, "INSTANCE \"VI_1\" MASTER 100\n", line, p)
+	}
+
+	regular := filepath.Join(dir, "regular")
+	require.NoError(t, os.WriteFile(regular, nil, 0o644))
+	require.ErrorContains(t, w.Reload(conf(regular)), "is there, and is not a FIFO")
+	w.Write("INSTANCE", "VI_1", "FAULT", 100)
+	for p, r := range map[string]*bufio.Reader{b: rb, c: rc} {
+		line, err := r.ReadString('\n')
+		require.NoError(t, err, p, "a refused reload changed the FIFOs")
+		assert.Equal(t, "INSTANCE \"VI_1\" FAULT 100\n", line, p)
+	}
+	_, err = os.Stat(c)
+	assert.NoError(t, err)
+}

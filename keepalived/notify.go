@@ -40,12 +40,12 @@ const stopTimeout = time.Second
 // is discarded, and its exit status logged if not 0 (keepalived ignores
 // it).
 type NotifyQueue struct {
-	log      *slog.Logger
+	log *slog.Logger
+
+	mu       sync.Mutex // guards what follows
 	uid, gid uint32
 	userErr  error // no default user: keepalived ignores the scripts
 	security bool
-
-	mu      sync.Mutex
 	queue   []notification
 	running bool          // a worker runs the queue
 	idle    chan struct{} // closed when the worker has emptied the queue
@@ -79,12 +79,22 @@ func (c *Config) NewNotifyQueue(log *slog.Logger) *NotifyQueue {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	q := &NotifyQueue{log: log, security: c.ScriptSecurity}
-	q.uid, q.gid, q.userErr = c.defaultUser()
-	if q.userErr != nil {
-		log.Error("notify scripts will not run", "why", q.userErr)
-	}
+	q := &NotifyQueue{log: log}
+	q.Reload(c)
 	return q
+}
+
+// Reload makes the scripts that run from now on, those waiting included,
+// run as c's script_user and enable_script_security say, as keepalived's
+// reload does.
+func (q *NotifyQueue) Reload(c *Config) {
+	uid, gid, err := c.defaultUser()
+	if err != nil {
+		q.log.Error("notify scripts will not run", "why", err)
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.uid, q.gid, q.userErr, q.security = uid, gid, err, c.ScriptSecurity
 }
 
 // Notify queues the scripts of n for a change of the instance or group
@@ -187,11 +197,14 @@ func (q *NotifyQueue) work(idle chan struct{}) {
 // run runs one script of a notification.
 func (q *NotifyQueue) run(no notification, s notifyScript) {
 	log := q.log.With("keyword", s.keyword, "kind", no.kind, "name", no.name, "state", no.state)
-	if q.userErr != nil {
-		log.Warn("notify script not run", "why", q.userErr)
+	q.mu.Lock()
+	uid, gid, userErr, security := q.uid, q.gid, q.userErr, q.security
+	q.mu.Unlock()
+	if userErr != nil {
+		log.Warn("notify script not run", "why", userErr)
 		return
 	}
-	cmd, warnings, err := prepare(s.line, q.uid, q.gid, q.security, true)
+	cmd, warnings, err := prepare(s.line, uid, gid, security, true)
 	if err != nil {
 		log.Error("notify script not run", "why", err)
 		return

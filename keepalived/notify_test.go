@@ -165,3 +165,26 @@ func TestNotifyUser(t *testing.T) {
 	assert.Len(t, readLines(filepath.Join(out, "id")), 2)
 	assert.Contains(t, lb.String(), "no-such-user-vipkit")
 }
+
+// TestNotifyReload: after Reload, scripts run as the new script_user, and
+// a script_user that does not exist stops them, saying why.
+func TestNotifyReload(t *testing.T) {
+	uid, gid := nobody(t)
+	dir, out := openDir(t)
+	lines := func() []string { return readLines(filepath.Join(out, "id")) }
+	id := writeScript(t, dir, "id.sh", `echo "$(id -u) $(id -g) $*" >> `+out+"/id")
+	require.NoError(t, os.WriteFile(filepath.Join(out, "id"), nil, 0o666))
+	require.NoError(t, os.Chmod(filepath.Join(out, "id"), 0o666)) // for nobody to append to, whatever the umask
+	log, lb := newLog(t)
+	q := (&keepalived.Config{ScriptUser: "root"}).NewNotifyQueue(log)
+	q.Notify(keepalived.Notify{Any: id}, "INSTANCE", "VI_1", "BACKUP", 50)
+	require.Eventually(t, func() bool { return len(lines()) == 1 }, 10*time.Second, 10*time.Millisecond)
+	q.Reload(&keepalived.Config{ScriptUser: "nobody"})
+	q.Notify(keepalived.Notify{Any: id}, "INSTANCE", "VI_1", "MASTER", 50)
+	require.Eventually(t, func() bool { return len(lines()) == 2 }, 10*time.Second, 10*time.Millisecond)
+	q.Reload(&keepalived.Config{ScriptUser: "no-such-user-vipkit"})
+	q.Notify(keepalived.Notify{Any: id}, "INSTANCE", "VI_1", "FAULT", 50)
+	q.Close()
+	assert.Equal(t, []string{"0 0 INSTANCE VI_1 BACKUP 50", uid + " " + gid + " INSTANCE VI_1 MASTER 50"}, lines())
+	assert.Contains(t, lb.String(), "no-such-user-vipkit")
+}

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/vipkit/vipkit/examples/internal/metrics"
 	"github.com/vipkit/vipkit/examples/internal/vipcmd"
@@ -32,7 +33,9 @@ import (
 // instance that did not change keeps running, its state and mastership
 // with it; one that changed is stopped (a master sends priority 0) and
 // started again as the file now says; one removed is stopped; one added
-// is started. A file that does not check is refused, each line logged,
+// is started; notify scripts run as the file now says, and the notify
+// FIFOs are its own, those it kept untouched. A file that does not check,
+// or a notify FIFO that cannot be opened, is refused, each line logged,
 // and what runs stays as it is.
 //
 // With metricsOn it serves the instances' Prometheus metrics there, at
@@ -57,7 +60,7 @@ func runFile(ctx context.Context, path string, metricsOn net.Listener, hup <-cha
 		return err
 	}
 	defer fifos.Close()
-	s := &supervisor{ctx: ctx, out: &lockedWriter{w: stdout}, log: logger, started: cfg,
+	s := &supervisor{ctx: ctx, out: &lockedWriter{w: stdout}, log: logger,
 		notify: &notifier{scripts: cfg.NewNotifyQueue(logger), fifos: fifos}, running: map[string]*running{}}
 	defer s.notify.scripts.Close()
 	s.setGroups(cfg)
@@ -93,7 +96,6 @@ type supervisor struct {
 	out     io.Writer
 	log     *slog.Logger
 	notify  *notifier
-	started *keepalived.Config // as the notifier was made from it
 	errs    []error            // of instances stopped
 
 	mu      sync.Mutex          // guards running against list, the metrics', and the groups against the instances' events
@@ -301,8 +303,8 @@ type running struct {
 }
 
 // sameAs is what makes an instance the same after a reload: its
-// configuration and that of the scripts it tracks, places in the file
-// aside.
+// configuration and that of the scripts it tracks, places in the file and
+// notify scripts aside (an instance kept takes the new ones).
 type sameAs struct {
 	instance keepalived.Instance
 	scripts  []keepalived.Script
@@ -313,6 +315,7 @@ type sameAs struct {
 func sameAsOf(cfg *keepalived.Config, in *keepalived.Instance) sameAs {
 	s := sameAs{instance: *in, user: cfg.ScriptUser, security: cfg.ScriptSecurity}
 	s.instance.Pos = keepalived.Pos{}
+	s.instance.Notify = keepalived.Notify{} // changed in place: see instance.scripts
 	s.instance.TrackScripts = slices.Clone(in.TrackScripts)
 	for i := range s.instance.TrackScripts {
 		s.instance.TrackScripts[i].Pos = keepalived.Pos{}
@@ -389,9 +392,11 @@ func (s *supervisor) reload(path string) {
 		return
 	}
 	logNotes(s.log, cfg)
-	if !reflect.DeepEqual(notifyOf(cfg), notifyOf(s.started)) {
-		s.log.Warn("reload: notify_fifo, vrrp_notify_fifo, script_user and enable_script_security of notify scripts stay as they were at start until vrrpd starts again")
+	if err := s.notify.fifos.Reload(cfg); err != nil {
+		s.log.Error("reload refused: what runs stays", "file", path, "err", err)
+		return
 	}
+	s.notify.scripts.Reload(cfg)
 	s.setGroups(cfg)
 	var start []*keepalived.Instance
 	kept := map[string]bool{}
@@ -401,6 +406,7 @@ func (s *supervisor) reload(path string) {
 		s.mu.Unlock()
 		if ok && reflect.DeepEqual(r.made, sameAsOf(cfg, in)) {
 			kept[in.Name] = true
+			r.inst.scripts.Store(&in.Notify)
 			continue
 		}
 		start = append(start, in)
@@ -426,15 +432,6 @@ func (s *supervisor) reload(path string) {
 	s.log.Info("reloaded", "file", path, "kept", len(kept), "started", len(start))
 }
 
-// notifyOf is what of cfg the notifier was made from, places aside.
-func notifyOf(cfg *keepalived.Config) any {
-	fifos := slices.Clone(cfg.FIFOs)
-	for i := range fifos {
-		fifos[i].Pos = keepalived.Pos{}
-	}
-	return []any{cfg.ScriptUser, cfg.ScriptSecurity, fifos}
-}
-
 // A notifier tells of a change of an instance or a group as keepalived
 // does: its notify scripts, queued, and a line on each notify FIFO.
 type notifier struct {
@@ -449,9 +446,10 @@ func (n *notifier) change(scripts keepalived.Notify, kind, name, state string, p
 
 // An instance is a vrrp_instance running.
 type instance struct {
-	cfg    *keepalived.Instance
-	router *vrrp.Router
-	client *havip.Client
+	cfg     *keepalived.Instance
+	router  *vrrp.Router
+	client  *havip.Client
+	scripts atomic.Pointer[keepalived.Notify] // cfg's at first; a reload that keeps the instance changes them
 }
 
 // startInstances makes the router and the client of each of ins, of cfg,
@@ -485,7 +483,9 @@ func startInstances(cfg *keepalived.Config, ins []*keepalived.Instance, logger *
 			r.Close()
 			return fail(in, err)
 		}
-		out = append(out, &instance{cfg: in, router: r, client: c})
+		inst := &instance{cfg: in, router: r, client: c}
+		inst.scripts.Store(&in.Notify)
+		out = append(out, inst)
 	}
 	return out, nil
 }
@@ -493,7 +493,7 @@ func startInstances(cfg *keepalived.Config, ins []*keepalived.Instance, logger *
 // notify tells of the transition e, as keepalived names the states.
 func (in *instance) notify(e vrrp.Event, n *notifier) {
 	state := map[vrrp.State]string{vrrp.Master: "MASTER", vrrp.Backup: "BACKUP", vrrp.Fault: "FAULT", vrrp.Initialize: "STOP"}[e.To]
-	n.change(in.cfg.Notify, "INSTANCE", in.cfg.Name, state, int(in.router.Priority()))
+	n.change(*in.scripts.Load(), "INSTANCE", in.cfg.Name, state, int(in.router.Priority()))
 }
 
 // A lockedWriter serializes the writes of the instances' transition lines.

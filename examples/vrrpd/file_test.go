@@ -498,3 +498,52 @@ func TestSyncGroupMovesTogether(t *testing.T) {
 		})
 	}
 }
+
+// TestKeepalivedConfFileReloadNotify: a reload that changes only the
+// notify script and the notify FIFO keeps the instance running, master,
+// and what follows goes to the new script and FIFO; the FIFO vrrpd made and
+// no longer has is removed.
+func TestKeepalivedConfFileReloadNotify(t *testing.T) {
+	bin := netlab.Build(t)
+	a, _, _ := trio(t)
+	dir := t.TempDir()
+	for _, name := range []string{"a", "b"} {
+		sh := "#!/bin/sh\necho \"" + name + " $@\" >> \"$(dirname \"$0\")/notify.log\"\n"
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name+".sh"), []byte(sh), 0o755))
+	}
+	conf := func(script, fifo string, prio int) string {
+		return fmt.Sprintf("global_defs {\n    script_user root\n    vrrp_notify_fifo %s/%s\n}\n", dir, fifo) +
+			strings.Replace(twoInstances(prio, 0, true), "    advert_int 1\n", fmt.Sprintf("    advert_int 1\n    notify %s/%s\n", dir, script), 1)
+	}
+	path := filepath.Join(dir, "keepalived.conf")
+	write := func(conf string) { require.NoError(t, os.WriteFile(path, []byte(conf), 0o644)) }
+	notified := func() string { b, _ := os.ReadFile(filepath.Join(dir, "notify.log")); return string(b) }
+	write(conf("a.sh", "f1", 100))
+	a.proc = a.host.Start(bin, "-f", path)
+	a.waitInstance(t, "VI_1", "MASTER", 10*time.Second)
+	require.Eventually(t, func() bool { return strings.Contains(notified(), "a INSTANCE VI_1 MASTER 100") }, 5*time.Second, 10*time.Millisecond)
+	_, before := a.lastOf(t, "VI_1")
+
+	write(conf("b.sh", "f2", 100))
+	require.NoError(t, a.proc.Signal(syscall.SIGHUP))
+	require.True(t, a.proc.WaitOutput("reloaded", 5*time.Second), "%s", a.proc.Output())
+	assert.Contains(t, a.proc.Output(), "kept=1 started=0")
+	_, err := os.Stat(filepath.Join(dir, "f1"))
+	assert.ErrorIs(t, err, os.ErrNotExist, "the FIFO vrrpd made is removed")
+	// A raw descriptor, read with read(2): an *os.File would wait in the
+	// poller for more.
+	fd, err := syscall.Open(filepath.Join(dir, "f2"), syscall.O_RDONLY|syscall.O_NONBLOCK, 0)
+	require.NoError(t, err, "the new FIFO")
+	defer syscall.Close(fd)
+
+	write(conf("b.sh", "f2", 90)) // changed: VI_1 restarts, and tells the new script and FIFO
+	require.NoError(t, a.proc.Signal(syscall.SIGHUP))
+	require.Eventually(t, func() bool { return strings.Contains(notified(), "b INSTANCE VI_1 MASTER 90") }, 10*time.Second, 10*time.Millisecond)
+	_, after := a.lastOf(t, "VI_1")
+	assert.Equal(t, before+3, after, "STOP, BACKUP, MASTER: the first reload kept VI_1 as it was")
+	assert.Equal(t, "a INSTANCE VI_1 BACKUP 100\na INSTANCE VI_1 MASTER 100\nb INSTANCE VI_1 STOP 100\nb INSTANCE VI_1 BACKUP 90\nb INSTANCE VI_1 MASTER 90\n", notified())
+	buf := make([]byte, 4096)
+	n, err := syscall.Read(fd, buf)
+	require.NoError(t, err)
+	assert.Equal(t, "INSTANCE \"VI_1\" STOP 100\nINSTANCE \"VI_1\" BACKUP 90\nINSTANCE \"VI_1\" MASTER 90\n", string(buf[:n]))
+}
