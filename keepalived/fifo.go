@@ -56,6 +56,9 @@ func (w *FIFOs) Reload(c *Config) error {
 	var files []*fifoFile
 	kept := map[*fifoFile]bool{}
 	for _, ff := range c.FIFOs {
+		if slices.ContainsFunc(files, func(f *fifoFile) bool { return f.Path == ff.Path }) {
+			continue // notify_fifo and vrrp_notify_fifo the same: keepalived writes once
+		}
 		i := slices.IndexFunc(w.files, func(f *fifoFile) bool { return f.Path == ff.Path && f.User == ff.User })
 		if i >= 0 {
 			files = append(files, w.files[i])

@@ -96,6 +96,18 @@ func TestFIFOsReload(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "INSTANCE \"VI_1\" BACKUP 100\n", line)
 
+	// notify_fifo and vrrp_notify_fifo the same: one line, as keepalived
+	// ignores the second.
+	require.NoError(t, w.Reload(conf(b, b)))
+	w.Write("INSTANCE", "VI_1", "FAULT", 100)
+	w.Write("INSTANCE", "VI_1", "BACKUP", 100)
+	for _, want := range []string{"FAULT", "BACKUP"} {
+		line, err := rb.ReadString('\n')
+		require.NoError(t, err)
+		assert.Equal(t, "INSTANCE \"VI_1\" "+want+" 100\n", line)
+	}
+	require.NoError(t, w.Reload(conf(a, b)))
+
 	require.NoError(t, w.Reload(conf(b, c)))
 	_, err = os.Stat(a)
 	assert.ErrorIs(t, err, os.ErrNotExist, "the FIFO it made and no longer names is removed")
