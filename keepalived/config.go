@@ -20,6 +20,9 @@ type Config struct {
 	Instances  []*Instance
 	Scripts    []*Script
 	SyncGroups []*SyncGroup
+	// TrackFiles are the track_file (or vrrp_track_file) blocks, in the
+	// order of the file; WatchFiles follows those an instance tracks.
+	TrackFiles []*TrackFile
 	// ScriptUser is global_defs script_user, "USER" or "USER GROUP": the
 	// user scripts run as unless they name one; empty means
 	// keepalived_script, or root.
@@ -62,6 +65,9 @@ type Instance struct {
 	Announce havip.Announce
 	// TrackScripts are track_script's entries, in order.
 	TrackScripts []TrackScript
+	// TrackFiles are track_file's entries, in order, each naming one of
+	// Config.TrackFiles (WatchFiles).
+	TrackFiles []TrackedFile
 	// Notify are the instance's notify scripts.
 	Notify Notify
 	// InitialMaster is "state MASTER". vipkit starts every router as
@@ -83,6 +89,42 @@ type TrackScript struct {
 	Name      string
 	Weight    int
 	WeightSet bool
+}
+
+// A TrackedFile is an entry of an instance's track_file: a track_file
+// block by name, with the weight and direction that override the block's
+// when WeightSet and ReverseSet ("NAME weight W [reverse|noreverse]").
+// After Load, Weight and Reverse are what applies, the block's if not
+// overridden, and an address owner's or sync group member's Weight is 0.
+type TrackedFile struct {
+	Pos        Pos
+	Name       string
+	Weight     int // -254..254
+	WeightSet  bool
+	Reverse    bool
+	ReverseSet bool
+}
+
+// A TrackFile is a track_file block (vrrp_track_file is keepalived's
+// deprecated synonym): a file holding a number that, times the weight,
+// moves the priority of the instances tracking it (WatchFiles).
+type TrackFile struct {
+	Name string
+	Pos  Pos
+	// File is the path of the file, as written.
+	File string
+	// Weight, -254..254, default 1, multiplies the file's number; 0 means
+	// a number other than 0 puts the instance in FAULT.
+	Weight int
+	// Reverse is "weight W reverse": the number counts negated, and with
+	// weight 0 a 0 is the FAULT.
+	Reverse bool
+	// InitFile is init_file: write InitValue, -254..254 (default 0), to
+	// File at start if it does not exist, or, with Overwrite, even if it
+	// does (once a process: not again when the file is loaded again).
+	InitFile  bool
+	InitValue int
+	Overwrite bool
 }
 
 // A Script is a vrrp_script.
@@ -156,6 +198,19 @@ type converter struct {
 	cfg    *Config
 	global global
 	devs   []dev // the "dev" options of the instance being read
+	// unknownFiles are the instance track_file entries that named no
+	// track_file block read before them.
+	unknownFiles []unknownFile
+	// trackingWeight are the sync groups with sync_group_tracking_weight.
+	trackingWeight map[string]bool
+}
+
+// An unknownFile is an instance's track_file entry that names no
+// track_file block read before it.
+type unknownFile struct {
+	pos      Pos
+	name     string
+	instance string
 }
 
 // A dev is the "dev" option of a virtual address.
@@ -194,7 +249,9 @@ func (c *converter) convert(nodes []*node) {
 			c.fail(n, "LVS (IPVS) is not supported: vipkit holds virtual addresses, it does not balance")
 		case "static_ipaddress", "static_routes", "static_rules":
 			c.fail(n, "not supported: add them with the system's network configuration")
-		case "vrrp_track_process", "track_group", "bfd_instance", "vrrp_track_file":
+		case "track_file", "vrrp_track_file":
+			c.trackFile(n)
+		case "vrrp_track_process", "track_group", "bfd_instance":
 			c.fail(n, "not supported yet")
 		case "net_namespace":
 			c.fail(n, "not supported: run vrrpd in the namespace (ip netns exec NAME vrrpd ...)")
@@ -209,6 +266,7 @@ func (c *converter) convert(nodes []*node) {
 		}
 	}
 	c.checkReferences()
+	c.checkTrackedFiles()
 }
 
 // globalDefs reads global_defs.
@@ -401,7 +459,9 @@ func (c *converter) instance(b *node) {
 			c.fail(n, "not supported: vipkit adds the addresses as ordinary local addresses and always accepts traffic to them")
 		case "virtual_routes", "virtual_rules":
 			c.fail(n, "not supported: vipkit adds no routes or rules on becoming master")
-		case "track_process", "track_bfd", "track_file":
+		case "track_file":
+			c.trackedFiles(n, in)
+		case "track_process", "track_bfd":
 			c.fail(n, "not supported yet: a condition vipkit cannot watch must not be ignored")
 		case "use_vmac_addr", "use_ipvlan", "vrf", "mcast_dst_ip", "lvs_sync_daemon_interface", "old_unicast_checksum":
 			c.fail(n, "not supported")
@@ -690,14 +750,216 @@ func (c *converter) syncGroup(b *node) {
 			c.fail(n, "tracking by a sync group is not supported yet: track in each vrrp_instance")
 		case "smtp_alert":
 			c.note(n, "ignored: vipkit sends no mail")
-		case "global_tracking", "sync_group_tracking_weight", "notify_priority_changes":
+		case "sync_group_tracking_weight":
+			// keepalived then lets the members' track_files keep their
+			// weights (checkReferences).
+			if c.trackingWeight == nil {
+				c.trackingWeight = map[string]bool{}
+			}
+			c.trackingWeight[name] = true
+			c.note(n, "ignored: each instance's own tracking decides its priority (a member's track_file keeps its weight, as in keepalived)")
+		case "global_tracking", "notify_priority_changes":
 			c.note(n, "ignored: each instance's own tracking decides its priority")
 		default:
 			c.fail(n, "unknown keyword of a vrrp_sync_group")
 		}
 	}
 	c.cfg.SyncGroups = append(c.cfg.SyncGroups, g)
-	c.note(b, "%s: one member in FAULT puts every member in FAULT, as keepalived; the members do not yet become MASTER or BACKUP together", name)
+}
+
+// trackFile reads a track_file block, or vrrp_track_file, its deprecated
+// synonym, as keepalived 2.2.7 reads them (trackers/track_file.c): each
+// line it reports as a configuration error is refused here.
+func (c *converter) trackFile(b *node) {
+	if len(b.args()) == 0 {
+		c.fail(b, "no name")
+		return
+	}
+	name := b.args()[0]
+	if b.keyword() == "vrrp_track_file" {
+		c.note(b, "deprecated synonym of track_file (keepalived 2.2.7 says so too): read as track_file")
+	}
+	if len(b.args()) > 1 {
+		c.note(b, "%q: ignored, as keepalived ignores what follows the name", strings.Join(b.args()[1:], " "))
+	}
+	f := &TrackFile{Name: name, Pos: b.pos, Weight: 1}
+	for _, n := range c.lines(b) {
+		args := n.args()
+		switch n.keyword() {
+		case "file":
+			switch {
+			case len(args) == 0:
+				c.fail(n, "no file name")
+			case f.File != "":
+				c.fail(n, "%s has its file already (keepalived keeps the first)", name)
+			default:
+				f.File = args[0]
+				if len(args) > 1 {
+					c.note(n, "%q: ignored, as keepalived takes the first word as the file", strings.Join(args[1:], " "))
+				}
+			}
+		case "weight":
+			if len(args) == 0 {
+				c.fail(n, "no weight")
+				continue
+			}
+			// keepalived takes a second weight only while the first is 1.
+			if f.Weight != 1 {
+				c.fail(n, "%s has its weight already", name)
+				continue
+			}
+			w, err := strconv.Atoi(args[0])
+			if err != nil || w < -254 || w > 254 {
+				c.fail(n, "%q: need -254..254", args[0])
+				continue
+			}
+			f.Weight = w
+			if len(args) > 1 {
+				if args[1] != "reverse" {
+					c.fail(n, "%q: only reverse may follow the weight", args[1])
+				}
+				f.Reverse = true
+			}
+			if len(args) > 2 {
+				c.note(n, "%q: ignored, as keepalived ignores it", strings.Join(args[2:], " "))
+			}
+		case "init_file":
+			// Each init_file starts again from "0, if missing".
+			f.InitFile, f.InitValue, f.Overwrite = true, 0, false
+			for _, w := range args {
+				switch {
+				case w == "overwrite":
+					f.Overwrite = true
+				case w != "" && (w[0] == '-' || w[0] >= '0' && w[0] <= '9'):
+					v, err := strconv.Atoi(w)
+					if err != nil || v < -254 || v > 254 {
+						c.fail(n, "%q: need a value -254..254", w)
+						continue
+					}
+					f.InitValue = v
+				default:
+					c.fail(n, "%q: neither a value nor overwrite", w)
+				}
+			}
+		default:
+			c.fail(n, "unknown keyword of a track_file")
+		}
+	}
+	if f.File == "" {
+		c.fail(b, "%s has no file", name)
+		return
+	}
+	if first := c.cfg.trackFile(name); first != nil {
+		c.note(b, "a second track_file %s: keepalived tracks the one at %v, and so does vipkit", name, first.Pos)
+	}
+	c.cfg.TrackFiles = append(c.cfg.TrackFiles, f)
+}
+
+// trackedFiles reads an instance's track_file block, "NAME [weight W
+// [reverse|noreverse]]" a line. keepalived looks each name up where it is
+// used, among the track_file blocks read so far (vrrp_alloc_track_file),
+// and so does this; checkReferences refuses those it did not find.
+func (c *converter) trackedFiles(b *node, in *Instance) {
+	for _, t := range c.lines(b) {
+		tf := TrackedFile{Pos: t.pos, Name: t.keyword()}
+		if args := t.args(); len(args) > 0 {
+			if args[0] != "weight" {
+				c.fail(t, "%q: only weight may follow the name", args[0])
+				continue
+			}
+			if len(args) == 1 {
+				c.fail(t, "weight without a value")
+				continue
+			}
+			w, err := strconv.Atoi(args[1])
+			if err != nil || w < -254 || w > 254 {
+				c.fail(t, "weight %q: need -254..254", args[1])
+				continue
+			}
+			tf.Weight, tf.WeightSet = w, true
+			if len(args) > 2 {
+				switch args[2] {
+				case "reverse":
+					tf.Reverse, tf.ReverseSet = true, true
+				case "noreverse":
+					tf.ReverseSet = true
+				default:
+					c.fail(t, "%q: reverse or noreverse may follow the weight", args[2])
+					continue
+				}
+			}
+			if len(args) > 3 {
+				c.note(t, "%q: ignored, as keepalived ignores it", strings.Join(args[3:], " "))
+			}
+		}
+		if c.cfg.trackFile(tf.Name) == nil {
+			c.unknownFiles = append(c.unknownFiles, unknownFile{t.pos, tf.Name, in.Name})
+			continue
+		}
+		if slices.ContainsFunc(in.TrackFiles, func(o TrackedFile) bool { return o.Name == tf.Name }) {
+			c.fail(t, "tracked twice by vrrp_instance %s", in.Name)
+			continue
+		}
+		in.TrackFiles = append(in.TrackFiles, tf)
+	}
+}
+
+// checkTrackedFiles refuses the entries that named no track_file read
+// before them, gives every entry its weight and direction, and refuses a
+// weight where keepalived refuses one (vrrp.c, vrrp_complete_instance): on
+// the address owner, and on a member of a sync group without
+// sync_group_tracking_weight.
+func (c *converter) checkTrackedFiles() {
+	for _, u := range c.unknownFiles {
+		if f := c.cfg.trackFile(u.name); f != nil {
+			c.errorf(u.pos, "track_file: %s is defined at %v, after vrrp_instance %s: keepalived looks a track_file up where it is used, and ignores this one with an error",
+				u.name, f.Pos, u.instance)
+		} else {
+			c.errorf(u.pos, "track_file: no track_file %s: keepalived ignores it with an error", u.name)
+		}
+	}
+	groupOf := map[string]string{}
+	for _, g := range c.cfg.SyncGroups {
+		for _, m := range g.Group {
+			if _, dup := groupOf[m]; !dup {
+				groupOf[m] = g.Name
+			}
+		}
+	}
+	tracked := map[string]bool{}
+	for _, in := range c.cfg.Instances {
+		for i := range in.TrackFiles {
+			tf := &in.TrackFiles[i]
+			f := c.cfg.trackFile(tf.Name)
+			tracked[f.Name] = true
+			if !tf.WeightSet {
+				tf.Weight = f.Weight
+			}
+			if !tf.ReverseSet {
+				tf.Reverse = f.Reverse
+			}
+			why := ""
+			if g, ok := groupOf[in.Name]; ok && !c.trackingWeight[g] {
+				why = "a member of vrrp_sync_group " + g + " without sync_group_tracking_weight"
+			}
+			if in.Router.Priority == 255 {
+				why = "the address owner (priority 255)"
+			}
+			switch {
+			case why == "" || tf.Weight == 0:
+			case tf.Weight == 1:
+				c.errorf(tf.Pos, "track_file: %s has weight 1 (the default) in %s, which keepalived ignores with an error: write %s weight 0", tf.Name, why, tf.Name)
+			default:
+				c.errorf(tf.Pos, "track_file: %s has weight %d in %s, which keepalived stops tracking with an error: write %s weight 0", tf.Name, tf.Weight, why, tf.Name)
+			}
+		}
+	}
+	for _, f := range c.cfg.TrackFiles {
+		if f.InitFile && !tracked[f.Name] && c.cfg.trackFile(f.Name) == f {
+			c.cfg.Notes = append(c.cfg.Notes, Note{Pos: f.Pos, Keyword: "init_file",
+				Text: fmt.Sprintf("no vrrp_instance tracks %s: keepalived writes its init_file at start all the same, vipkit does not", f.Name)})
+		}
+	}
 }
 
 // checkReferences checks that what refers to a name finds it: every

@@ -64,8 +64,8 @@ func TestSamples(t *testing.T) {
 		{file: "samples/keepalived.conf.vrrp", instances: 4, notes: []string{
 			"4 notification_email", "7 notification_email_from", "8 smtp_server", "9 smtp_connect_timeout",
 			"14 state", "17 smtp_alert", "25 virtual_ipaddress", "38 smtp_alert", "50 state", "52 smtp_alert", "69 smtp_alert"}},
-		{file: "samples/keepalived.conf.vrrp.scripts", instances: 3, notes: []string{"6 vrrp_sync_group", "17 state", "19 smtp_alert", "40 state", "50 state"}},
-		{file: "samples/keepalived.conf.vrrp.sync", instances: 9, notes: []string{"3 vrrp_sync_group", "18 vrrp_sync_group",
+		{file: "samples/keepalived.conf.vrrp.scripts", instances: 3, notes: []string{"17 state", "19 smtp_alert", "40 state", "50 state"}},
+		{file: "samples/keepalived.conf.vrrp.sync", instances: 9, notes: []string{
 			"27 state", "37 state", "64 state", "74 state", "84 state", "94 state", "104 state"}},
 		{file: "samples/keepalived.conf.vrrp.localcheck", refused: []int{51, 52, 73, 74}},
 		{file: "samples/keepalived.conf.track_interface", refused: []int{7, 25, 26, 28}},
@@ -196,7 +196,7 @@ func TestRefused(t *testing.T) {
 		{"VRRPv2 in half seconds", instance("  advert_int 0.5"), "keepalived.conf:7: advert_int: 500ms; VRRPv2 takes whole seconds from 1 s to 255 s (RFC 3768 §5.3.7)"},
 		{"unknown keyword", instance("  priorty 150"), "keepalived.conf:7: priorty: unknown keyword of a vrrp_instance"},
 		{"no_accept", instance("  no_accept"), "keepalived.conf:7: no_accept: not supported: vipkit adds the addresses as ordinary local addresses and always accepts traffic to them"},
-		{"track_file", instance("  track_file {", "    f", "  }"), "keepalived.conf:7: track_file: not supported yet: a condition vipkit cannot watch must not be ignored"},
+		{"track_file of no block", instance("  track_file {", "    f", "  }"), "keepalived.conf:8: track_file: no track_file f: keepalived ignores it with an error"},
 		{"auth_pass too long", instance("  authentication {", "    auth_type PASS", "    auth_pass 123456789", "  }"),
 			"keepalived.conf:9: auth_pass: 9 bytes; keepalived takes the first 8, vipkit refuses more"},
 		{"a password in VRRPv3", "global_defs {\n  vrrp_version 3\n}\n" + instance("  authentication {", "    auth_type PASS", "    auth_pass 1111", "  }"),

@@ -46,10 +46,10 @@ type NotifyQueue struct {
 	uid, gid uint32
 	userErr  error // no default user: keepalived ignores the scripts
 	security bool
-	queue   []notification
-	running bool          // a worker runs the queue
-	idle    chan struct{} // closed when the worker has emptied the queue
-	closed  bool
+	queue    []notification
+	running  bool          // a worker runs the queue
+	idle     chan struct{} // closed when the worker has emptied the queue
+	closed   bool
 }
 
 // A notification is the scripts of one change of state.

@@ -54,8 +54,7 @@ func runFile(ctx context.Context, path string, metricsOn net.Listener, hup <-cha
 	fifos, err := cfg.OpenFIFOs()
 	if err != nil {
 		for _, in := range instances {
-			in.client.Close()
-			in.router.Close()
+			in.close()
 		}
 		return err
 	}
@@ -92,11 +91,11 @@ func logNotes(logger *slog.Logger, cfg *keepalived.Config) {
 
 // A supervisor runs the instances of a file and reloads them.
 type supervisor struct {
-	ctx     context.Context
-	out     io.Writer
-	log     *slog.Logger
-	notify  *notifier
-	errs    []error            // of instances stopped
+	ctx    context.Context
+	out    io.Writer
+	log    *slog.Logger
+	notify *notifier
+	errs   []error // of instances stopped
 
 	mu      sync.Mutex          // guards running against list, the metrics', and the groups against the instances' events
 	running map[string]*running // by instance name
@@ -303,11 +302,12 @@ type running struct {
 }
 
 // sameAs is what makes an instance the same after a reload: its
-// configuration and that of the scripts it tracks, places in the file and
-// notify scripts aside (an instance kept takes the new ones).
+// configuration and that of the scripts and files it tracks, places in
+// the file and notify scripts aside (an instance kept takes the new ones).
 type sameAs struct {
 	instance keepalived.Instance
 	scripts  []keepalived.Script
+	files    []keepalived.TrackFile
 	user     string
 	security bool
 }
@@ -316,6 +316,18 @@ func sameAsOf(cfg *keepalived.Config, in *keepalived.Instance) sameAs {
 	s := sameAs{instance: *in, user: cfg.ScriptUser, security: cfg.ScriptSecurity}
 	s.instance.Pos = keepalived.Pos{}
 	s.instance.Notify = keepalived.Notify{} // changed in place: see instance.scripts
+	s.instance.TrackFiles = slices.Clone(in.TrackFiles)
+	for i := range s.instance.TrackFiles {
+		s.instance.TrackFiles[i].Pos = keepalived.Pos{}
+		for _, f := range cfg.TrackFiles {
+			if f.Name == in.TrackFiles[i].Name {
+				c := *f
+				c.Pos = keepalived.Pos{}
+				s.files = append(s.files, c)
+				break // keepalived tracks the first of the name
+			}
+		}
+	}
 	s.instance.TrackScripts = slices.Clone(in.TrackScripts)
 	for i := range s.instance.TrackScripts {
 		s.instance.TrackScripts[i].Pos = keepalived.Pos{}
@@ -357,7 +369,10 @@ func (s *supervisor) run(cfg *keepalived.Config, in *instance) {
 		}
 	}
 	s.mu.Unlock()
-	go func() { r.done <- vipcmd.Options{Instance: in.cfg.Name}.Serve(ctx, in.router, in.client, s.out) }()
+	go func() {
+		r.done <- vipcmd.Options{Instance: in.cfg.Name}.Serve(ctx, in.router, in.client, s.out)
+		in.unwatch()
+	}()
 }
 
 // halt stops the instance of name and waits for it to hand over.
@@ -450,6 +465,15 @@ type instance struct {
 	router  *vrrp.Router
 	client  *havip.Client
 	scripts atomic.Pointer[keepalived.Notify] // cfg's at first; a reload that keeps the instance changes them
+	unwatch context.CancelFunc                // stops following its track_files
+}
+
+// close releases what startInstances made for an instance that did not
+// run, or has stopped.
+func (in *instance) close() {
+	in.unwatch()
+	in.client.Close()
+	in.router.Close()
 }
 
 // startInstances makes the router and the client of each of ins, of cfg,
@@ -458,8 +482,7 @@ func startInstances(cfg *keepalived.Config, ins []*keepalived.Instance, logger *
 	var out []*instance
 	fail := func(in *keepalived.Instance, err error) ([]*instance, error) {
 		for _, i := range out {
-			i.client.Close()
-			i.router.Close()
+			i.close()
 		}
 		return nil, fmt.Errorf("%v: vrrp_instance %s: %w", in.Pos, in.Name, err)
 	}
@@ -483,7 +506,14 @@ func startInstances(cfg *keepalived.Config, ins []*keepalived.Instance, logger *
 			r.Close()
 			return fail(in, err)
 		}
-		inst := &instance{cfg: in, router: r, client: c}
+		watch, unwatch := context.WithCancel(context.Background())
+		if err := cfg.WatchFiles(watch, in, r, log); err != nil {
+			unwatch()
+			c.Close()
+			r.Close()
+			return fail(in, err)
+		}
+		inst := &instance{cfg: in, router: r, client: c, unwatch: unwatch}
 		inst.scripts.Store(&in.Notify)
 		out = append(out, inst)
 	}

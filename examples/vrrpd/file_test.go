@@ -547,3 +547,55 @@ func TestKeepalivedConfFileReloadNotify(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "INSTANCE \"VI_1\" STOP 100\nINSTANCE \"VI_1\" BACKUP 90\nINSTANCE \"VI_1\" MASTER 90\n", string(buf[:n]))
 }
+
+// trackFileConf is a keepalived.conf whose VI_1, at priority prio, tracks
+// the number in dir/prio with weight 10.
+func trackFileConf(dir string, prio int) string {
+	return fmt.Sprintf(`track_file prio {
+    file %s/prio
+    weight 10
+    init_file 0
+}
+`, dir) + strings.Replace(twoInstances(prio, 0, true), "    advert_int 1\n", "    advert_int 1\n    track_file {\n        prio\n    }\n", 1)
+}
+
+// TestKeepalivedConfFileTrackFile: keepalived (priority 100) and vrrpd -f
+// (95) run the same file, whose VI_1 tracks a track_file with weight 10:
+// the number each node's file holds moves its priority up or down, and
+// mastership with it; below -253 in all, vrrpd's VI_1 is in FAULT.
+func TestKeepalivedConfFileTrackFile(t *testing.T) {
+	bin := netlab.Build(t)
+	a, b, _ := trio(t)
+	kdir, vdir := t.TempDir(), t.TempDir()
+	k := keepalived.Start(t, a.host, trackFileConf(kdir, 100))
+	k.WaitState(t, "MASTER", 10*time.Second)
+	path := filepath.Join(vdir, "keepalived.conf")
+	require.NoError(t, os.WriteFile(path, []byte(trackFileConf(vdir, 95)), 0o644))
+	b.proc = b.host.Start(bin, "-f", path)
+	b.waitInstance(t, "VI_1", "BACKUP", 10*time.Second)
+	got, err := os.ReadFile(filepath.Join(vdir, "prio"))
+	require.NoError(t, err)
+	assert.Equal(t, "0\n", string(got), "init_file")
+	set := func(dir, value string) {
+		// Written beside and renamed into place, as an operator's script would.
+		tmp := filepath.Join(dir, "prio.new")
+		require.NoError(t, os.WriteFile(tmp, []byte(value+"\n"), 0o644))
+		require.NoError(t, os.Rename(tmp, filepath.Join(dir, "prio")))
+	}
+
+	set(vdir, "1") // 95 + 10 = 105 > 100
+	b.waitInstance(t, "VI_1", "MASTER", 10*time.Second)
+	k.WaitState(t, "BACKUP", 3*time.Second)
+	set(kdir, "2") // 100 + 20 = 120 > 105
+	k.WaitState(t, "MASTER", 10*time.Second)
+	b.waitInstance(t, "VI_1", "BACKUP", 3*time.Second)
+
+	set(vdir, "-26") // -260: FAULT
+	b.waitInstance(t, "VI_1", "FAULT", 3*time.Second)
+	require.NoError(t, os.Remove(filepath.Join(vdir, "prio"))) // gone: 0
+	b.waitInstance(t, "VI_1", "BACKUP", 3*time.Second)
+	set(kdir, "-1") // 100 - 10 = 90 < 95
+	b.waitInstance(t, "VI_1", "MASTER", 10*time.Second)
+	k.WaitState(t, "BACKUP", 3*time.Second)
+	assert.Contains(t, b.proc.Output(), "track_file changed")
+}
