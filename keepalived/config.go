@@ -266,6 +266,7 @@ func (c *converter) convert(nodes []*node) {
 		}
 	}
 	c.checkReferences()
+	c.checkScriptWeights()
 	c.checkTrackedFiles()
 }
 
@@ -499,8 +500,29 @@ func (c *converter) instance(b *node) {
 	if r.AdvertInterval == 0 {
 		r.AdvertInterval = time.Second
 	}
+	c.intervalUnit(fields["AdvertInterval"], r)
 	c.validate(b, in, fields)
 	c.cfg.Instances = append(c.cfg.Instances, in)
+}
+
+// intervalUnit refuses an advert_int that the version cannot carry, whole
+// seconds in VRRPv2 (RFC 3768 §5.3.7), centiseconds in VRRPv3 (RFC 5798
+// §5.2.7), saying what keepalived does with it: it reports a
+// configuration error and rounds it to the nearest, at least one unit
+// (vrrp.c, vrrp_complete_instance). r then has that, so that nothing else
+// refuses the line again.
+func (c *converter) intervalUnit(n *node, r *vrrp.Config) {
+	unit, carries := 10*time.Millisecond, "VRRPv3 carries centiseconds (RFC 5798 §5.2.7)"
+	if r.Version == vrrp.Version2 {
+		unit, carries = time.Second, "VRRPv2 carries whole seconds (RFC 3768 §5.3.7)"
+	}
+	d := r.AdvertInterval
+	if n == nil || d%unit == 0 {
+		return
+	}
+	r.AdvertInterval = max((d+unit/2)/unit*unit, unit)
+	c.fail(n, "%v: %s; keepalived rounds it to %v with a configuration error: write advert_int %s",
+		d, carries, r.AdvertInterval, strconv.FormatFloat(r.AdvertInterval.Seconds(), 'f', -1, 64))
 }
 
 // ignoredInstanceKeywords are the keywords of a vrrp_instance that vipkit
@@ -918,14 +940,6 @@ func (c *converter) checkTrackedFiles() {
 			c.errorf(u.pos, "track_file: no track_file %s: keepalived ignores it with an error", u.name)
 		}
 	}
-	groupOf := map[string]string{}
-	for _, g := range c.cfg.SyncGroups {
-		for _, m := range g.Group {
-			if _, dup := groupOf[m]; !dup {
-				groupOf[m] = g.Name
-			}
-		}
-	}
 	tracked := map[string]bool{}
 	for _, in := range c.cfg.Instances {
 		for i := range in.TrackFiles {
@@ -938,13 +952,7 @@ func (c *converter) checkTrackedFiles() {
 			if !tf.ReverseSet {
 				tf.Reverse = f.Reverse
 			}
-			why := ""
-			if g, ok := groupOf[in.Name]; ok && !c.trackingWeight[g] {
-				why = "a member of vrrp_sync_group " + g + " without sync_group_tracking_weight"
-			}
-			if in.Router.Priority == 255 {
-				why = "the address owner (priority 255)"
-			}
+			why := c.unweighted(in)
 			switch {
 			case why == "" || tf.Weight == 0:
 			case tf.Weight == 1:
@@ -958,6 +966,48 @@ func (c *converter) checkTrackedFiles() {
 		if f.InitFile && !tracked[f.Name] && c.cfg.trackFile(f.Name) == f {
 			c.cfg.Notes = append(c.cfg.Notes, Note{Pos: f.Pos, Keyword: "init_file",
 				Text: fmt.Sprintf("no vrrp_instance tracks %s: keepalived writes its init_file at start all the same, vipkit does not", f.Name)})
+		}
+	}
+}
+
+// unweighted says why keepalived takes no weight in what in tracks, or
+// "": it is the address owner, or a member of a sync group without
+// sync_group_tracking_weight (vrrp.c, vrrp_complete_instance).
+func (c *converter) unweighted(in *Instance) string {
+	if in.Router.Priority == 255 {
+		return "the address owner (priority 255)"
+	}
+	for _, g := range c.cfg.SyncGroups {
+		if slices.Contains(g.Group, in.Name) && !c.trackingWeight[g.Name] {
+			return "a member of vrrp_sync_group " + g.Name + " without sync_group_tracking_weight"
+		}
+	}
+	return ""
+}
+
+// checkScriptWeights refuses a weighted track_script where keepalived
+// drops it with an error (vrrp_complete_instance): in the address owner,
+// and in a member of a sync group without sync_group_tracking_weight.
+func (c *converter) checkScriptWeights() {
+	weight := map[string]int{}
+	for _, sc := range c.cfg.Scripts {
+		if _, dup := weight[sc.Name]; !dup {
+			weight[sc.Name] = sc.Weight
+		}
+	}
+	for _, in := range c.cfg.Instances {
+		why := c.unweighted(in)
+		if why == "" {
+			continue
+		}
+		for _, ts := range in.TrackScripts {
+			w := weight[ts.Name]
+			if ts.WeightSet {
+				w = ts.Weight
+			}
+			if w != 0 {
+				c.errorf(ts.Pos, "track_script: %s has weight %d in %s, which keepalived ignores with an error: give it weight 0", ts.Name, w, why)
+			}
 		}
 	}
 }

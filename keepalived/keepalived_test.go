@@ -193,7 +193,16 @@ func TestRefused(t *testing.T) {
 		{"priority 0", instance("  priority 0"), "keepalived.conf:7: priority: \"0\": need a whole number 1..255"},
 		{"priority 256", instance("  priority 256"), "keepalived.conf:7: priority: \"256\": need a whole number 1..255"},
 		{"advert_int below 10 ms", instance("  advert_int 0.005"), "keepalived.conf:7: advert_int: \"0.005\": need seconds from 10ms to 4m15s"},
-		{"VRRPv2 in half seconds", instance("  advert_int 0.5"), "keepalived.conf:7: advert_int: 500ms; VRRPv2 takes whole seconds from 1 s to 255 s (RFC 3768 §5.3.7)"},
+		{"VRRPv2 in half seconds", instance("  advert_int 0.5"), "keepalived.conf:7: advert_int: 500ms: VRRPv2 carries whole seconds (RFC 3768 §5.3.7); keepalived rounds it to 1s with a configuration error: write advert_int 1"},
+		{"VRRPv2 in tenths", instance("  advert_int 2.4"), "keepalived.conf:7: advert_int: 2.4s: VRRPv2 carries whole seconds (RFC 3768 §5.3.7); keepalived rounds it to 2s with a configuration error: write advert_int 2"},
+		{"VRRPv3 in milliseconds", "global_defs {\n  vrrp_version 3\n}\n" + instance("  advert_int 0.125"),
+			"keepalived.conf:10: advert_int: 125ms: VRRPv3 carries centiseconds (RFC 5798 §5.2.7); keepalived rounds it to 130ms with a configuration error: write advert_int 0.13"},
+		{"a weighted script in a sync group", "vrrp_script chk {\n  script /bin/true\n  weight -20\n}\nvrrp_sync_group G {\n  group {\n    VI_1\n  }\n}\n" +
+			instance("  track_script {", "    chk", "  }"),
+			"keepalived.conf:17: track_script: chk has weight -20 in a member of vrrp_sync_group G without sync_group_tracking_weight, which keepalived ignores with an error: give it weight 0"},
+		{"a weighted script in the owner", "vrrp_script chk {\n  script /bin/true\n}\n" +
+			instance("  priority 255", "  track_script {", "    chk weight 5", "  }"),
+			"keepalived.conf:12: track_script: chk has weight 5 in the address owner (priority 255), which keepalived ignores with an error: give it weight 0"},
 		{"unknown keyword", instance("  priorty 150"), "keepalived.conf:7: priorty: unknown keyword of a vrrp_instance"},
 		{"no_accept", instance("  no_accept"), "keepalived.conf:7: no_accept: not supported: vipkit adds the addresses as ordinary local addresses and always accepts traffic to them"},
 		{"track_file of no block", instance("  track_file {", "    f", "  }"), "keepalived.conf:8: track_file: no track_file f: keepalived ignores it with an error"},
