@@ -154,7 +154,34 @@ type SyncGroup struct {
 
 // Notify are notify scripts: one per state and one for every change.
 type Notify struct {
-	Master, Backup, Fault, Stop, Any string
+	Master, Backup, Fault, Stop, Any NotifyScript
+	// Deleted is notify_deleted's script, and NotifyDeleted whether the
+	// instance says notify_deleted: an instance a reload removes is then
+	// notified as DELETED, where keepalived's default is FAULT.
+	Deleted       NotifyScript
+	NotifyDeleted bool
+	// MasterRxLowerPri is notify_master_rx_lower_pri's script, run with
+	// its own words alone when the master hears a lower priority.
+	MasterRxLowerPri NotifyScript
+}
+
+// A NotifyScript is a notify script: its command, the first word (quoted,
+// it holds the arguments), and the "USER [GROUP]" written after it to run
+// it as; an empty User means the default, script_user's.
+type NotifyScript struct {
+	Command string
+	User    string
+}
+
+// State is the state a notification of state names to the notify scripts
+// and FIFOs: keepalived's, but for DELETED, an instance a reload removed,
+// which is FAULT unless notify_deleted is set (vrrp_notify.c,
+// send_instance_notifies).
+func (n Notify) State(state string) string {
+	if state == "DELETED" && !n.NotifyDeleted {
+		return "FAULT"
+	}
+	return state
 }
 
 // Load reads the keepalived.conf at path, includes and all, and returns
@@ -437,7 +464,7 @@ func (c *converter) instance(b *node) {
 				}
 				in.TrackScripts = append(in.TrackScripts, ts)
 			}
-		case "notify_master", "notify_backup", "notify_fault", "notify_stop", "notify":
+		case "notify_master", "notify_backup", "notify_fault", "notify_stop", "notify", "notify_deleted", "notify_master_rx_lower_pri":
 			c.notify(n, &in.Notify)
 		case "garp_master_delay", "garp_master_repeat", "garp_master_refresh", "garp_master_refresh_repeat",
 			"garp_lower_prio_delay", "garp_lower_prio_repeat":
@@ -528,8 +555,6 @@ func (c *converter) intervalUnit(n *node, r *vrrp.Config) {
 // ignoredInstanceKeywords are the keywords of a vrrp_instance that vipkit
 // reads and does not honour, each with what it does instead.
 var ignoredInstanceKeywords = map[string]string{
-	"notify_master_rx_lower_pri": "vipkit re-announces the addresses itself when a master hears a lower priority",
-	"notify_deleted":             "an instance removed from the file is stopped (priority 0) when vrrpd stops",
 	"notify_priority_changes":    "notify scripts hear of state changes only",
 	"smtp_alert":                 "vipkit sends no mail",
 	"debug":                      "vipkit logs at its own levels",
@@ -584,9 +609,32 @@ func (c *converter) garp(n *node, name string, a *havip.Announce, g *global) {
 
 // notify reads a notify keyword into the script of its state, or notify's.
 func (c *converter) notify(n *node, to *Notify) {
-	dst := map[string]*string{"notify_master": &to.Master, "notify_backup": &to.Backup,
-		"notify_fault": &to.Fault, "notify_stop": &to.Stop, "notify": &to.Any}[n.keyword()]
-	*dst = c.command(n)
+	dst := map[string]*NotifyScript{"notify_master": &to.Master, "notify_backup": &to.Backup,
+		"notify_fault": &to.Fault, "notify_stop": &to.Stop, "notify": &to.Any,
+		"notify_deleted": &to.Deleted, "notify_master_rx_lower_pri": &to.MasterRxLowerPri}[n.keyword()]
+	args := n.args()
+	switch {
+	case n.keyword() == "notify_deleted" && len(args) == 0:
+		to.NotifyDeleted = true
+		return
+	case len(args) == 0:
+		c.fail(n, "no command")
+		return
+	case len(args) > 3:
+		// keepalived takes the first word as the command (quoted, it
+		// holds the arguments) and the next two as the user and group to
+		// run it as (lib/notify.c, notify_script_init).
+		c.fail(n, "%q: want COMMAND [USER [GROUP]] (quote a command that has arguments)", strings.Join(args, " "))
+		return
+	}
+	user := strings.Join(args[1:], " ")
+	if _, _, err := lookupUser(user); user != "" && err != nil {
+		// keepalived drops the script ("Invalid user/group").
+		c.fail(n, "%v: keepalived ignores the script; quote a command that has arguments", err)
+		return
+	}
+	to.NotifyDeleted = to.NotifyDeleted || n.keyword() == "notify_deleted"
+	*dst = NotifyScript{Command: args[0], User: user}
 }
 
 // keywordOf names the keyword that sets each field of vrrp.Config an
@@ -1076,8 +1124,8 @@ func (c *converter) word(n *node) (string, bool) {
 	return n.args()[0], true
 }
 
-// command returns the rest of the line: a script and its arguments, as
-// keepalived passes it to a shell.
+// command returns a vrrp_script's command: the statement's one word
+// (quoted, it holds the arguments).
 func (c *converter) command(n *node) string {
 	switch len(n.args()) {
 	case 0:
@@ -1086,10 +1134,10 @@ func (c *converter) command(n *node) string {
 	case 1:
 		return n.args()[0]
 	}
-	// keepalived takes the first word as the command (quoted, it holds
-	// the arguments) and the next as the user and group to run it as
-	// (lib/notify.c, set_script_params_array).
-	c.fail(n, "%q: the user and group of a script are not supported: quote the command as one word, and set script_user", strings.Join(n.args()[1:], " "))
+	// keepalived runs the first word and ignores the rest
+	// (vrrp_vscript_script_handler): a command whose arguments are not
+	// quoted with it would run without them.
+	c.fail(n, "%q: keepalived ignores what follows the command: quote the command with its arguments (and set its user with user)", strings.Join(n.args()[1:], " "))
 	return ""
 }
 

@@ -288,3 +288,57 @@ global_defs {
 	assert.Equal(t, 3, v6.Announce.Repeat)
 	assert.Equal(t, 10, cfg.RealtimePriority)
 }
+
+// TestNotifyKeywords: a notify script is its command, quoted if it has
+// arguments, then the user and group to run it as, if given; notify_deleted
+// alone says DELETED, with a command it runs that too.
+func TestNotifyKeywords(t *testing.T) {
+	cfg, lines, err := load(t, map[string]string{"keepalived.conf": `
+vrrp_sync_group G {
+  group {
+    V1
+  }
+  notify_fault "/etc/keepalived/group.sh fault"
+}
+vrrp_instance V1 {
+  interface eth0
+  virtual_router_id 1
+  virtual_ipaddress {
+    192.0.2.1/24
+  }
+  notify_master "/etc/keepalived/master.sh an-arg" nobody
+  notify_backup /etc/keepalived/backup.sh
+  notify /etc/keepalived/any.sh root root
+  notify_deleted
+  notify_master_rx_lower_pri /etc/keepalived/lower.sh
+}
+vrrp_instance V2 {
+  interface eth0
+  virtual_router_id 2
+  virtual_ipaddress {
+    192.0.2.2/24
+  }
+  notify_deleted /etc/keepalived/deleted.sh
+}
+`})
+	require.NoError(t, err, "%v", lines)
+	assert.Equal(t, keepalived.Notify{
+		Master:           keepalived.NotifyScript{Command: "/etc/keepalived/master.sh an-arg", User: "nobody"},
+		Backup:           keepalived.NotifyScript{Command: "/etc/keepalived/backup.sh"},
+		Any:              keepalived.NotifyScript{Command: "/etc/keepalived/any.sh", User: "root root"},
+		NotifyDeleted:    true,
+		MasterRxLowerPri: keepalived.NotifyScript{Command: "/etc/keepalived/lower.sh"},
+	}, cfg.Instances[0].Notify)
+	assert.Equal(t, keepalived.Notify{Deleted: keepalived.NotifyScript{Command: "/etc/keepalived/deleted.sh"}, NotifyDeleted: true},
+		cfg.Instances[1].Notify)
+	assert.Equal(t, keepalived.Notify{Fault: keepalived.NotifyScript{Command: "/etc/keepalived/group.sh fault"}}, cfg.SyncGroups[0].Notify)
+
+	_, lines, err = load(t, map[string]string{"keepalived.conf": "vrrp_instance V1 {\n  notify_stop /etc/keepalived/stop.sh with its args\n}\n"})
+	require.Error(t, err)
+	assert.Contains(t, lines, `keepalived.conf:2: notify_stop: "/etc/keepalived/stop.sh with its args": want COMMAND [USER [GROUP]] (quote a command that has arguments)`)
+	_, lines, err = load(t, map[string]string{"keepalived.conf": "vrrp_instance V1 {\n  notify_stop /etc/keepalived/stop.sh no-such-user-vipkit\n}\n"})
+	require.Error(t, err)
+	assert.Contains(t, strings.Join(lines, "\n"), `keepalived.conf:2: notify_stop: `)
+	assert.Contains(t, strings.Join(lines, "\n"), `no-such-user-vipkit`)
+	assert.Contains(t, strings.Join(lines, "\n"), `keepalived ignores the script; quote a command that has arguments`)
+}

@@ -60,7 +60,7 @@ type notification struct {
 
 type notifyScript struct {
 	keyword string // notify_master ... or notify
-	line    string
+	script  NotifyScript
 	extra   []string // appended to the script's own words
 	timeout time.Duration
 	kill    bool // SIGKILL at timeout (STOP), not SIGTERM first
@@ -99,22 +99,27 @@ func (q *NotifyQueue) Reload(c *Config) {
 
 // Notify queues the scripts of n for a change of the instance or group
 // name (kind "INSTANCE" or "GROUP") to state ("MASTER", "BACKUP", "FAULT",
-// "STOP"), with priority: the state's own script, then notify, with the
-// arguments keepalived gives them.
+// "STOP"; "DELETED" for an instance a reload removed), with priority: the
+// state's own script, then notify, with the arguments keepalived gives
+// them; or for "MASTER_RX_LOWER_PRI" (a master heard a lower priority)
+// notify_master_rx_lower_pri's script alone.
 //
 // As vrrp_notify.c does: the state's script (notify_master, notify_backup,
-// notify_fault, notify_stop) runs with its own words alone (notify_exec);
-// notify runs with its words and then four more, kind, name, state and
-// priority (notify_script_exec: "script {GROUP|INSTANCE} NAME
-// {MASTER|BACKUP|FAULT|STOP|DELETED} PRIO"), the priority 0 for a GROUP
-// whatever is passed (send_group_notifies). The state's script is started
-// first. A STOP script is bounded to 1 s, but a group's notify_stop,
-// which keepalived does not bound.
+// notify_fault, notify_stop, notify_deleted) runs with its own words alone
+// (notify_exec); notify runs with its words and then four more, kind,
+// name, state and priority (notify_script_exec: "script {GROUP|INSTANCE}
+// NAME {MASTER|BACKUP|FAULT|STOP|DELETED} PRIO"), the priority 0 for a
+// GROUP whatever is passed (send_group_notifies), and DELETED told as
+// FAULT unless notify_deleted is set (Notify.State). The state's script
+// is started first. A STOP script is bounded to 1 s, but a group's
+// notify_stop, which keepalived does not bound. A script with a user of
+// its own runs as that user.
 func (q *NotifyQueue) Notify(n Notify, kind, name, state string, priority int) {
 	if kind == "GROUP" {
 		priority = 0
 	}
-	var own, ownKeyword string
+	var own NotifyScript
+	var ownKeyword string
 	switch state {
 	case "MASTER":
 		own, ownKeyword = n.Master, "notify_master"
@@ -124,18 +129,23 @@ func (q *NotifyQueue) Notify(n Notify, kind, name, state string, priority int) {
 		own, ownKeyword = n.Fault, "notify_fault"
 	case "STOP":
 		own, ownKeyword = n.Stop, "notify_stop"
+	case "DELETED":
+		own, ownKeyword = n.Deleted, "notify_deleted"
+	case "MASTER_RX_LOWER_PRI":
+		own, ownKeyword = n.MasterRxLowerPri, "notify_master_rx_lower_pri"
+		n.Any = NotifyScript{} // send_event_notify: the event's script alone
 	}
-	no := notification{kind: kind, name: name, state: state}
-	if own != "" {
-		s := notifyScript{keyword: ownKeyword, line: own, timeout: notifyTimeout}
+	no := notification{kind: kind, name: name, state: n.State(state)}
+	if own.Command != "" {
+		s := notifyScript{keyword: ownKeyword, script: own, timeout: notifyTimeout}
 		if state == "STOP" && kind != "GROUP" {
 			s.timeout, s.kill = stopTimeout, true
 		}
 		no.scripts = append(no.scripts, s)
 	}
-	if n.Any != "" {
-		s := notifyScript{keyword: "notify", line: n.Any, timeout: notifyTimeout,
-			extra: []string{kind, name, state, strconv.Itoa(priority)}}
+	if n.Any.Command != "" {
+		s := notifyScript{keyword: "notify", script: n.Any, timeout: notifyTimeout,
+			extra: []string{kind, name, no.state, strconv.Itoa(priority)}}
 		if state == "STOP" {
 			s.timeout, s.kill = stopTimeout, true
 		}
@@ -200,11 +210,16 @@ func (q *NotifyQueue) run(no notification, s notifyScript) {
 	q.mu.Lock()
 	uid, gid, userErr, security := q.uid, q.gid, q.userErr, q.security
 	q.mu.Unlock()
+	if s.script.User != "" {
+		// Its own user (notify_script_init: set_script_uid_gid), which
+		// needs no default.
+		uid, gid, userErr = lookupUser(s.script.User)
+	}
 	if userErr != nil {
 		log.Warn("notify script not run", "why", userErr)
 		return
 	}
-	cmd, warnings, err := prepare(s.line, uid, gid, security, true)
+	cmd, warnings, err := prepare(s.script.Command, uid, gid, security, true)
 	if err != nil {
 		log.Error("notify script not run", "why", err)
 		return

@@ -359,6 +359,8 @@ func (s *supervisor) run(cfg *keepalived.Config, in *instance) {
 				s.changed(in.cfg.Name, e)
 			case vrrp.EventWantMaster:
 				s.changed(in.cfg.Name, e)
+			case vrrp.EventLowerPriority: // keepalived's send_event_notify
+				s.notify.change(*in.scripts.Load(), "INSTANCE", in.cfg.Name, "MASTER_RX_LOWER_PRI", int(in.router.Priority()))
 			}
 		}
 	}()
@@ -430,10 +432,16 @@ func (s *supervisor) reload(path string) {
 	names := slices.Collect(maps.Keys(s.running))
 	s.mu.Unlock()
 	for _, name := range names {
-		if !kept[name] {
-			s.log.Info("reload: stopping", "instance", name)
-			s.halt(name)
+		if kept[name] {
+			continue
 		}
+		if !slices.ContainsFunc(cfg.Instances, func(in *keepalived.Instance) bool { return in.Name == name }) {
+			s.mu.Lock()
+			s.running[name].inst.deleted.Store(true)
+			s.mu.Unlock()
+		}
+		s.log.Info("reload: stopping", "instance", name)
+		s.halt(name)
 	}
 	for _, in := range start {
 		instances, err := startInstances(cfg, []*keepalived.Instance{in}, s.log)
@@ -456,7 +464,7 @@ type notifier struct {
 
 func (n *notifier) change(scripts keepalived.Notify, kind, name, state string, priority int) {
 	n.scripts.Notify(scripts, kind, name, state, priority)
-	n.fifos.Write(kind, name, state, priority)
+	n.fifos.Write(kind, name, scripts.State(state), priority)
 }
 
 // An instance is a vrrp_instance running.
@@ -466,6 +474,7 @@ type instance struct {
 	client  *havip.Client
 	scripts atomic.Pointer[keepalived.Notify] // cfg's at first; a reload that keeps the instance changes them
 	unwatch context.CancelFunc                // stops following its track_files
+	deleted atomic.Bool                       // a reload removed it: its stop is told as keepalived tells a deletion
 }
 
 // close releases what startInstances made for an instance that did not
@@ -521,9 +530,19 @@ func startInstances(cfg *keepalived.Config, ins []*keepalived.Instance, logger *
 }
 
 // notify tells of the transition e, as keepalived names the states.
+// An instance a reload removed is told as DELETED rather than STOP, which
+// means FAULT unless notify_deleted is set, and nothing if it was in FAULT
+// (keepalived's clear_diff_vrrp).
 func (in *instance) notify(e vrrp.Event, n *notifier) {
+	scripts := *in.scripts.Load()
 	state := map[vrrp.State]string{vrrp.Master: "MASTER", vrrp.Backup: "BACKUP", vrrp.Fault: "FAULT", vrrp.Initialize: "STOP"}[e.To]
-	n.change(*in.scripts.Load(), "INSTANCE", in.cfg.Name, state, int(in.router.Priority()))
+	if e.To == vrrp.Initialize && in.deleted.Load() {
+		if e.From == vrrp.Fault && !scripts.NotifyDeleted {
+			return
+		}
+		state = "DELETED"
+	}
+	n.change(scripts, "INSTANCE", in.cfg.Name, state, int(in.router.Priority()))
 }
 
 // A lockedWriter serializes the writes of the instances' transition lines.

@@ -546,6 +546,56 @@ func TestKeepalivedConfFileReloadNotify(t *testing.T) {
 	n, err := syscall.Read(fd, buf)
 	require.NoError(t, err)
 	assert.Equal(t, "INSTANCE \"VI_1\" STOP 100\nINSTANCE \"VI_1\" BACKUP 90\nINSTANCE \"VI_1\" MASTER 90\n", string(buf[:n]))
+
+	// notify_deleted, taken in place; then VI_1 removed: DELETED, not STOP.
+	write(strings.Replace(conf("b.sh", "f2", 90), "    advert_int 1\n", "    advert_int 1\n    notify_deleted\n", 1))
+	require.NoError(t, a.proc.Signal(syscall.SIGHUP))
+	require.Eventually(t, func() bool { return strings.Count(a.proc.Output(), "reloaded") == 3 }, 5*time.Second, 10*time.Millisecond)
+	assert.Contains(t, a.proc.Output(), "kept=1 started=0")
+	write(strings.Replace(conf("b.sh", "f2", 90), "VI_1", "VI_2", 1))
+	require.NoError(t, a.proc.Signal(syscall.SIGHUP))
+	require.Eventually(t, func() bool { return strings.Contains(notified(), "b INSTANCE VI_1 DELETED 90") }, 10*time.Second, 10*time.Millisecond,
+		"%s", notified())
+	assert.NotContains(t, notified(), "VI_1 STOP 90")
+	require.Eventually(t, func() bool {
+		n, _ := syscall.Read(fd, buf)
+		return n > 0 && strings.Contains(string(buf[:n]), "INSTANCE \"VI_1\" DELETED 90\n")
+	}, 5*time.Second, 10*time.Millisecond, "the FIFO's DELETED line")
+}
+
+// TestKeepalivedConfFileLowerPriority: vrrpd -f's master hears keepalived
+// advertise a lower priority, as in a split brain (keepalived hears
+// nothing: nftables drops VRRP on its way in), and runs
+// notify_master_rx_lower_pri, alone, and writes the event on its FIFO, as
+// keepalived does.
+func TestKeepalivedConfFileLowerPriority(t *testing.T) {
+	bin := netlab.Build(t)
+	a, b, _ := trio(t)
+	nft(t, a.host, "table inet deaf {\n\tchain in {\n\t\ttype filter hook input priority 0;\n\t\tip protocol vrrp drop\n\t}\n}\n")
+	k := keepalived.Start(t, a.host, "global_defs {\n  vrrp_version 2\n}\n"+twoInstances(50, 0, true))
+	k.WaitState(t, "MASTER", 10*time.Second)
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "notify.sh"), []byte(notifyScript), 0o755))
+	path := filepath.Join(dir, "keepalived.conf")
+	conf := fmt.Sprintf("global_defs {\n    script_user root\n    vrrp_notify_fifo %s/fifo\n}\n", dir) +
+		strings.Replace(twoInstances(90, 0, true), "    advert_int 1\n",
+			fmt.Sprintf("    advert_int 1\n    notify_master_rx_lower_pri \"%s/notify.sh lower\"\n    notify %s/notify.sh\n", dir, dir), 1)
+	require.NoError(t, os.WriteFile(path, []byte(conf), 0o644))
+	b.proc = b.host.Start(bin, "-f", path)
+	b.waitInstance(t, "VI_1", "MASTER", 10*time.Second)
+	fd, err := syscall.Open(filepath.Join(dir, "fifo"), syscall.O_RDONLY|syscall.O_NONBLOCK, 0)
+	require.NoError(t, err)
+	defer syscall.Close(fd)
+	notified := func() string { b, _ := os.ReadFile(filepath.Join(dir, "notify.log")); return string(b) }
+	require.Eventually(t, func() bool { return strings.Contains(notified(), "lower\n") }, 5*time.Second, 10*time.Millisecond, "%s", notified())
+	assert.Equal(t, "MASTER", k.State(), "keepalived, deaf, stays master")
+	assert.NotContains(t, notified(), "MASTER_RX_LOWER_PRI", "notify does not hear the event: its script alone runs")
+	assert.Contains(t, notified(), "INSTANCE VI_1 MASTER 90\n")
+	buf := make([]byte, 4096)
+	require.Eventually(t, func() bool {
+		n, _ := syscall.Read(fd, buf)
+		return n > 0 && strings.Contains(string(buf[:n]), "INSTANCE \"VI_1\" MASTER_RX_LOWER_PRI 90\n")
+	}, 5*time.Second, 10*time.Millisecond, "the FIFO's event line")
 }
 
 // trackFileConf is a keepalived.conf whose VI_1, at priority prio, tracks
