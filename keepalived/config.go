@@ -555,19 +555,19 @@ func (c *converter) intervalUnit(n *node, r *vrrp.Config) {
 // ignoredInstanceKeywords are the keywords of a vrrp_instance that vipkit
 // reads and does not honour, each with what it does instead.
 var ignoredInstanceKeywords = map[string]string{
-	"notify_priority_changes":    "notify scripts hear of state changes only",
-	"smtp_alert":                 "vipkit sends no mail",
-	"debug":                      "vipkit logs at its own levels",
-	"kernel_rx_buf_size":         "vipkit sizes the socket's receive buffer itself",
-	"linkbeat_use_polling":       "vipkit follows links through rtnetlink",
-	"garp_extra_if":              "vipkit announces on the instance's interface only",
-	"vmac_garp_intvl":            "the addresses are announced with the garp_master_* rhythm",
-	"promote_secondaries":        "set net.ipv4.conf.IF.promote_secondaries yourself if the addresses share a subnet with the host's",
-	"unicast_fault_no_peer":      "an instance with no unicast peer is refused",
-	"track_src_ip":               "the source address is always followed: FAULT while the interface has none",
-	"unicast_ttl":                "vipkit sends unicast with TTL 255",
-	"lower_prio_no_advert":       "a vipkit master always answers a lower priority (RFC 9568 §6.4.3), at most once an interval",
-	"skip_check_adv_addr":        "vipkit compares the address set of every advertisement",
+	"notify_priority_changes": "notify scripts hear of state changes only",
+	"smtp_alert":              "vipkit sends no mail",
+	"debug":                   "vipkit logs at its own levels",
+	"kernel_rx_buf_size":      "vipkit sizes the socket's receive buffer itself",
+	"linkbeat_use_polling":    "vipkit follows links through rtnetlink",
+	"garp_extra_if":           "vipkit announces on the instance's interface only",
+	"vmac_garp_intvl":         "the addresses are announced with the garp_master_* rhythm",
+	"promote_secondaries":     "set net.ipv4.conf.IF.promote_secondaries yourself if the addresses share a subnet with the host's",
+	"unicast_fault_no_peer":   "an instance with no unicast peer is refused",
+	"track_src_ip":            "the source address is always followed: FAULT while the interface has none",
+	"unicast_ttl":             "vipkit sends unicast with TTL 255",
+	"lower_prio_no_advert":    "a vipkit master always answers a lower priority (RFC 9568 §6.4.3), at most once an interval",
+	"skip_check_adv_addr":     "vipkit compares the address set of every advertisement",
 }
 
 // validate checks the instance as vrrp and havip would, naming the
