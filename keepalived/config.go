@@ -300,6 +300,24 @@ func (c *converter) convert(nodes []*node) {
 // globalDefs reads global_defs.
 func (c *converter) globalDefs(b *node) {
 	g := &c.global
+	type fifoScript struct {
+		n *node
+		s NotifyScript
+	}
+	scripts := map[string]fifoScript{} // by the keyword of their FIFO
+	defer func() {
+		for i, f := range c.cfg.FIFOs {
+			if s, ok := scripts[f.Keyword]; ok {
+				c.cfg.FIFOs[i].Script = s.s
+				delete(scripts, f.Keyword)
+			}
+		}
+		for _, k := range []string{"notify_fifo", "vrrp_notify_fifo"} {
+			if s, ok := scripts[k]; ok {
+				c.note(s.n, "no %s: the script is not run, as in keepalived", k)
+			}
+		}
+	}()
 	for _, n := range b.block {
 		switch n.keyword() {
 		case "router_id":
@@ -334,9 +352,11 @@ func (c *converter) globalDefs(b *node) {
 				c.fail(n, "want FIFO_NAME [USER [GROUP]]")
 				continue
 			}
-			c.cfg.FIFOs = append(c.cfg.FIFOs, FIFO{Pos: n.pos, Path: n.args()[0], User: strings.Join(n.args()[1:], " ")})
+			c.cfg.FIFOs = append(c.cfg.FIFOs, FIFO{Pos: n.pos, Keyword: n.keyword(), Path: n.args()[0], User: strings.Join(n.args()[1:], " ")})
 		case "notify_fifo_script", "vrrp_notify_fifo_script":
-			c.fail(n, "not supported yet: read the FIFO with a program of your own")
+			if s, ok := c.notifyScript(n); ok {
+				scripts[strings.TrimSuffix(n.keyword(), "_script")] = fifoScript{n, s}
+			}
 		case "lvs_notify_fifo", "lvs_notify_fifo_script":
 			c.note(n, "ignored: vrrpd runs no LVS")
 		case "vrrp_strict":
@@ -612,29 +632,37 @@ func (c *converter) notify(n *node, to *Notify) {
 	dst := map[string]*NotifyScript{"notify_master": &to.Master, "notify_backup": &to.Backup,
 		"notify_fault": &to.Fault, "notify_stop": &to.Stop, "notify": &to.Any,
 		"notify_deleted": &to.Deleted, "notify_master_rx_lower_pri": &to.MasterRxLowerPri}[n.keyword()]
+	if n.keyword() == "notify_deleted" {
+		to.NotifyDeleted = true
+		if len(n.args()) == 0 {
+			return
+		}
+	}
+	if s, ok := c.notifyScript(n); ok {
+		*dst = s
+	}
+}
+
+// notifyScript reads a notify script: the command, the first word (quoted,
+// it holds the arguments), and the next two, if there, the user and group
+// to run it as (lib/notify.c, notify_script_init).
+func (c *converter) notifyScript(n *node) (NotifyScript, bool) {
 	args := n.args()
 	switch {
-	case n.keyword() == "notify_deleted" && len(args) == 0:
-		to.NotifyDeleted = true
-		return
 	case len(args) == 0:
 		c.fail(n, "no command")
-		return
+		return NotifyScript{}, false
 	case len(args) > 3:
-		// keepalived takes the first word as the command (quoted, it
-		// holds the arguments) and the next two as the user and group to
-		// run it as (lib/notify.c, notify_script_init).
 		c.fail(n, "%q: want COMMAND [USER [GROUP]] (quote a command that has arguments)", strings.Join(args, " "))
-		return
+		return NotifyScript{}, false
 	}
 	user := strings.Join(args[1:], " ")
 	if _, _, err := lookupUser(user); user != "" && err != nil {
 		// keepalived drops the script ("Invalid user/group").
 		c.fail(n, "%v: keepalived ignores the script; quote a command that has arguments", err)
-		return
+		return NotifyScript{}, false
 	}
-	to.NotifyDeleted = to.NotifyDeleted || n.keyword() == "notify_deleted"
-	*dst = NotifyScript{Command: args[0], User: user}
+	return NotifyScript{Command: args[0], User: user}, true
 }
 
 // keywordOf names the keyword that sets each field of vrrp.Config an

@@ -4,23 +4,31 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
+	"os/exec"
 	"slices"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // A FIFO is a notify_fifo or vrrp_notify_fifo of global_defs: a named
 // pipe that every change of an instance or a group is written to, a line
 // each, for a program of the administrator's to read.
 type FIFO struct {
-	Pos  Pos
-	Path string
-	User string // "USER [GROUP]" who owns a FIFO made here; empty: ours
+	Pos     Pos
+	Keyword string // notify_fifo or vrrp_notify_fifo
+	Path    string
+	User    string // "USER [GROUP]" who owns a FIFO made here; empty: ours
+	// Script is notify_fifo_script or vrrp_notify_fifo_script: a program
+	// started with the FIFO's path after its words, to read it.
+	Script NotifyScript
 }
 
 // FIFOs writes to the notify FIFOs of a Config.
 type FIFOs struct {
+	log   *slog.Logger
 	mu    sync.Mutex
 	files []*fifoFile
 }
@@ -28,7 +36,9 @@ type FIFOs struct {
 type fifoFile struct {
 	FIFO
 	f       *os.File
-	created bool // made by OpenFIFOs: removed by Close
+	created bool          // made by OpenFIFOs: removed by Close
+	script  *exec.Cmd     // the FIFO's script, running
+	ended   chan struct{} // closed when the script has ended
 }
 
 // OpenFIFOs opens c's notify FIFOs as keepalived's fifo_open (lib/notify.c)
@@ -37,8 +47,19 @@ type fifoFile struct {
 // whether or not anyone reads, and lost when no one has for a pipe's
 // worth. A path that is there but is no FIFO is refused, where keepalived
 // would write into the file.
-func (c *Config) OpenFIFOs() (*FIFOs, error) {
-	w := &FIFOs{}
+//
+// A FIFO's script is started then, as keepalived starts it: with the
+// FIFO's path after its own words, as its user or script_user's, prepared
+// as a notify script (enable_script_security and all), and never timed
+// out. Its end is logged to log; Close, or a Reload that drops the FIFO,
+// closes the FIFO first, so that the script reads its end, then sends its
+// process group SIGTERM (keepalived's parent-death signal) and SIGKILL 2 s
+// later.
+func (c *Config) OpenFIFOs(log *slog.Logger) (*FIFOs, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	w := &FIFOs{log: log}
 	if err := w.Reload(c); err != nil {
 		return nil, err
 	}
@@ -53,35 +74,66 @@ func (c *Config) OpenFIFOs() (*FIFOs, error) {
 func (w *FIFOs) Reload(c *Config) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	var files []*fifoFile
-	kept := map[*fifoFile]bool{}
+	// First what can fail, changing nothing: open the new FIFOs, prepare
+	// the new scripts.
+	type plan struct {
+		ff     FIFO
+		f      *fifoFile
+		kept   bool     // f is one of w.files
+		script *command // to start: new, or changed
+	}
+	var plans []plan
+	fail := func(ff FIFO, err error) error {
+		for _, p := range plans {
+			if !p.kept {
+				p.f.close()
+			}
+		}
+		return &Error{Pos: ff.Pos, Msg: err.Error()}
+	}
 	for _, ff := range c.FIFOs {
-		if slices.ContainsFunc(files, func(f *fifoFile) bool { return f.Path == ff.Path }) {
+		if slices.ContainsFunc(plans, func(p plan) bool { return p.ff.Path == ff.Path }) {
 			continue // notify_fifo and vrrp_notify_fifo the same: keepalived writes once
 		}
-		i := slices.IndexFunc(w.files, func(f *fifoFile) bool { return f.Path == ff.Path && f.User == ff.User })
-		if i >= 0 {
-			files = append(files, w.files[i])
-			kept[w.files[i]] = true
-			continue
-		}
-		f, err := openFIFO(ff)
-		if err != nil {
-			for _, f := range files {
-				if !kept[f] {
-					f.close()
-				}
+		p := plan{ff: ff}
+		if i := slices.IndexFunc(w.files, func(f *fifoFile) bool { return f.Path == ff.Path && f.User == ff.User }); i >= 0 {
+			p.f, p.kept = w.files[i], true
+		} else {
+			f, err := openFIFO(ff)
+			if err != nil {
+				return fail(ff, err)
 			}
-			return &Error{Pos: ff.Pos, Msg: err.Error()}
+			p.f = f
 		}
-		files = append(files, f)
+		if ff.Script.Command != "" && (!p.kept || p.f.Script != ff.Script) {
+			cmd, err := prepareFIFOScript(c, ff, w.log)
+			if err != nil {
+				if !p.kept {
+					p.f.close()
+				}
+				return fail(ff, err)
+			}
+			p.script = cmd
+		}
+		plans = append(plans, p)
 	}
+	// Then the rest.
 	for _, f := range w.files {
-		if !kept[f] {
+		if !slices.ContainsFunc(plans, func(p plan) bool { return p.f == f }) {
 			f.close()
 		}
 	}
-	w.files = files
+	w.files = w.files[:0]
+	for _, p := range plans {
+		if p.kept && p.f.Script != p.ff.Script {
+			p.f.stopScript()
+		}
+		p.f.FIFO = p.ff
+		if p.script != nil {
+			w.startScript(p.f, p.script)
+		}
+		w.files = append(w.files, p.f)
+	}
 	return nil
 }
 
@@ -152,10 +204,69 @@ func (w *FIFOs) Close() {
 	w.files = nil
 }
 
-// close closes f, removing it first if OpenFIFOs made it.
+// close closes f, removing it first if OpenFIFOs made it, as keepalived's
+// fifo_close, so that a script that loops opening it again finds none;
+// then it stops f's script.
 func (f *fifoFile) close() {
 	if f.created {
 		os.Remove(f.Path)
 	}
 	f.f.Close()
+	f.stopScript()
+}
+
+// stopScript stops f's script, if it runs: SIGTERM to its process group,
+// SIGKILL killGrace later.
+func (f *fifoFile) stopScript() {
+	if f.script == nil {
+		return
+	}
+	pgid := f.script.Process.Pid
+	syscall.Kill(-pgid, syscall.SIGTERM)
+	select {
+	case <-f.ended:
+	case <-time.After(killGrace):
+		syscall.Kill(-pgid, syscall.SIGKILL)
+		<-f.ended
+	}
+	f.script = nil
+}
+
+// prepareFIFOScript prepares the script of ff, of c, as a notify script,
+// with the FIFO's path after its words; what enable_script_security
+// warns of goes to log.
+func prepareFIFOScript(c *Config, ff FIFO, log *slog.Logger) (*command, error) {
+	uid, gid, err := c.defaultUser()
+	if ff.Script.User != "" {
+		uid, gid, err = lookupUser(ff.Script.User)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s_script: %w", ff.Keyword, err)
+	}
+	cmd, warnings, err := prepare(ff.Script.Command, uid, gid, c.ScriptSecurity, true)
+	if err != nil {
+		return nil, fmt.Errorf("%s_script: %w", ff.Keyword, err)
+	}
+	for _, warning := range warnings {
+		log.Warn(warning, "keyword", ff.Keyword+"_script")
+	}
+	cmd.args = append(cmd.args, ff.Path)
+	return cmd, nil
+}
+
+// startScript starts cmd, f's script, and logs its end.
+func (w *FIFOs) startScript(f *fifoFile, cmd *command) {
+	log := w.log.With("keyword", f.Keyword+"_script", "fifo", f.Path, "command", cmdString(cmd.args))
+	p := cmd.cmd()
+	if err := start(p); err != nil {
+		log.Error("notify fifo script not started", "err", err)
+		return
+	}
+	ended := make(chan struct{})
+	f.script, f.ended = p, ended
+	go func() {
+		defer close(ended)
+		p.Wait()
+		log.Info("notify fifo script terminated", "status", p.ProcessState.String())
+	}()
 }

@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -23,7 +25,7 @@ func TestFIFOs(t *testing.T) {
 	require.NoError(t, syscall.Mkfifo(kept, 0o600))
 	cfg, lines, err := load(t, map[string]string{"keepalived.conf": "global_defs {\n  notify_fifo " + made + "\n  vrrp_notify_fifo " + kept + "\n}\n"})
 	require.NoError(t, err, "%v", lines)
-	w, err := cfg.OpenFIFOs()
+	w, err := cfg.OpenFIFOs(nil)
 	require.NoError(t, err)
 	fi, err := os.Stat(made)
 	require.NoError(t, err)
@@ -61,7 +63,7 @@ func TestFIFOs(t *testing.T) {
 	require.NoError(t, os.WriteFile(regular, nil, 0o644))
 	cfg, _, err = load(t, map[string]string{"keepalived.conf": "global_defs {\n  notify_fifo " + regular + "\n}\n"})
 	require.NoError(t, err)
-	_, err = cfg.OpenFIFOs()
+	_, err = cfg.OpenFIFOs(nil)
 	var ke *keepalived.Error
 	require.ErrorAs(t, err, &ke)
 	assert.Equal(t, 2, ke.Pos.Line)
@@ -81,7 +83,7 @@ func TestFIFOsReload(t *testing.T) {
 		}
 		return cfg
 	}
-	w, err := conf(a, b).OpenFIFOs()
+	w, err := conf(a, b).OpenFIFOs(nil)
 	require.NoError(t, err)
 	defer w.Close()
 	read := func(p string) *bufio.Reader {
@@ -130,4 +132,52 @@ func TestFIFOsReload(t *testing.T) {
 	}
 	_, err = os.Stat(c)
 	assert.NoError(t, err)
+}
+
+// TestFIFOScript: a FIFO's script starts with the FIFO's path after its
+// words and reads the lines; a reload that changes the script stops the
+// old one and starts the new on the same FIFO, its reader undisturbed;
+// Close ends it, the FIFO gone. The parser attaches each script to its
+// FIFO, and notes one that has none.
+func TestFIFOScript(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	sh := writeScript(t, dir, "reader.sh", `for fifo; do :; done
+echo "$1 start $*" >> `+out+`
+while read -r line; do echo "$1 $line" >> `+out+`; done < "$fifo"
+echo "$1 end" >> `+out)
+	path := filepath.Join(dir, "fifo")
+	cfg, lines, err := load(t, map[string]string{"keepalived.conf": "global_defs {\n  vrrp_notify_fifo_script \"" + sh + " one\"\n  vrrp_notify_fifo " + path +
+		"\n  notify_fifo_script /bin/true\n  script_user root\n}\n"})
+	require.NoError(t, err, "%v", lines)
+	require.Len(t, cfg.FIFOs, 1)
+	assert.Equal(t, keepalived.FIFO{Pos: cfg.FIFOs[0].Pos, Keyword: "vrrp_notify_fifo", Path: path, Script: cmd(sh + " one")}, cfg.FIFOs[0])
+	require.Len(t, cfg.Notes, 1)
+	assert.Equal(t, 4, cfg.Notes[0].Pos.Line)
+	assert.Equal(t, "no notify_fifo: the script is not run, as in keepalived", cfg.Notes[0].Text)
+
+	log, lb := newLog(t)
+	w, err := cfg.OpenFIFOs(log)
+	require.NoError(t, err)
+	w.Write("INSTANCE", "VI_1", "MASTER", 100)
+	require.Eventually(t, func() bool { return len(readLines(out)) == 2 }, 10*time.Second, 10*time.Millisecond)
+	assert.Equal(t, []string{"one start one " + path, `one INSTANCE "VI_1" MASTER 100`}, readLines(out))
+
+	cfg.FIFOs[0].Script = cmd(sh + " two")
+	require.NoError(t, w.Reload(cfg))
+	assert.Contains(t, lb.String(), "notify fifo script terminated")
+	w.Write("INSTANCE", "VI_1", "BACKUP", 100)
+	require.Eventually(t, func() bool { return len(readLines(out)) == 4 }, 10*time.Second, 10*time.Millisecond, "%v", readLines(out))
+	assert.Equal(t, []string{"two start two " + path, `two INSTANCE "VI_1" BACKUP 100`}, readLines(out)[2:])
+
+	w.Close()
+	_, err = os.Stat(path)
+	assert.ErrorIs(t, err, os.ErrNotExist)
+	assert.Equal(t, 2, strings.Count(lb.String(), "notify fifo script terminated"))
+
+	cfg.FIFOs[0].Script = cmd(filepath.Join(dir, "missing.sh"))
+	_, err = cfg.OpenFIFOs(log)
+	require.ErrorContains(t, err, "vrrp_notify_fifo_script")
+	_, err = os.Stat(path)
+	assert.ErrorIs(t, err, os.ErrNotExist, "a FIFO whose script cannot run is not left behind")
 }

@@ -515,15 +515,11 @@ func (o outcome) String() string {
 	return fmt.Sprintf("killed by signal %d (%v)", int(o.signal), o.signal)
 }
 
-// run runs the command once. At timeout its process group is sent
-// SIGTERM, then SIGKILL killGrace later, and SIGKILL again every 10 s
-// until it dies (vrrp_script_child_thread); with killAtTimeout it is sent
-// SIGKILL at once (child_killed_thread, for notify_stop). A script that
-// dies of the signal sent timed out, a failure, and what is left of its
-// group is killed; one that exits with a status after SIGTERM has that
-// status, and its group is left alone, as keepalived leaves it. When ctx
-// ends the group is killed at once.
-func (c *command) run(ctx context.Context, timeout time.Duration, killAtTimeout bool) outcome {
+// cmd returns the process that runs the command, as keepalived's
+// system_call_script makes it: in "/", in a process group of its own, as
+// the command's user with that user's group alone, and with SIGTERM as its
+// parent-death signal (but under /bin/sh, which system(3) runs).
+func (c *command) cmd() *exec.Cmd {
 	cmd := &exec.Cmd{Path: c.args[0], Args: c.args, Dir: "/"}
 	if c.shell {
 		cmd.Path, cmd.Args = "/bin/sh", []string{"sh", "-c", cmdString(c.args)}
@@ -536,6 +532,19 @@ func (c *command) run(ctx context.Context, timeout time.Duration, killAtTimeout 
 		attr.Credential = &syscall.Credential{Uid: c.uid, Gid: c.gid, Groups: []uint32{c.gid}}
 	}
 	cmd.SysProcAttr = attr
+	return cmd
+}
+
+// run runs the command once. At timeout its process group is sent
+// SIGTERM, then SIGKILL killGrace later, and SIGKILL again every 10 s
+// until it dies (vrrp_script_child_thread); with killAtTimeout it is sent
+// SIGKILL at once (child_killed_thread, for notify_stop). A script that
+// dies of the signal sent timed out, a failure, and what is left of its
+// group is killed; one that exits with a status after SIGTERM has that
+// status, and its group is left alone, as keepalived leaves it. When ctx
+// ends the group is killed at once.
+func (c *command) run(ctx context.Context, timeout time.Duration, killAtTimeout bool) outcome {
+	cmd := c.cmd()
 	if err := start(cmd); err != nil {
 		var errno syscall.Errno
 		if errors.As(err, &errno) && (errno == syscall.EAGAIN || errno == syscall.ENOMEM) {

@@ -51,7 +51,7 @@ func runFile(ctx context.Context, path string, metricsOn net.Listener, hup <-cha
 	if err != nil {
 		return err
 	}
-	fifos, err := cfg.OpenFIFOs()
+	fifos, err := cfg.OpenFIFOs(logger)
 	if err != nil {
 		for _, in := range instances {
 			in.close()
