@@ -89,6 +89,7 @@ type TrackScript struct {
 	Name      string
 	Weight    int
 	WeightSet bool
+	Group     string // the vrrp_sync_group whose tracking it is, or ""
 }
 
 // A TrackedFile is an entry of an instance's track_file: a track_file
@@ -103,6 +104,7 @@ type TrackedFile struct {
 	WeightSet  bool
 	Reverse    bool
 	ReverseSet bool
+	Group      string // the vrrp_sync_group whose tracking it is, or ""
 }
 
 // A TrackFile is a track_file block (vrrp_track_file is keepalived's
@@ -150,6 +152,12 @@ type SyncGroup struct {
 	Pos    Pos
 	Group  []string
 	Notify Notify
+	// TrackInterfaces, TrackScripts and TrackFiles are the group's own
+	// tracking, which Load adds to every member's, as keepalived does
+	// (sync_group_tracking_init), marked with the group's name.
+	TrackInterfaces []string
+	TrackScripts    []TrackScript
+	TrackFiles      []TrackedFile
 }
 
 // Notify are notify scripts: one per state and one for every change.
@@ -235,9 +243,9 @@ type converter struct {
 // An unknownFile is an instance's track_file entry that names no
 // track_file block read before it.
 type unknownFile struct {
-	pos      Pos
-	name     string
-	instance string
+	pos   Pos
+	name  string
+	where string // vrrp_instance NAME or vrrp_sync_group NAME
 }
 
 // A dev is the "dev" option of a virtual address.
@@ -292,6 +300,7 @@ func (c *converter) convert(nodes []*node) {
 			c.fail(n, "unknown keyword at the top level")
 		}
 	}
+	c.groupTracking()
 	c.checkReferences()
 	c.checkScriptWeights()
 	c.checkTrackedFiles()
@@ -463,27 +472,10 @@ func (c *converter) instance(b *node) {
 		case "virtual_ipaddress_excluded":
 			excluded = append(excluded, c.addresses(n, in)...)
 		case "track_interface":
-			for _, t := range c.lines(n) {
-				if len(t.words) > 1 && t.words[1] == "weight" {
-					c.fail(t, "a weight for a tracked interface is not supported: a tracked interface down puts the router in FAULT")
-				}
-				r.TrackInterfaces = append(r.TrackInterfaces, t.keyword())
-			}
+			r.TrackInterfaces = append(r.TrackInterfaces, c.trackInterfaces(n)...)
 			set("TrackInterfaces", n)
 		case "track_script":
-			for _, t := range c.lines(n) {
-				ts := TrackScript{Pos: t.pos, Name: t.keyword()}
-				if len(t.words) == 3 && t.words[1] == "weight" {
-					if w, err := strconv.Atoi(t.words[2]); err == nil && w >= -254 && w <= 254 {
-						ts.Weight, ts.WeightSet = w, true
-					} else {
-						c.fail(t, "weight %q: need -254..254", t.words[2])
-					}
-				} else if len(t.words) != 1 {
-					c.fail(t, "want a vrrp_script's name, and optionally weight N")
-				}
-				in.TrackScripts = append(in.TrackScripts, ts)
-			}
+			in.TrackScripts = append(in.TrackScripts, c.trackScripts(n)...)
 		case "notify_master", "notify_backup", "notify_fault", "notify_stop", "notify", "notify_deleted", "notify_master_rx_lower_pri":
 			c.notify(n, &in.Notify)
 		case "garp_master_delay", "garp_master_repeat", "garp_master_refresh", "garp_master_refresh_repeat",
@@ -508,7 +500,7 @@ func (c *converter) instance(b *node) {
 		case "virtual_routes", "virtual_rules":
 			c.fail(n, "not supported: vipkit adds no routes or rules on becoming master")
 		case "track_file":
-			c.trackedFiles(n, in)
+			c.trackedFiles(n, "vrrp_instance "+in.Name, &in.TrackFiles)
 		case "track_process", "track_bfd":
 			c.fail(n, "not supported yet: a condition vipkit cannot watch must not be ignored")
 		case "use_vmac_addr", "use_ipvlan", "vrf", "mcast_dst_ip", "lvs_sync_daemon_interface", "old_unicast_checksum":
@@ -844,8 +836,14 @@ func (c *converter) syncGroup(b *node) {
 			}
 		case "notify_master", "notify_backup", "notify_fault", "notify_stop", "notify":
 			c.notify(n, &g.Notify)
-		case "track_interface", "track_script", "track_file", "track_process", "track_bfd":
-			c.fail(n, "tracking by a sync group is not supported yet: track in each vrrp_instance")
+		case "track_interface":
+			g.TrackInterfaces = append(g.TrackInterfaces, c.trackInterfaces(n)...)
+		case "track_script":
+			g.TrackScripts = append(g.TrackScripts, c.trackScripts(n)...)
+		case "track_file":
+			c.trackedFiles(n, "vrrp_sync_group "+name, &g.TrackFiles)
+		case "track_process", "track_bfd":
+			c.fail(n, "not supported yet: a condition vipkit cannot watch must not be ignored")
 		case "smtp_alert":
 			c.note(n, "ignored: vipkit sends no mail")
 		case "sync_group_tracking_weight":
@@ -953,11 +951,45 @@ func (c *converter) trackFile(b *node) {
 	c.cfg.TrackFiles = append(c.cfg.TrackFiles, f)
 }
 
+// trackInterfaces reads a track_interface block: interfaces by name, each
+// with no weight or weight 0 (FAULT while it is down).
+func (c *converter) trackInterfaces(b *node) []string {
+	var names []string
+	for _, t := range c.lines(b) {
+		if len(t.words) > 1 && !(len(t.words) == 3 && t.words[1] == "weight" && t.words[2] == "0") {
+			c.fail(t, "a weight for a tracked interface is not supported: a tracked interface down puts the router in FAULT (weight 0)")
+			continue
+		}
+		names = append(names, t.keyword())
+	}
+	return names
+}
+
+// trackScripts reads a track_script block: vrrp_scripts by name, each
+// with the weight that overrides the script's.
+func (c *converter) trackScripts(b *node) []TrackScript {
+	var out []TrackScript
+	for _, t := range c.lines(b) {
+		ts := TrackScript{Pos: t.pos, Name: t.keyword()}
+		if len(t.words) == 3 && t.words[1] == "weight" {
+			if w, err := strconv.Atoi(t.words[2]); err == nil && w >= -254 && w <= 254 {
+				ts.Weight, ts.WeightSet = w, true
+			} else {
+				c.fail(t, "weight %q: need -254..254", t.words[2])
+			}
+		} else if len(t.words) != 1 {
+			c.fail(t, "want a vrrp_script's name, and optionally weight N")
+		}
+		out = append(out, ts)
+	}
+	return out
+}
+
 // trackedFiles reads an instance's track_file block, "NAME [weight W
 // [reverse|noreverse]]" a line. keepalived looks each name up where it is
 // used, among the track_file blocks read so far (vrrp_alloc_track_file),
 // and so does this; checkReferences refuses those it did not find.
-func (c *converter) trackedFiles(b *node, in *Instance) {
+func (c *converter) trackedFiles(b *node, where string, to *[]TrackedFile) {
 	for _, t := range c.lines(b) {
 		tf := TrackedFile{Pos: t.pos, Name: t.keyword()}
 		if args := t.args(); len(args) > 0 {
@@ -991,14 +1023,14 @@ func (c *converter) trackedFiles(b *node, in *Instance) {
 			}
 		}
 		if c.cfg.trackFile(tf.Name) == nil {
-			c.unknownFiles = append(c.unknownFiles, unknownFile{t.pos, tf.Name, in.Name})
+			c.unknownFiles = append(c.unknownFiles, unknownFile{t.pos, tf.Name, where})
 			continue
 		}
-		if slices.ContainsFunc(in.TrackFiles, func(o TrackedFile) bool { return o.Name == tf.Name }) {
-			c.fail(t, "tracked twice by vrrp_instance %s", in.Name)
+		if slices.ContainsFunc(*to, func(o TrackedFile) bool { return o.Name == tf.Name }) {
+			c.fail(t, "tracked twice by %s", where)
 			continue
 		}
-		in.TrackFiles = append(in.TrackFiles, tf)
+		*to = append(*to, tf)
 	}
 }
 
@@ -1010,8 +1042,8 @@ func (c *converter) trackedFiles(b *node, in *Instance) {
 func (c *converter) checkTrackedFiles() {
 	for _, u := range c.unknownFiles {
 		if f := c.cfg.trackFile(u.name); f != nil {
-			c.errorf(u.pos, "track_file: %s is defined at %v, after vrrp_instance %s: keepalived looks a track_file up where it is used, and ignores this one with an error",
-				u.name, f.Pos, u.instance)
+			c.errorf(u.pos, "track_file: %s is defined at %v, after %s: keepalived looks a track_file up where it is used, and ignores this one with an error",
+				u.name, f.Pos, u.where)
 		} else {
 			c.errorf(u.pos, "track_file: no track_file %s: keepalived ignores it with an error", u.name)
 		}
@@ -1028,7 +1060,7 @@ func (c *converter) checkTrackedFiles() {
 			if !tf.ReverseSet {
 				tf.Reverse = f.Reverse
 			}
-			why := c.unweighted(in)
+			why := c.unweighted(in, tf.Group)
 			switch {
 			case why == "" || tf.Weight == 0:
 			case tf.Weight == 1:
@@ -1046,10 +1078,60 @@ func (c *converter) checkTrackedFiles() {
 	}
 }
 
+// groupTracking adds each sync group's tracking to its members', as
+// keepalived's sync_group_tracking_init does; what a member tracks of its
+// own and its group tracks too is refused.
+func (c *converter) groupTracking() {
+	for _, g := range c.cfg.SyncGroups {
+		for _, in := range c.cfg.Instances {
+			if !slices.Contains(g.Group, in.Name) {
+				continue
+			}
+			for _, name := range g.TrackInterfaces {
+				if !slices.Contains(in.Router.TrackInterfaces, name) {
+					in.Router.TrackInterfaces = append(in.Router.TrackInterfaces, name)
+				}
+			}
+			for _, ts := range g.TrackScripts {
+				if slices.ContainsFunc(in.TrackScripts, func(o TrackScript) bool { return o.Name == ts.Name }) {
+					c.errorf(ts.Pos, "track_script: %s is tracked by vrrp_instance %s too", ts.Name, in.Name)
+					continue
+				}
+				ts.Group = g.Name
+				in.TrackScripts = append(in.TrackScripts, ts)
+			}
+			for _, tf := range g.TrackFiles {
+				if slices.ContainsFunc(in.TrackFiles, func(o TrackedFile) bool { return o.Name == tf.Name }) {
+					c.errorf(tf.Pos, "track_file: %s is tracked by vrrp_instance %s too", tf.Name, in.Name)
+					continue
+				}
+				tf.Group = g.Name
+				in.TrackFiles = append(in.TrackFiles, tf)
+			}
+		}
+	}
+}
+
 // unweighted says why keepalived takes no weight in what in tracks, or
 // "": it is the address owner, or a member of a sync group without
 // sync_group_tracking_weight (vrrp.c, vrrp_complete_instance).
-func (c *converter) unweighted(in *Instance) string {
+//
+// Of what a group tracks (group, its name), keepalived takes the weights,
+// unless a member is the address owner (sync_group_tracking_init).
+func (c *converter) unweighted(in *Instance, group string) string {
+	if group != "" {
+		for _, g := range c.cfg.SyncGroups {
+			if g.Name != group {
+				continue
+			}
+			for _, o := range c.cfg.Instances {
+				if slices.Contains(g.Group, o.Name) && o.Router.Priority == 255 {
+					return "vrrp_sync_group " + g.Name + ", whose member " + o.Name + " is the address owner (priority 255)"
+				}
+			}
+		}
+		return ""
+	}
 	if in.Router.Priority == 255 {
 		return "the address owner (priority 255)"
 	}
@@ -1072,11 +1154,11 @@ func (c *converter) checkScriptWeights() {
 		}
 	}
 	for _, in := range c.cfg.Instances {
-		why := c.unweighted(in)
-		if why == "" {
-			continue
-		}
 		for _, ts := range in.TrackScripts {
+			why := c.unweighted(in, ts.Group)
+			if why == "" {
+				continue
+			}
 			w := weight[ts.Name]
 			if ts.WeightSet {
 				w = ts.Weight

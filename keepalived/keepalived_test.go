@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -341,4 +342,69 @@ vrrp_instance V2 {
 	assert.Contains(t, strings.Join(lines, "\n"), `keepalived.conf:2: notify_stop: `)
 	assert.Contains(t, strings.Join(lines, "\n"), `no-such-user-vipkit`)
 	assert.Contains(t, strings.Join(lines, "\n"), `keepalived ignores the script; quote a command that has arguments`)
+}
+
+// TestSyncGroupTracking: what a sync group tracks, every member tracks,
+// with the group's weights (keepalived's sync_group_tracking_init), but
+// none if a member is the address owner; a member that tracks it too is
+// refused.
+func TestSyncGroupTracking(t *testing.T) {
+	conf := func(prio2 int, own string) string {
+		return `vrrp_script chk {
+  script /bin/true
+  weight -10
+}
+track_file tf {
+  file /run/vipkit-tf
+}
+vrrp_sync_group G {
+  group {
+    V1
+    V2
+  }
+  track_interface {
+    eth1
+  }
+  track_script {
+    chk
+  }
+  track_file {
+    tf
+  }
+}
+vrrp_instance V1 {
+  interface eth0
+  virtual_router_id 1
+  virtual_ipaddress {
+    192.0.2.1/24
+  }
+` + own + `}
+vrrp_instance V2 {
+  interface eth0
+  virtual_router_id 2
+  priority ` + strconv.Itoa(prio2) + `
+  virtual_ipaddress {
+    192.0.2.2/24
+  }
+}
+`
+	}
+	cfg, lines, err := load(t, map[string]string{"keepalived.conf": conf(100, "")})
+	require.NoError(t, err, "%v", lines)
+	for _, in := range cfg.Instances {
+		assert.Equal(t, []string{"eth1"}, in.Router.TrackInterfaces, in.Name)
+		require.Len(t, in.TrackScripts, 1, in.Name)
+		assert.Equal(t, keepalived.TrackScript{Pos: in.TrackScripts[0].Pos, Name: "chk", Group: "G"}, in.TrackScripts[0], in.Name)
+		assert.Equal(t, 17, in.TrackScripts[0].Pos.Line, "the group's line")
+		require.Len(t, in.TrackFiles, 1, in.Name)
+		assert.Equal(t, keepalived.TrackedFile{Pos: in.TrackFiles[0].Pos, Name: "tf", Weight: 1, Group: "G"}, in.TrackFiles[0], in.Name)
+	}
+
+	_, lines, err = load(t, map[string]string{"keepalived.conf": conf(255, "")})
+	require.Error(t, err)
+	assert.Contains(t, lines, "keepalived.conf:17: track_script: chk has weight -10 in vrrp_sync_group G, whose member V2 is the address owner (priority 255), which keepalived ignores with an error: give it weight 0")
+
+	_, lines, err = load(t, map[string]string{"keepalived.conf": conf(100, "  track_script {\n    chk weight 0\n  }\n")})
+	require.Error(t, err)
+	assert.Contains(t, lines, "keepalived.conf:17: track_script: chk is tracked by vrrp_instance V1 too")
 }

@@ -253,7 +253,7 @@ func TestTrackFileRefused(t *testing.T) {
 			"keepalived.conf:12: track_file: tf has weight 3 in the address owner (priority 255), which keepalived stops tracking"},
 		{"sync group member", tracks("    tf weight -3") + "vrrp_sync_group G {\n  group {\n    VI_1\n  }\n}\n",
 			"keepalived.conf:11: track_file: tf has weight -3 in a member of vrrp_sync_group G without sync_group_tracking_weight"},
-		{"a sync group's track_file", "vrrp_sync_group G {\n  track_file {\n    tf\n  }\n}\n", "keepalived.conf:2: track_file: tracking by a sync group is not supported yet"},
+		{"a sync group's track_file of no block", "vrrp_sync_group G {\n  track_file {\n    tf\n  }\n}\n", "keepalived.conf:3: track_file: no track_file tf: keepalived ignores it with an error"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
