@@ -96,7 +96,8 @@ type TrackScript struct {
 // block by name, with the weight and direction that override the block's
 // when WeightSet and ReverseSet ("NAME weight W [reverse|noreverse]").
 // After Load, Weight and Reverse are what applies, the block's if not
-// overridden, and an address owner's or sync group member's Weight is 0.
+// overridden; Load refuses a weight other than 0 in the address owner, and
+// in a member of a sync group without sync_group_tracking_weight.
 type TrackedFile struct {
 	Pos        Pos
 	Name       string
@@ -1079,9 +1080,29 @@ func (c *converter) checkTrackedFiles() {
 }
 
 // groupTracking adds each sync group's tracking to its members', as
-// keepalived's sync_group_tracking_init does; what a member tracks of its
-// own and its group tracks too is refused.
+// keepalived's sync_group_tracking_init does. What a member tracks too
+// keeps one entry (add_vrrp_to_track_script, add_obj_to_track_file): the
+// member's if its weight is 0, or if its weight is refused anyway (a
+// group without sync_group_tracking_weight); else the group's. Either way
+// a note says so.
 func (c *converter) groupTracking() {
+	scriptWeight := func(ts TrackScript) int {
+		if ts.WeightSet {
+			return ts.Weight
+		}
+		for _, sc := range c.cfg.Scripts {
+			if sc.Name == ts.Name {
+				return sc.Weight
+			}
+		}
+		return 0
+	}
+	fileWeight := func(tf TrackedFile) int {
+		if f := c.cfg.trackFile(tf.Name); f != nil && !tf.WeightSet {
+			return f.Weight
+		}
+		return tf.Weight
+	}
 	for _, g := range c.cfg.SyncGroups {
 		for _, in := range c.cfg.Instances {
 			if !slices.Contains(g.Group, in.Name) {
@@ -1093,20 +1114,34 @@ func (c *converter) groupTracking() {
 				}
 			}
 			for _, ts := range g.TrackScripts {
-				if slices.ContainsFunc(in.TrackScripts, func(o TrackScript) bool { return o.Name == ts.Name }) {
-					c.errorf(ts.Pos, "track_script: %s is tracked by vrrp_instance %s too", ts.Name, in.Name)
-					continue
-				}
 				ts.Group = g.Name
-				in.TrackScripts = append(in.TrackScripts, ts)
+				i := slices.IndexFunc(in.TrackScripts, func(o TrackScript) bool { return o.Name == ts.Name })
+				switch {
+				case i < 0:
+					in.TrackScripts = append(in.TrackScripts, ts)
+				case scriptWeight(in.TrackScripts[i]) == 0 || !c.trackingWeight[g.Name]:
+					c.cfg.Notes = append(c.cfg.Notes, Note{Pos: ts.Pos, Keyword: "track_script",
+						Text: fmt.Sprintf("%s is tracked by vrrp_instance %s too: its entry there stays, as in keepalived", ts.Name, in.Name)})
+				default:
+					in.TrackScripts[i] = ts
+					c.cfg.Notes = append(c.cfg.Notes, Note{Pos: ts.Pos, Keyword: "track_script",
+						Text: fmt.Sprintf("%s is tracked by vrrp_instance %s too: the group's weight replaces the instance's, as in keepalived", ts.Name, in.Name)})
+				}
 			}
 			for _, tf := range g.TrackFiles {
-				if slices.ContainsFunc(in.TrackFiles, func(o TrackedFile) bool { return o.Name == tf.Name }) {
-					c.errorf(tf.Pos, "track_file: %s is tracked by vrrp_instance %s too", tf.Name, in.Name)
-					continue
-				}
 				tf.Group = g.Name
-				in.TrackFiles = append(in.TrackFiles, tf)
+				i := slices.IndexFunc(in.TrackFiles, func(o TrackedFile) bool { return o.Name == tf.Name })
+				switch {
+				case i < 0:
+					in.TrackFiles = append(in.TrackFiles, tf)
+				case fileWeight(in.TrackFiles[i]) == 0 || !c.trackingWeight[g.Name]:
+					c.cfg.Notes = append(c.cfg.Notes, Note{Pos: tf.Pos, Keyword: "track_file",
+						Text: fmt.Sprintf("%s is tracked by vrrp_instance %s too: its entry there stays, as in keepalived", tf.Name, in.Name)})
+				default:
+					in.TrackFiles[i] = tf
+					c.cfg.Notes = append(c.cfg.Notes, Note{Pos: tf.Pos, Keyword: "track_file",
+						Text: fmt.Sprintf("%s is tracked by vrrp_instance %s too: the group's weight replaces the instance's, as in keepalived", tf.Name, in.Name)})
+				}
 			}
 		}
 	}

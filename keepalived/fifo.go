@@ -66,10 +66,14 @@ func (c *Config) OpenFIFOs(log *slog.Logger) (*FIFOs, error) {
 	return w, nil
 }
 
-// Reload makes w write to c's notify FIFOs, as keepalived's reload does:
-// one of the same path and user stays open as it is, so that its reader
-// sees nothing happen; one no longer in c is closed (and removed if w
-// made it); a new one is opened as OpenFIFOs opens it. If one cannot be,
+// Reload makes w write to c's notify FIFOs. One of the same path stays
+// open as it is, so that its reader sees nothing happen (given to its new
+// user if w made it and c names another), and its script runs on unless
+// c changes it; one no longer in c is closed (and removed if w made it)
+// and its script stopped; a new one is opened, and its script started, as
+// OpenFIFOs does. keepalived's reload differs: it kills every script,
+// closes every FIFO, removing those it made, then opens them and starts
+// their scripts again. If a FIFO cannot be opened or a script prepared,
 // nothing changes and the error names it.
 func (w *FIFOs) Reload(c *Config) error {
 	w.mu.Lock()
@@ -96,8 +100,11 @@ func (w *FIFOs) Reload(c *Config) error {
 			continue // notify_fifo and vrrp_notify_fifo the same: keepalived writes once
 		}
 		p := plan{ff: ff}
-		if i := slices.IndexFunc(w.files, func(f *fifoFile) bool { return f.Path == ff.Path && f.User == ff.User }); i >= 0 {
+		if i := slices.IndexFunc(w.files, func(f *fifoFile) bool { return f.Path == ff.Path }); i >= 0 {
 			p.f, p.kept = w.files[i], true
+			if _, _, err := lookupUser(ff.User); ff.User != "" && err != nil {
+				return fail(ff, fmt.Errorf("notify FIFO %s: %w", ff.Path, err))
+			}
 		} else {
 			f, err := openFIFO(ff)
 			if err != nil {
@@ -128,6 +135,11 @@ func (w *FIFOs) Reload(c *Config) error {
 		if p.kept && p.f.Script != p.ff.Script {
 			p.f.stopScript()
 		}
+		if p.kept && p.f.created && p.f.User != p.ff.User {
+			if err := chown(p.ff); err != nil {
+				w.log.Error("notify FIFO not given to its new user", "err", err)
+			}
+		}
 		p.f.FIFO = p.ff
 		if p.script != nil {
 			w.startScript(p.f, p.script)
@@ -142,15 +154,9 @@ func openFIFO(ff FIFO) (*fifoFile, error) {
 	switch err := syscall.Mkfifo(ff.Path, 0o644); {
 	case err == nil:
 		created = true
-		if ff.User != "" {
-			uid, gid, err := lookupUser(ff.User)
-			if err == nil {
-				err = os.Chown(ff.Path, int(uid), int(gid))
-			}
-			if err != nil {
-				os.Remove(ff.Path)
-				return nil, fmt.Errorf("notify FIFO %s: %w", ff.Path, err)
-			}
+		if err := chown(ff); err != nil {
+			os.Remove(ff.Path)
+			return nil, err
 		}
 	case errors.Is(err, fs.ErrExist):
 		fi, err := os.Lstat(ff.Path)
@@ -204,6 +210,22 @@ func (w *FIFOs) Close() {
 	w.files = nil
 }
 
+// chown gives the FIFO ff, which OpenFIFOs made, to its user, or to
+// vipkit's if it names none.
+func chown(ff FIFO) error {
+	uid, gid := uint32(os.Geteuid()), uint32(os.Getegid())
+	if ff.User != "" {
+		var err error
+		if uid, gid, err = lookupUser(ff.User); err != nil {
+			return fmt.Errorf("notify FIFO %s: %w", ff.Path, err)
+		}
+	}
+	if err := os.Chown(ff.Path, int(uid), int(gid)); err != nil {
+		return fmt.Errorf("notify FIFO %s: %w", ff.Path, err)
+	}
+	return nil
+}
+
 // close closes f, removing it first if OpenFIFOs made it, as keepalived's
 // fifo_close, so that a script that loops opening it again finds none;
 // then it stops f's script.
@@ -221,6 +243,12 @@ func (f *fifoFile) stopScript() {
 	if f.script == nil {
 		return
 	}
+	defer func() { f.script = nil }()
+	select {
+	case <-f.ended:
+		return // its process group may be another's by now
+	default:
+	}
 	pgid := f.script.Process.Pid
 	syscall.Kill(-pgid, syscall.SIGTERM)
 	select {
@@ -229,7 +257,6 @@ func (f *fifoFile) stopScript() {
 		syscall.Kill(-pgid, syscall.SIGKILL)
 		<-f.ended
 	}
-	f.script = nil
 }
 
 // prepareFIFOScript prepares the script of ff, of c, as a notify script,

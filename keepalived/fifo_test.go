@@ -3,7 +3,9 @@ package keepalived_test
 import (
 	"bufio"
 	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -107,6 +109,24 @@ func TestFIFOsReload(t *testing.T) {
 		line, err := rb.ReadString('\n')
 		require.NoError(t, err)
 		assert.Equal(t, "INSTANCE \"VI_1\" "+want+" 100\n", line)
+	}
+	require.NoError(t, w.Reload(conf(a, b)))
+
+	// Another user for b: the same FIFO, its reader reading on, given to
+	// that user.
+	withUser := conf(a, b)
+	withUser.FIFOs[1].User = "nobody"
+	require.NoError(t, w.Reload(withUser))
+	w.Write("INSTANCE", "VI_1", "MASTER", 100)
+	line, err = rb.ReadString('\n')
+	require.NoError(t, err, "the reader of b after its user changed")
+	assert.Equal(t, "INSTANCE \"VI_1\" MASTER 100\n", line)
+	if os.Geteuid() == 0 {
+		fi, err := os.Stat(b)
+		require.NoError(t, err)
+		nobody, err := user.Lookup("nobody")
+		require.NoError(t, err)
+		assert.Equal(t, nobody.Uid, strconv.Itoa(int(fi.Sys().(*syscall.Stat_t).Uid)), "b's owner")
 	}
 	require.NoError(t, w.Reload(conf(a, b)))
 

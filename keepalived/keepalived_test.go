@@ -2,6 +2,7 @@ package keepalived_test
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -404,7 +405,22 @@ vrrp_instance V2 {
 	require.Error(t, err)
 	assert.Contains(t, lines, "keepalived.conf:17: track_script: chk has weight -10 in vrrp_sync_group G, whose member V2 is the address owner (priority 255), which keepalived ignores with an error: give it weight 0")
 
-	_, lines, err = load(t, map[string]string{"keepalived.conf": conf(100, "  track_script {\n    chk weight 0\n  }\n")})
+	// Tracked by a member too: with weight 0 there, that entry stays.
+	cfg, lines, err = load(t, map[string]string{"keepalived.conf": conf(100, "  track_script {\n    chk weight 0\n  }\n")})
+	require.NoError(t, err, "%v", lines)
+	require.Len(t, cfg.Instances[0].TrackScripts, 1)
+	assert.Equal(t, keepalived.TrackScript{Pos: cfg.Instances[0].TrackScripts[0].Pos, Name: "chk", WeightSet: true}, cfg.Instances[0].TrackScripts[0])
+	assert.Contains(t, fmt.Sprint(cfg.Notes), "keepalived.conf:17: track_script: chk is tracked by vrrp_instance V1 too: its entry there stays, as in keepalived")
+	// Weighted there, in a group without sync_group_tracking_weight: the
+	// member's weight is refused, as keepalived refuses it.
+	_, lines, err = load(t, map[string]string{"keepalived.conf": conf(100, "  track_script {\n    chk weight 5\n  }\n")})
 	require.Error(t, err)
-	assert.Contains(t, lines, "keepalived.conf:17: track_script: chk is tracked by vrrp_instance V1 too")
+	assert.Contains(t, lines, "keepalived.conf:30: track_script: chk has weight 5 in a member of vrrp_sync_group G without sync_group_tracking_weight, which keepalived ignores with an error: give it weight 0")
+	// With sync_group_tracking_weight, the group's entry replaces it.
+	cfg, lines, err = load(t, map[string]string{"keepalived.conf": strings.Replace(conf(100, "  track_script {\n    chk weight 5\n  }\n"),
+		"  track_interface {", "  sync_group_tracking_weight\n  track_interface {", 1)})
+	require.NoError(t, err, "%v", lines)
+	require.Len(t, cfg.Instances[0].TrackScripts, 1)
+	assert.Equal(t, "G", cfg.Instances[0].TrackScripts[0].Group)
+	assert.False(t, cfg.Instances[0].TrackScripts[0].WeightSet, "the group's entry, the script's weight")
 }

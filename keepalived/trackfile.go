@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 
@@ -42,9 +43,11 @@ func (c *Config) trackFile(name string) *TrackFile {
 // WatchFiles applies the instance's track_files to t as keepalived 2.2.7
 // does (trackers/track_file.c): it performs init_file, reads each file once
 // and applies its value before it returns, then follows the files until
-// ctx ends, with one goroutine and one inotify descriptor for all of them,
-// closed when ctx ends. An error means nothing is watched and nothing was
-// applied; it is an *Error naming the track_file block when a file cannot
+// ctx ends, with the one inotify descriptor and goroutine of the process,
+// which the WatchFiles of every instance share, closed when the last
+// context ends. An error means nothing is watched (the values of
+// the files before the one that failed may have been applied: a
+// vrrp.Router takes every one); it is an *Error naming the track_file block when a file cannot
 // be initialised or its directory does not exist, which keepalived reports
 // as a configuration error before it drops the track_file.
 //
@@ -82,7 +85,7 @@ func (c *Config) WatchFiles(ctx context.Context, in *Instance, t Tracker, log *s
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	w := &fileWatcher{instance: in.Name, t: t, log: log, byWD: map[int32][]*watchedFile{}}
+	w := &fileWatcher{instance: in.Name, t: t, log: log}
 	for _, tf := range in.TrackFiles {
 		f := c.trackFile(tf.Name)
 		if f == nil {
@@ -117,49 +120,115 @@ func (c *Config) WatchFiles(ctx context.Context, in *Instance, t Tracker, log *s
 		wf.dir, wf.base = filepath.Dir(path), filepath.Base(path)
 	}
 
-	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
-	if err != nil {
-		return fmt.Errorf("keepalived: track_file: inotify: %w", err)
-	}
-	for _, wf := range w.files {
-		wd, err := unix.InotifyAddWatch(fd, wf.dir, unix.IN_CLOSE_WRITE|unix.IN_DELETE|unix.IN_MOVE)
-		if err != nil {
-			unix.Close(fd)
-			return &Error{Pos: wf.block.Pos, Msg: fmt.Sprintf("track_file %s: watching %s: %v", wf.block.Name, wf.dir, err)}
-		}
-		w.byWD[int32(wd)] = append(w.byWD[int32(wd)], wf)
+	if err := inotify.add(w); err != nil {
+		return err
 	}
 	// Watching first, then reading: a change in between is read again.
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	for _, wf := range w.files {
 		if wf.exists {
 			wf.value, _ = w.read(wf)
 		}
 		if err := w.apply(wf, true); err != nil {
-			unix.Close(fd)
+			inotify.remove(w)
 			return fmt.Errorf("keepalived: track_file %s: %w", wf.block.Name, err)
 		}
 	}
-	file := os.NewFile(uintptr(fd), "inotify") // non-blocking: Read waits in the runtime's poller
-	stop := context.AfterFunc(ctx, func() { file.Close() })
-	go func() {
-		defer stop()
-		defer file.Close()
-		buf := make([]byte, 16*(unix.SizeofInotifyEvent+unix.NAME_MAX+1))
-		for {
-			n, err := file.Read(buf)
-			if err != nil {
-				if ctx.Err() == nil {
-					log.Error("track_file: reading inotify events; the files are no longer followed", "instance", in.Name, "err", err)
-				}
-				return
-			}
-			w.events(buf[:n])
-		}
-	}()
+	context.AfterFunc(ctx, func() { inotify.remove(w) })
 	return nil
 }
 
-// A watchedFile is one track_file of the instance.
+// inotify is the process's inotify descriptor, which every WatchFiles
+// shares, as keepalived has one: the kernel allows a user 128 of them
+// (fs.inotify.max_user_instances). It is made by the first WatchFiles and
+// closed when the last one's context ends; one goroutine reads it.
+var inotify inotifyWatch
+
+type inotifyWatch struct {
+	mu   sync.Mutex
+	file *os.File                 // nil while no one watches
+	byWD map[int32][]*watchedFile // the files of each watched directory
+	of   map[*watchedFile]*fileWatcher
+}
+
+// add watches the directories of w's files.
+func (n *inotifyWatch) add(w *fileWatcher) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.file == nil {
+		fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
+		if err != nil {
+			return fmt.Errorf("keepalived: track_file: inotify: %w", err)
+		}
+		n.file = os.NewFile(uintptr(fd), "inotify") // non-blocking: Read waits in the runtime's poller
+		n.byWD, n.of = map[int32][]*watchedFile{}, map[*watchedFile]*fileWatcher{}
+		go n.read(n.file, w.log)
+	}
+	for i, wf := range w.files {
+		// The same directory twice is the same watch descriptor.
+		wd, err := unix.InotifyAddWatch(int(n.file.Fd()), wf.dir, unix.IN_CLOSE_WRITE|unix.IN_DELETE|unix.IN_MOVE)
+		if err != nil {
+			n.removeLocked(w.files[:i])
+			return &Error{Pos: wf.block.Pos, Msg: fmt.Sprintf("track_file %s: watching %s: %v", wf.block.Name, wf.dir, err)}
+		}
+		wf.wd = int32(wd)
+		n.byWD[wf.wd] = append(n.byWD[wf.wd], wf)
+		n.of[wf] = w
+	}
+	return nil
+}
+
+// remove stops watching w's files, and the descriptor if no one watches.
+func (n *inotifyWatch) remove(w *fileWatcher) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.removeLocked(w.files)
+}
+
+func (n *inotifyWatch) removeLocked(files []*watchedFile) {
+	if n.file == nil {
+		return
+	}
+	for _, wf := range files {
+		if _, ok := n.of[wf]; !ok {
+			continue
+		}
+		delete(n.of, wf)
+		left := slices.DeleteFunc(n.byWD[wf.wd], func(o *watchedFile) bool { return o == wf })
+		if len(left) > 0 {
+			n.byWD[wf.wd] = left
+			continue
+		}
+		delete(n.byWD, wf.wd)
+		unix.InotifyRmWatch(int(n.file.Fd()), uint32(wf.wd))
+	}
+	if len(n.of) == 0 {
+		n.file.Close() // its reader returns
+		n.file = nil
+	}
+}
+
+// read reads the events of file until it is closed, and hands each to the
+// watchers of its files.
+func (n *inotifyWatch) read(file *os.File, log *slog.Logger) {
+	buf := make([]byte, 16*(unix.SizeofInotifyEvent+unix.NAME_MAX+1))
+	for {
+		nr, err := file.Read(buf)
+		if err != nil {
+			n.mu.Lock()
+			closed := n.file != file
+			n.mu.Unlock()
+			if !closed {
+				log.Error("track_file: reading inotify events; the files are no longer followed", "err", err)
+			}
+			return
+		}
+		n.events(buf[:nr])
+	}
+}
+
+// A watchedFile is one track_file of the instance.// A watchedFile is one track_file of the instance.
 type watchedFile struct {
 	block     *TrackFile
 	key       string // the name given to the Tracker
@@ -167,7 +236,8 @@ type watchedFile struct {
 	reverse   bool
 	path      string // resolved, absolute
 	dir, base string
-	exists    bool // at start
+	exists    bool  // at start
+	wd        int32 // its directory's watch
 	value     int64
 	delta     int  // what the Tracker was told: Adjust's delta
 	fault     bool // and whether Report said FAULT
@@ -179,49 +249,64 @@ type fileWatcher struct {
 	t        Tracker
 	log      *slog.Logger
 	files    []*watchedFile
-	byWD     map[int32][]*watchedFile
+	mu       sync.Mutex // serializes what its files' events do
 }
 
 // events handles what one read of the inotify descriptor returned.
-func (w *fileWatcher) events(b []byte) {
+func (n *inotifyWatch) events(b []byte) {
+	type target struct {
+		w    *fileWatcher
+		wf   *watchedFile
+		gone bool
+	}
 	for len(b) >= unix.SizeofInotifyEvent {
 		wd := int32(binary.NativeEndian.Uint32(b[0:]))
 		mask := binary.NativeEndian.Uint32(b[4:])
-		n := int(binary.NativeEndian.Uint32(b[12:]))
+		size := int(binary.NativeEndian.Uint32(b[12:]))
 		b = b[unix.SizeofInotifyEvent:]
-		if n > len(b) {
+		if size > len(b) {
 			return
 		}
-		name := string(b[:n])
+		name := string(b[:size])
 		for len(name) > 0 && name[len(name)-1] == 0 {
 			name = name[:len(name)-1]
 		}
-		b = b[n:]
+		b = b[size:]
+		var targets []target
+		n.mu.Lock()
 		switch {
 		case mask&unix.IN_Q_OVERFLOW != 0:
-			w.log.Warn("track_file: inotify queue overflowed; reading every file again", "instance", w.instance)
-			for _, wf := range w.files {
-				w.update(wf, false)
+			for wf, w := range n.of {
+				targets = append(targets, target{w, wf, false})
+			}
+			if len(targets) > 0 {
+				targets[0].w.log.Warn("track_file: inotify queue overflowed; reading every file again")
 			}
 		case mask&unix.IN_IGNORED != 0:
-			for _, wf := range w.byWD[wd] {
-				w.log.Warn("track_file: its directory is gone; the file is no longer followed and its value stays",
-					"instance", w.instance, "track_file", wf.block.Name, "file", wf.path, "value", wf.value)
+			for _, wf := range n.byWD[wd] {
+				n.of[wf].log.Warn("track_file: its directory is gone; the file is no longer followed and its value stays",
+					"instance", n.of[wf].instance, "track_file", wf.block.Name, "file", wf.path)
 			}
-			delete(w.byWD, wd)
+			delete(n.byWD, wd)
 		case mask&unix.IN_ISDIR != 0, mask&(unix.IN_CLOSE_WRITE|unix.IN_DELETE|unix.IN_MOVE) == 0:
 		default:
-			for _, wf := range w.byWD[wd] {
+			for _, wf := range n.byWD[wd] {
 				if wf.base == name {
-					w.update(wf, mask&(unix.IN_MOVED_FROM|unix.IN_DELETE) != 0)
+					targets = append(targets, target{n.of[wf], wf, mask&(unix.IN_MOVED_FROM|unix.IN_DELETE) != 0})
 				}
 			}
+		}
+		n.mu.Unlock()
+		for _, t := range targets {
+			t.w.mu.Lock()
+			t.w.update(t.wf, t.gone)
+			t.w.mu.Unlock()
 		}
 	}
 }
 
 // update applies the file's value after an event: 0 if it is gone,
-// else what it holds.
+// else what it holds. w.mu is held.
 func (w *fileWatcher) update(wf *watchedFile, gone bool) {
 	v := int64(0)
 	if !gone {

@@ -390,13 +390,15 @@ func writeAtomic(t *testing.T, path, text string) {
 func TestTrackFileChanges(t *testing.T) {
 	dir, other := t.TempDir(), t.TempDir()
 	a, b, c := filepath.Join(dir, "a"), filepath.Join(dir, "b"), filepath.Join(other, "c")
+	sentinel := filepath.Join(other, "sentinel")
 	require.NoError(t, os.WriteFile(a, []byte("1\n"), 0o644))
 	cfg := &keepalived.Config{TrackFiles: []*keepalived.TrackFile{
 		{Name: "a", File: a, Weight: 1},
 		{Name: "b", File: b, Weight: 0}, // missing: 0, not FAULT
 		{Name: "c", File: c, Weight: 2, Reverse: true},
+		{Name: "sentinel", File: sentinel, Weight: 1},
 	}}
-	in := &keepalived.Instance{Name: "VI_1", TrackFiles: []keepalived.TrackedFile{{Name: "a"}, {Name: "b"}, {Name: "c", Weight: 3, WeightSet: true}}}
+	in := &keepalived.Instance{Name: "VI_1", TrackFiles: []keepalived.TrackedFile{{Name: "a"}, {Name: "b"}, {Name: "c", Weight: 3, WeightSet: true}, {Name: "sentinel"}}}
 	ft := watch(t, cfg, in)
 	require.Equal(t, 101, ft.priority(100))
 
@@ -432,7 +434,15 @@ func TestTrackFileChanges(t *testing.T) {
 		require.Eventually(t, func() bool { return ft.priority(100) == s.want }, 10*time.Second, 2*time.Millisecond,
 			"%s: priority %d, want %d", s.name, ft.priority(100), s.want)
 		if s.name == "an invalid number keeps the value" || strings.HasPrefix(s.name, "a file beside") || strings.HasPrefix(s.name, "nor a") {
-			assert.Equal(t, before, ft.callCount(), "%s: the tracker was called", s.name)
+			// A change of the sentinel after it, once applied, says the
+			// step's events were handled: one call, the sentinel's.
+			require.NoError(t, os.WriteFile(sentinel, []byte("1"), 0o644))
+			want := min(s.want+1, 254)
+			require.Eventually(t, func() bool { return ft.callCount() > before }, 10*time.Second, 2*time.Millisecond, "%s: the sentinel", s.name)
+			assert.Equal(t, before+1, ft.callCount(), "%s: the tracker was called for more than the sentinel", s.name)
+			assert.Equal(t, want, ft.priority(100), s.name)
+			require.NoError(t, os.Remove(sentinel))
+			require.Eventually(t, func() bool { return ft.callCount() == before+2 }, 10*time.Second, 2*time.Millisecond, "%s: the sentinel removed", s.name)
 		}
 	}
 }
@@ -451,15 +461,16 @@ func inotifyFDs(t *testing.T) int {
 	return n
 }
 
-// watchers counts the goroutines of WatchFiles.
+// watchers counts the goroutines that read the inotify descriptor.
 func watchers() int {
 	buf := make([]byte, 1<<20)
 	buf = buf[:runtime.Stack(buf, true)]
-	return strings.Count(string(buf), "keepalived.(*Config).WatchFiles.func")
+	return strings.Count(string(buf), "keepalived.(*inotifyWatch).read")
 }
 
-// TestTrackFileStops: the goroutine and the inotify descriptor end with
-// the context, and a failed WatchFiles leaves neither.
+// TestTrackFileStops: every WatchFiles shares one inotify descriptor and
+// goroutine, which end with the last context, and a failed WatchFiles
+// leaves neither.
 func TestTrackFileStops(t *testing.T) {
 	// Those of the tests before end with their Cleanups, soon after.
 	require.Eventually(t, func() bool { return watchers() == 0 }, 10*time.Second, 5*time.Millisecond)
@@ -473,7 +484,22 @@ func TestTrackFileStops(t *testing.T) {
 	require.NoError(t, cfg.WatchFiles(ctx, in, ft, nil))
 	assert.Equal(t, fds+1, inotifyFDs(t))
 	assert.Equal(t, goroutines+1, watchers())
+
+	// A second instance, its file in the same directory: the same
+	// descriptor; it follows its file after the first has stopped.
+	other := filepath.Join(dir, "w")
+	require.NoError(t, os.WriteFile(other, []byte("5"), 0o644))
+	cfg2, in2 := oneFile(other, 1, false)
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	ft2 := newFakeTracker()
+	require.NoError(t, cfg2.WatchFiles(ctx2, in2, ft2, nil))
+	assert.Equal(t, fds+1, inotifyFDs(t), "one descriptor for both")
+	assert.Equal(t, goroutines+1, watchers())
 	cancel()
+	require.NoError(t, os.WriteFile(other, []byte("6"), 0o644))
+	require.Eventually(t, func() bool { return ft2.priority(100) == 106 }, 10*time.Second, 5*time.Millisecond, "the second stopped following its file")
+	assert.Equal(t, fds+1, inotifyFDs(t), "the second still watches")
+	cancel2()
 	require.Eventually(t, func() bool { return inotifyFDs(t) == fds && watchers() == goroutines }, 10*time.Second, 5*time.Millisecond,
 		"inotify descriptors %d, want %d; goroutines %d, want %d", inotifyFDs(t), fds, watchers(), goroutines)
 	// Nothing follows the file any more.

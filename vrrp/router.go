@@ -656,6 +656,7 @@ func (r *Router) applyHealth(now time.Time) {
 
 // do carries out the actions of the state machine.
 func (r *Router) do(now time.Time, act Actions) {
+	r.wants.Store(r.machine.WantsMaster()) // before the events that ask for it
 	if act.Send {
 		r.send(act.SendPriority)
 	}

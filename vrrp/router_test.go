@@ -588,7 +588,7 @@ func TestRouterHold(t *testing.T) {
 		"the backup takes over when its Master_Down_Timer fires, as no priority 0 came")
 	// a, at 200, discards b's 100 to preempt it, so it wants master
 	// again; released, it preempts.
-	require.Eventually(t, a.WantsMaster, time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return a.LastMaster().Addr == bAddr && a.WantsMaster() }, time.Second, time.Millisecond)
 	assert.Equal(t, vrrp.Backup, a.State())
 	a.Hold(false)
 	assert.Equal(t, vrrp.Master, a.State())

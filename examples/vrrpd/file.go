@@ -127,7 +127,9 @@ func (s *supervisor) setGroups(cfg *keepalived.Config) {
 		ng := &group{cfg: g, states: map[string]vrrp.State{}, own: map[string]bool{}, master: allOwners(cfg, g)}
 		for _, o := range old {
 			if o.cfg.Name == g.Name {
-				ng.master = o.master
+				// As keepalived's reload: MASTER if it was and has the
+				// same members, else if every member runs as master.
+				ng.master = o.master && slices.Equal(o.cfg.Group, g.Group) || s.allMaster(g)
 			}
 			for _, m := range g.Group {
 				if st, ok := o.states[m]; ok {
@@ -264,7 +266,23 @@ func (s *supervisor) apply(g *group) {
 func (s *supervisor) canGoMaster(g *group) bool {
 	for _, m := range g.cfg.Group {
 		r, ok := s.running[m]
-		if !ok || r.inst.router.State() != vrrp.Master && !r.inst.router.WantsMaster() {
+		if !ok {
+			return false
+		}
+		switch st := r.inst.router.State(); {
+		case st == vrrp.Master, st == vrrp.Backup && r.inst.router.WantsMaster():
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// allMaster reports whether every member of g runs as master. s.mu is
+// held.
+func (s *supervisor) allMaster(g *keepalived.SyncGroup) bool {
+	for _, m := range g.Group {
+		if r, ok := s.running[m]; !ok || r.inst.router.State() != vrrp.Master {
 			return false
 		}
 	}
@@ -447,6 +465,11 @@ func (s *supervisor) reload(path string) {
 		instances, err := startInstances(cfg, []*keepalived.Instance{in}, s.log)
 		if err != nil {
 			s.log.Error("reload: cannot start", "instance", in.Name, "err", err)
+			for _, g := range cfg.SyncGroups {
+				if slices.Contains(g.Group, in.Name) {
+					s.log.Error("reload: vrrp_sync_group stays out of MASTER while a member does not run", "group", g.Name, "instance", in.Name)
+				}
+			}
 			continue
 		}
 		s.log.Info("reload: starting", "instance", in.Name)
