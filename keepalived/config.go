@@ -156,9 +156,10 @@ type SyncGroup struct {
 	// TrackInterfaces, TrackScripts and TrackFiles are the group's own
 	// tracking, which Load adds to every member's, as keepalived does
 	// (sync_group_tracking_init), marked with the group's name.
-	TrackInterfaces []string
-	TrackScripts    []TrackScript
-	TrackFiles      []TrackedFile
+	TrackInterfaces    []string
+	WeightedInterfaces []vrrp.WeightedInterface
+	TrackScripts       []TrackScript
+	TrackFiles         []TrackedFile
 }
 
 // Notify are notify scripts: one per state and one for every change.
@@ -239,6 +240,8 @@ type converter struct {
 	unknownFiles []unknownFile
 	// trackingWeight are the sync groups with sync_group_tracking_weight.
 	trackingWeight map[string]bool
+	// weightedIfs are the weighted track_interface entries.
+	weightedIfs []weightedIf
 }
 
 // An unknownFile is an instance's track_file entry that names no
@@ -301,6 +304,7 @@ func (c *converter) convert(nodes []*node) {
 			c.fail(n, "unknown keyword at the top level")
 		}
 	}
+	c.checkInterfaceWeights()
 	c.groupTracking()
 	c.checkReferences()
 	c.checkScriptWeights()
@@ -473,7 +477,9 @@ func (c *converter) instance(b *node) {
 		case "virtual_ipaddress_excluded":
 			excluded = append(excluded, c.addresses(n, in)...)
 		case "track_interface":
-			r.TrackInterfaces = append(r.TrackInterfaces, c.trackInterfaces(n)...)
+			names, weighted := c.trackInterfaces(n, in.Name, "")
+			r.TrackInterfaces = append(r.TrackInterfaces, names...)
+			r.WeightedInterfaces = append(r.WeightedInterfaces, weighted...)
 			set("TrackInterfaces", n)
 		case "track_script":
 			in.TrackScripts = append(in.TrackScripts, c.trackScripts(n)...)
@@ -838,7 +844,9 @@ func (c *converter) syncGroup(b *node) {
 		case "notify_master", "notify_backup", "notify_fault", "notify_stop", "notify":
 			c.notify(n, &g.Notify)
 		case "track_interface":
-			g.TrackInterfaces = append(g.TrackInterfaces, c.trackInterfaces(n)...)
+			names, weighted := c.trackInterfaces(n, "", name)
+			g.TrackInterfaces = append(g.TrackInterfaces, names...)
+			g.WeightedInterfaces = append(g.WeightedInterfaces, weighted...)
 		case "track_script":
 			g.TrackScripts = append(g.TrackScripts, c.trackScripts(n)...)
 		case "track_file":
@@ -952,18 +960,74 @@ func (c *converter) trackFile(b *node) {
 	c.cfg.TrackFiles = append(c.cfg.TrackFiles, f)
 }
 
-// trackInterfaces reads a track_interface block: interfaces by name, each
-// with no weight or weight 0 (FAULT while it is down).
-func (c *converter) trackInterfaces(b *node) []string {
-	var names []string
+// trackInterfaces reads a track_interface block of the instance or the
+// group named: interfaces by name, those without a weight (or weight 0:
+// FAULT while down) in names, the others, "NAME weight W [reverse|
+// noreverse]", in weighted, each remembered for checkInterfaceWeights.
+func (c *converter) trackInterfaces(b *node, instance, group string) (names []string, weighted []vrrp.WeightedInterface) {
 	for _, t := range c.lines(b) {
-		if len(t.words) > 1 && !(len(t.words) == 3 && t.words[1] == "weight" && t.words[2] == "0") {
-			c.fail(t, "a weight for a tracked interface is not supported: a tracked interface down puts the router in FAULT (weight 0)")
+		args := t.args()
+		if len(args) == 0 || len(args) == 2 && args[0] == "weight" && args[1] == "0" {
+			names = append(names, t.keyword())
 			continue
 		}
-		names = append(names, t.keyword())
+		if args[0] != "weight" || len(args) < 2 || len(args) > 3 {
+			c.fail(t, "want NAME [weight W [reverse|noreverse]]")
+			continue
+		}
+		w, err := strconv.Atoi(args[1])
+		if err != nil || w < -253 || w > 253 {
+			c.fail(t, "weight %q: need -253..253", args[1])
+			continue
+		}
+		wi := vrrp.WeightedInterface{Name: t.keyword(), Weight: w}
+		if len(args) == 3 {
+			switch args[2] {
+			case "reverse":
+				wi.Reverse = true
+			case "noreverse":
+			default:
+				c.fail(t, "%q: reverse or noreverse may follow the weight", args[2])
+				continue
+			}
+		}
+		if w == 0 {
+			c.fail(t, "weight 0 reverse (FAULT while the interface is up) is not supported")
+			continue
+		}
+		weighted = append(weighted, wi)
+		c.weightedIfs = append(c.weightedIfs, weightedIf{pos: t.pos, name: wi.Name, instance: instance, group: group})
 	}
-	return names
+	return names, weighted
+}
+
+// A weightedIf is where an instance or a group tracks an interface with a
+// weight.
+type weightedIf struct {
+	pos             Pos
+	name            string
+	instance, group string
+}
+
+// checkInterfaceWeights refuses a weighted track_interface where keepalived
+// takes no weight (vrrp_complete_instance, sync_group_tracking_init): in
+// the address owner, in a member of a sync group without
+// sync_group_tracking_weight, in a group with the owner among its members.
+func (c *converter) checkInterfaceWeights() {
+	for _, w := range c.weightedIfs {
+		for _, in := range c.cfg.Instances {
+			if w.instance != "" && in.Name != w.instance {
+				continue
+			}
+			if w.group != "" && !slices.ContainsFunc(c.cfg.SyncGroups, func(g *SyncGroup) bool { return g.Name == w.group && slices.Contains(g.Group, in.Name) }) {
+				continue
+			}
+			if why := c.unweighted(in, w.group); why != "" {
+				c.errorf(w.pos, "track_interface: %s has a weight in %s, which keepalived ignores with an error: track it without one", w.name, why)
+				break
+			}
+		}
+	}
 }
 
 // trackScripts reads a track_script block: vrrp_scripts by name, each
@@ -1108,9 +1172,23 @@ func (c *converter) groupTracking() {
 			if !slices.Contains(g.Group, in.Name) {
 				continue
 			}
+			// keepalived's add_vrrp_to_interface: the group's weight
+			// replaces the member's, unless the member tracks it without
+			// one.
 			for _, name := range g.TrackInterfaces {
+				in.Router.WeightedInterfaces = slices.DeleteFunc(in.Router.WeightedInterfaces, func(o vrrp.WeightedInterface) bool { return o.Name == name })
 				if !slices.Contains(in.Router.TrackInterfaces, name) {
 					in.Router.TrackInterfaces = append(in.Router.TrackInterfaces, name)
+				}
+			}
+			for _, wi := range g.WeightedInterfaces {
+				if slices.Contains(in.Router.TrackInterfaces, wi.Name) {
+					continue
+				}
+				if i := slices.IndexFunc(in.Router.WeightedInterfaces, func(o vrrp.WeightedInterface) bool { return o.Name == wi.Name }); i >= 0 {
+					in.Router.WeightedInterfaces[i] = wi
+				} else {
+					in.Router.WeightedInterfaces = append(in.Router.WeightedInterfaces, wi)
 				}
 			}
 			for _, ts := range g.TrackScripts {

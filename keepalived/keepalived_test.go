@@ -69,8 +69,8 @@ func TestSamples(t *testing.T) {
 		{file: "samples/keepalived.conf.vrrp.scripts", instances: 3, notes: []string{"17 state", "19 smtp_alert", "40 state", "50 state"}},
 		{file: "samples/keepalived.conf.vrrp.sync", instances: 9, notes: []string{
 			"27 state", "37 state", "64 state", "74 state", "84 state", "94 state", "104 state"}},
-		{file: "samples/keepalived.conf.vrrp.localcheck", refused: []int{51, 52, 73, 74}},
-		{file: "samples/keepalived.conf.track_interface", refused: []int{7, 25, 26, 28}},
+		{file: "samples/keepalived.conf.vrrp.localcheck", instances: 9, notes: []string{"44 state", "66 state", "104 state", "115 state", "125 state", "135 state", "145 state"}},
+		{file: "samples/keepalived.conf.track_interface", refused: []int{7, 25, 26, 28}}, // its weighted interfaces are taken
 		{file: "samples/keepalived.conf.IPv6", refused: []int{7, 13}},
 		{file: "samples/keepalived.conf.sample", refused: []int{26}},
 		{file: "tencent-havip.conf", instances: 1, notes: []string{"34 track_script"}},
@@ -423,4 +423,39 @@ vrrp_instance V2 {
 	require.Len(t, cfg.Instances[0].TrackScripts, 1)
 	assert.Equal(t, "G", cfg.Instances[0].TrackScripts[0].Group)
 	assert.False(t, cfg.Instances[0].TrackScripts[0].WeightSet, "the group's entry, the script's weight")
+}
+
+// TestTrackInterfaceWeights: a track_interface with a weight moves the
+// priority (vrrp.Config.WeightedInterfaces), without one or with weight 0
+// it means FAULT; a weight is refused where keepalived refuses it.
+func TestTrackInterfaceWeights(t *testing.T) {
+	inst := func(prio int, lines ...string) string {
+		return "vrrp_instance V1 {\n  interface eth0\n  virtual_router_id 1\n  priority " + strconv.Itoa(prio) +
+			"\n  virtual_ipaddress {\n    192.0.2.1/24\n  }\n  track_interface {\n" + strings.Join(lines, "\n") + "\n  }\n}\n"
+	}
+	cfg, lines, err := load(t, map[string]string{"keepalived.conf": inst(100, "    eth1 weight 2", "    eth2 weight -2 reverse", "    eth3", "    eth4 weight 0", "    eth5 weight 7 noreverse")})
+	require.NoError(t, err, "%v", lines)
+	r := cfg.Instances[0].Router
+	assert.Equal(t, []string{"eth3", "eth4"}, r.TrackInterfaces)
+	assert.Equal(t, []vrrp.WeightedInterface{{Name: "eth1", Weight: 2}, {Name: "eth2", Weight: -2, Reverse: true}, {Name: "eth5", Weight: 7}}, r.WeightedInterfaces)
+
+	for _, c := range []struct{ conf, want string }{
+		{inst(255, "    eth1 weight 2"), "keepalived.conf:9: track_interface: eth1 has a weight in the address owner (priority 255), which keepalived ignores with an error: track it without one"},
+		{inst(100, "    eth1 weight 0 reverse"), "keepalived.conf:9: eth1: weight 0 reverse (FAULT while the interface is up) is not supported"},
+		{inst(100, "    eth1 weight 254"), `keepalived.conf:9: eth1: weight "254": need -253..253`},
+		{"vrrp_sync_group G {\n  group {\n    V1\n  }\n}\n" + inst(100, "    eth1 weight 2"),
+			"keepalived.conf:14: track_interface: eth1 has a weight in a member of vrrp_sync_group G without sync_group_tracking_weight, which keepalived ignores with an error: track it without one"},
+	} {
+		_, lines, err := load(t, map[string]string{"keepalived.conf": c.conf})
+		require.Error(t, err, c.want)
+		assert.Contains(t, lines, c.want)
+	}
+
+	// A group's weight applies to its members, and replaces theirs.
+	cfg, lines, err = load(t, map[string]string{"keepalived.conf": "vrrp_sync_group G {\n  group {\n    V1\n  }\n  sync_group_tracking_weight\n  track_interface {\n    eth1 weight -9\n    eth2\n  }\n}\n" +
+		inst(100, "    eth1 weight 2", "    eth2 weight 3")})
+	require.NoError(t, err, "%v", lines)
+	r = cfg.Instances[0].Router
+	assert.Equal(t, []string{"eth2"}, r.TrackInterfaces)
+	assert.Equal(t, []vrrp.WeightedInterface{{Name: "eth1", Weight: -9}}, r.WeightedInterfaces)
 }

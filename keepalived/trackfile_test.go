@@ -483,7 +483,7 @@ func TestTrackFileStops(t *testing.T) {
 	ft := newFakeTracker()
 	require.NoError(t, cfg.WatchFiles(ctx, in, ft, nil))
 	assert.Equal(t, fds+1, inotifyFDs(t))
-	assert.Equal(t, goroutines+1, watchers())
+	require.Eventually(t, func() bool { return watchers() == goroutines+1 }, time.Second, time.Millisecond, "the reader started")
 
 	// A second instance, its file in the same directory: the same
 	// descriptor; it follows its file after the first has stopped.

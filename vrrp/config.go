@@ -121,6 +121,9 @@ type Config struct {
 	// advertising and gives up mastership until every one is up again
 	// (keepalived's track_interface).
 	TrackInterfaces []string
+	// WeightedInterfaces are interfaces whose link moves the priority
+	// instead (keepalived's track_interface with a weight).
+	WeightedInterfaces []WeightedInterface
 	// Checks are health checks that move the priority or cause FAULT
 	// (keepalived's track_script).
 	Checks []Check
@@ -258,6 +261,7 @@ func (c Config) withDefaults() (Config, error) {
 	c.VirtualAddresses = slices.Clone(c.VirtualAddresses)
 	c.UnicastPeers = slices.Clone(c.UnicastPeers)
 	c.TrackInterfaces = slices.Clone(c.TrackInterfaces)
+	c.WeightedInterfaces = slices.Clone(c.WeightedInterfaces)
 	c.Checks = slices.Clone(c.Checks)
 	for i := range c.Checks {
 		var err error
@@ -268,6 +272,17 @@ func (c Config) withDefaults() (Config, error) {
 	for i, name := range c.TrackInterfaces {
 		if name == "" {
 			return c, configError(fmt.Sprintf("TrackInterfaces[%d]", i), "empty")
+		}
+	}
+	for i, wi := range c.WeightedInterfaces {
+		field := fmt.Sprintf("WeightedInterfaces[%d]", i)
+		switch {
+		case wi.Name == "":
+			return c, configError(field, "empty")
+		case wi.Name == c.Interface || slices.Contains(c.TrackInterfaces, wi.Name):
+			return c, configError(field, "%s: tracked already, without a weight", wi.Name)
+		case wi.Weight == 0 || wi.Weight < -253 || wi.Weight > 253:
+			return c, configError(field, "%s: Weight %d outside -253..253 but 0 (TrackInterfaces has no weight)", wi.Name, wi.Weight)
 		}
 	}
 	if c.UnicastSource.IsValid() && len(c.UnicastPeers) == 0 {
@@ -349,3 +364,25 @@ func (c *Config) ipv6() bool { return c.VirtualAddresses[0].Is6() }
 
 // unicast reports whether c sends to peers instead of the multicast group.
 func (c *Config) unicast() bool { return len(c.UnicastPeers) > 0 }
+
+// A WeightedInterface is an interface whose link moves the router's
+// priority rather than putting it in FAULT, as keepalived's track_interface
+// with a weight: Weight, -253..253 but 0, is added to the priority while
+// the link is up if it is positive, while it is down if negative; Reverse
+// subtracts it instead (keepalived's weight_multiplier -1).
+type WeightedInterface struct {
+	Name    string
+	Weight  int
+	Reverse bool
+}
+
+// delta is what wi adds to the priority while its link is up, or down.
+func (wi WeightedInterface) delta(up bool) int {
+	if (wi.Weight > 0) != up {
+		return 0
+	}
+	if wi.Reverse {
+		return -wi.Weight
+	}
+	return wi.Weight
+}

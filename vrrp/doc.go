@@ -79,11 +79,11 @@
 //     and every havip host of the process there, lists the links and
 //     addresses once and keeps them from the link and address events it
 //     reads on a goroutine of its own (two sockets in all); it hands each
-//     event to every Router's link watch: the links of Config.Interface
-//     and Config.TrackInterfaces, by name, and the addresses of
-//     Config.Interface. An interface deleted is a FAULT; made again (a new
-//     index), the Router opens, or shares, a socket of the new one and
-//     leaves FAULT.
+//     event to every Router's link watch: the links of Config.Interface,
+//     Config.TrackInterfaces and Config.WeightedInterfaces, by name, and
+//     the addresses of Config.Interface. An interface deleted is a FAULT;
+//     made again (a new index), the Router opens, or shares, a socket of
+//     the new one and leaves FAULT.
 //   - [Router.Subscribe] delivers on a goroutine that runs only while
 //     events wait, at most 256 of them: then the oldest are dropped and
 //     counted (Stats.EventsDropped). Publishing an event never waits for a
@@ -108,8 +108,8 @@
 // program that entered a namespace (runtime.LockOSThread, then setns) calls
 // NewRouter on that thread; Run may then run on any thread. [NewRouterConn]
 // runs over an injected [Conn] and needs no privilege: it looks nothing up
-// on the host and refuses TrackInterfaces. Raw sockets and the link watch
-// are Linux only.
+// on the host and refuses TrackInterfaces and WeightedInterfaces. Raw
+// sockets and the link watch are Linux only.
 //
 // # Configuration errors
 //
@@ -218,10 +218,11 @@
 //     them. Type 2 (AH) is decoded but never spoken: it fails the check.
 //   - From keepalived, not from the RFCs: the [Fault] state (a link of
 //     Interface or TrackInterfaces down, or a failed Check of Weight 0; a
-//     master leaving for it sends priority 0), Check weights, PreemptDelay,
-//     DownTimerAdverts (the RFC's 3 by default), and unicast peers: only
-//     they are heard, and the TTL of a unicast packet is checked only
-//     against UnicastMinTTL and UnicastMaxTTL (no bound by default:
+//     master leaving for it sends priority 0), Check and interface
+//     weights, PreemptDelay, DownTimerAdverts (the RFC's 3 by default),
+//     and unicast peers: only they are heard, and the TTL of a unicast
+//     packet is checked only against UnicastMinTTL and UnicastMaxTTL (no
+//     bound by default:
 //     keepalived 2.2.7 sends IPv6 unicast with hop limit 64).
 //   - A master whose priority changes at run time advertises it at once.
 //   - The Adver_Timer (RFC 5798 §6.4.3 "reset the Adver_Timer") is reset

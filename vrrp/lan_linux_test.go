@@ -280,6 +280,47 @@ func TestLANLinkFault(t *testing.T) {
 	})
 }
 
+// TestLANWeightedInterface: interfaces with a weight move the priority,
+// never to FAULT (keepalived's track_interface NAME weight W [reverse]):
+// eth1's -60 applies while it is down, eth2's 30 reverse takes 30 while it
+// is up. The backup preempts the lowered master, and is preempted back.
+func TestLANWeightedInterface(t *testing.T) {
+	lab := netlab.New(t)
+	sw := lab.Switch("sw")
+	h1, h2, uplink := lab.Host("h1"), lab.Host("h2"), lab.Host("up")
+	n1 := &lanNode{host: h1, iface: sw.Attach(h1)}
+	n2 := &lanNode{host: h2, iface: sw.Attach(h2)}
+	n1.iface.AddAddr(netip.MustParsePrefix("192.0.2.1/24"))
+	n2.iface.AddAddr(netip.MustParsePrefix("192.0.2.2/24"))
+	eth1, _ := lab.Link(h1, uplink)
+	eth2, _ := lab.Link(h1, uplink)
+	require.Equal(t, []string{"eth1", "eth2"}, []string{eth1.Name(), eth2.Name()})
+
+	vip := []netip.Addr{netip.MustParseAddr("192.0.2.100")}
+	n1.start(t, vrrp.Config{VRID: 6, Priority: 150, AdvertInterval: 50 * time.Millisecond, VirtualAddresses: vip,
+		WeightedInterfaces: []vrrp.WeightedInterface{{Name: "eth1", Weight: -60}, {Name: "eth2", Weight: 30, Reverse: true}}})
+	waitMaster(t, n1, time.Time{})
+	assert.Equal(t, uint8(120), n1.router.Priority(), "eth2 up takes 30")
+	n2.start(t, vrrp.Config{VRID: 6, Priority: 100, AdvertInterval: 50 * time.Millisecond, VirtualAddresses: vip})
+	nodes := []*lanNode{n1, n2}
+	converge(t, nodes, n1, time.Second)
+
+	since := time.Now()
+	eth1.Peer().SetUp(false) // no carrier
+	waitMaster(t, n2, since)
+	assert.Equal(t, uint8(60), n1.router.Priority())
+	converge(t, nodes, n2, time.Second)
+	assert.Equal(t, vrrp.Backup, n1.router.State(), "a weighted interface never means FAULT")
+
+	since = time.Now()
+	eth1.Peer().SetUp(true)
+	assert.Equal(t, vrrp.ReasonPreempted, waitMaster(t, n1, since).Reason)
+	assert.Equal(t, uint8(120), n1.router.Priority())
+	eth2.Peer().SetUp(false)
+	require.Eventually(t, func() bool { return n1.router.Priority() == 150 }, 2*time.Second, time.Millisecond, "eth2 down gives the 30 back")
+	converge(t, nodes, n1, time.Second)
+}
+
 // TestLANCraftedPackets sends crafted packets from a raw socket of another
 // host to a running router: each changes its counter and nothing else.
 // This proves on a real socket what the fake one cannot: the TTL and the

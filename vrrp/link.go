@@ -37,14 +37,14 @@ type linkState struct {
 // namespace and finds own, the router's interface, and the others it
 // tracks. A name that is not an interface is an ErrConfig error naming
 // Interface or TrackInterfaces.
-func openLinkWatch(own string, others []string) (*linkWatch, linkState, error) {
+func openLinkWatch(own string, others []string, weighted []WeightedInterface) (*linkWatch, linkState, error) {
 	host, err := netmon.OpenWatch()
 	if err != nil {
 		return nil, linkState{}, fmt.Errorf("vrrp: %w", err)
 	}
 	w := &linkWatch{host: host}
 	var st linkState
-	host.Read(func(v *netmon.View) { st, err = w.find(v, own, others) })
+	host.Read(func(v *netmon.View) { st, err = w.find(v, own, others, weighted) })
 	if err != nil {
 		w.close()
 		return nil, linkState{}, err
@@ -53,16 +53,19 @@ func openLinkWatch(own string, others []string) (*linkWatch, linkState, error) {
 }
 
 // find finds the interfaces named in the view.
-func (w *linkWatch) find(v *netmon.View, own string, others []string) (linkState, error) {
+func (w *linkWatch) find(v *netmon.View, own string, others []string, weighted []WeightedInterface) (linkState, error) {
 	st := linkState{down: map[string]string{}}
-	for i, name := range append([]string{own}, others...) {
+	names, fields := []string{own}, []string{"Interface"}
+	for i, name := range others {
+		names, fields = append(names, name), append(fields, fmt.Sprintf("TrackInterfaces[%d]", i))
+	}
+	for i, wi := range weighted {
+		names, fields = append(names, wi.Name), append(fields, fmt.Sprintf("WeightedInterfaces[%d]", i))
+	}
+	for i, name := range names {
 		l, ok := v.Link(name)
 		if !ok {
-			field := "Interface"
-			if i > 0 {
-				field = fmt.Sprintf("TrackInterfaces[%d]", i-1)
-			}
-			return linkState{}, configError(field, "no interface %q in this network namespace", name)
+			return linkState{}, configError(fields[i], "no interface %q in this network namespace", name)
 		}
 		if i == 0 {
 			st.own, st.addrs, w.index = l, slices.Clone(v.Addrs(l.Index)), l.Index

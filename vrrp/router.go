@@ -104,7 +104,7 @@ func NewRouter(cfg Config) (*Router, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vrrp: %w", err)
 	}
-	links, st, err := openLinkWatch(cfg.Interface, cfg.TrackInterfaces)
+	links, st, err := openLinkWatch(cfg.Interface, cfg.TrackInterfaces, cfg.WeightedInterfaces)
 	if err != nil {
 		return nil, err
 	}
@@ -168,6 +168,9 @@ func NewRouterConn(cfg Config, conn Conn, src netip.Addr) (*Router, error) {
 	}
 	if len(cfg.TrackInterfaces) > 0 {
 		return nil, configError("TrackInterfaces", "interfaces are tracked by NewRouter, not over an injected Conn")
+	}
+	if len(cfg.WeightedInterfaces) > 0 {
+		return nil, configError("WeightedInterfaces", "interfaces are tracked by NewRouter, not over an injected Conn")
 	}
 	if cfg.VirtualMAC {
 		return nil, configError("VirtualMAC", "the macvlan is made by NewRouter, not over an injected Conn")
@@ -360,6 +363,7 @@ func (r *Router) Config() Config {
 	c.VirtualAddresses = slices.Clone(c.VirtualAddresses)
 	c.UnicastPeers = slices.Clone(c.UnicastPeers)
 	c.TrackInterfaces = slices.Clone(c.TrackInterfaces)
+	c.WeightedInterfaces = slices.Clone(c.WeightedInterfaces)
 	c.Checks = slices.Clone(c.Checks)
 	return c
 }
@@ -630,7 +634,7 @@ func (r *Router) startTrackers(ctx context.Context) {
 // SetPriority said: FAULT or not, and the priority.
 func (r *Router) applyHealth(now time.Time) {
 	r.mu.Lock()
-	prio, fault := r.health.effective(r.cfg.Checks)
+	prio, fault := r.health.effective(r.cfg.Checks, r.cfg.WeightedInterfaces)
 	src := r.health.source
 	r.mu.Unlock()
 	if src.IsValid() && src != r.src {

@@ -617,6 +617,13 @@ func TestConfigRefused(t *testing.T) {
 		{"UnicastSource", mod(func(c *vrrp.Config) { c.UnicastSource = vip6; c.UnicastPeers = []netip.Addr{src4} })},
 		{"UnicastPeers", mod(func(c *vrrp.Config) { c.UnicastSource = src4 })},
 		{"UnicastPeers[0]", mod(func(c *vrrp.Config) { c.UnicastPeers = []netip.Addr{netip.IPv4Unspecified()} })},
+		{"WeightedInterfaces[0]", mod(func(c *vrrp.Config) { c.WeightedInterfaces = []vrrp.WeightedInterface{{Name: "eth1"}} })},
+		{"WeightedInterfaces[0]", mod(func(c *vrrp.Config) { c.WeightedInterfaces = []vrrp.WeightedInterface{{Name: "eth1", Weight: 254}} })},
+		{"WeightedInterfaces[0]", mod(func(c *vrrp.Config) { c.WeightedInterfaces = []vrrp.WeightedInterface{{Name: "eth0", Weight: -10}} })},
+		{"WeightedInterfaces[1]", mod(func(c *vrrp.Config) {
+			c.TrackInterfaces = []string{"eth2"}
+			c.WeightedInterfaces = []vrrp.WeightedInterface{{Name: "eth1", Weight: 5}, {Name: "eth2", Weight: 5}}
+		})},
 		{"AuthPass", mod(func(c *vrrp.Config) { c.AuthPass = "x" })},
 		{"AuthPass", mod(func(c *vrrp.Config) {
 			c.Version = vrrp.Version2

@@ -77,17 +77,19 @@ type health struct {
 
 // effective returns the priority the weights give, clamped to 1..254 (the
 // owner's 255 never changes), and the reason for FAULT or "".
-func (h *health) effective(checks []Check) (uint8, string) {
+func (h *health) effective(checks []Check, weighted []WeightedInterface) (uint8, string) {
 	fault := h.noSource
 	if h.sendFault != "" {
 		fault = h.sendFault
 	}
-	for _, down := range h.linkDown {
-		if down != "" {
+	prio := int(h.base)
+	for name, down := range h.linkDown {
+		if i := slices.IndexFunc(weighted, func(wi WeightedInterface) bool { return wi.Name == name }); i >= 0 {
+			prio += weighted[i].delta(down == "")
+		} else if down != "" {
 			fault = down
 		}
 	}
-	prio := int(h.base)
 	for _, delta := range h.adjusted {
 		prio += delta
 	}

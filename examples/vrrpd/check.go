@@ -75,6 +75,16 @@ func describe(in *keepalived.Instance) string {
 	if len(r.TrackInterfaces) > 0 {
 		parts = append(parts, "tracks "+strings.Join(r.TrackInterfaces, " "))
 	}
+	for _, wi := range r.WeightedInterfaces {
+		rev := ""
+		if wi.Reverse {
+			rev = " reverse"
+		}
+		parts = append(parts, fmt.Sprintf("tracks %s weight %d%s", wi.Name, wi.Weight, rev))
+	}
+	for _, t := range in.TrackFiles {
+		parts = append(parts, "track_file "+t.Name)
+	}
 	for _, t := range in.TrackScripts {
 		parts = append(parts, "track_script "+t.Name)
 	}
