@@ -224,7 +224,7 @@ func (n *inotifyWatch) read(file *os.File, log *slog.Logger) {
 			}
 			return
 		}
-		n.events(buf[:nr])
+		n.events(file, buf[:nr])
 	}
 }
 
@@ -252,8 +252,10 @@ type fileWatcher struct {
 	mu       sync.Mutex // serializes what its files' events do
 }
 
-// events handles what one read of the inotify descriptor returned.
-func (n *inotifyWatch) events(b []byte) {
+// events handles what one read of file, the inotify descriptor, returned.
+// Read before the descriptor was closed, they are no one's: a descriptor
+// made since numbers its watches from 1 again.
+func (n *inotifyWatch) events(file *os.File, b []byte) {
 	type target struct {
 		w    *fileWatcher
 		wf   *watchedFile
@@ -274,6 +276,10 @@ func (n *inotifyWatch) events(b []byte) {
 		b = b[size:]
 		var targets []target
 		n.mu.Lock()
+		if n.file != file {
+			n.mu.Unlock()
+			return
+		}
 		switch {
 		case mask&unix.IN_Q_OVERFLOW != 0:
 			for wf, w := range n.of {
