@@ -9,6 +9,8 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -648,4 +650,66 @@ func TestKeepalivedConfFileTrackFile(t *testing.T) {
 	b.waitInstance(t, "VI_1", "MASTER", 10*time.Second)
 	k.WaitState(t, "BACKUP", 3*time.Second)
 	assert.Contains(t, b.proc.Output(), "track_file changed")
+}
+
+// TestKeepalivedConfFileWeightedInterface: keepalived and vrrpd -f run one
+// file whose VI_1 tracks eth1 with weight 30 reverse and eth2 with weight
+// -20, each node on uplinks of its own; as the uplinks' far ends go down
+// and up, both move their priority alike.
+func TestKeepalivedConfFileWeightedInterface(t *testing.T) {
+	bin := netlab.Build(t)
+	lab := netlab.New(t)
+	sw := lab.Switch("sw")
+	up := lab.Host("up")
+	conf := strings.Replace(twoInstances(100, 0, true), "    advert_int 1\n",
+		"    advert_int 1\n    track_interface {\n        eth1 weight 30 reverse\n        eth2 weight -20\n    }\n", 1)
+	type node struct {
+		uplinks []*netlab.Iface
+		prio    func() int
+	}
+	var nodes []node
+	for i, name := range []string{"k", "v"} {
+		h := lab.Host(name)
+		sw.Attach(h).AddAddr(netip.MustParsePrefix(fmt.Sprintf("192.0.2.%d/24", i+1)))
+		eth1, _ := lab.Link(h, up)
+		eth2, _ := lab.Link(h, up)
+		require.Equal(t, []string{"eth1", "eth2"}, []string{eth1.Name(), eth2.Name()})
+		n := node{uplinks: []*netlab.Iface{eth1, eth2}}
+		var out func() string
+		var line *regexp.Regexp
+		if name == "k" {
+			k := keepalived.Start(t, h, conf)
+			out, line = k.Output, regexp.MustCompile(`Changing effective priority from \d+ to (\d+)`)
+		} else {
+			path := filepath.Join(t.TempDir(), "keepalived.conf")
+			require.NoError(t, os.WriteFile(path, []byte(conf), 0o644))
+			p := h.Start(bin, "-f", path)
+			out, line = p.Output, regexp.MustCompile(`"priority changed".* priority=(\d+)`)
+		}
+		n.prio = func() int {
+			m := line.FindAllStringSubmatch(out(), -1)
+			if len(m) == 0 {
+				return 100
+			}
+			v, _ := strconv.Atoi(m[len(m)-1][1])
+			return v
+		}
+		nodes = append(nodes, n)
+	}
+	for _, step := range []struct {
+		name string
+		do   func(n node)
+		want int
+	}{
+		{"both up: eth1's 30 reverse taken", func(node) {}, 70},
+		{"eth2 down: its -20", func(n node) { n.uplinks[1].Peer().SetUp(false) }, 50},
+		{"eth1 down too: its 30 given back", func(n node) { n.uplinks[0].Peer().SetUp(false) }, 80},
+		{"eth2 up again", func(n node) { n.uplinks[1].Peer().SetUp(true) }, 100},
+	} {
+		for i, n := range nodes {
+			step.do(n)
+			require.Eventually(t, func() bool { return n.prio() == step.want }, 10*time.Second, 10*time.Millisecond,
+				"%s: %s's priority %d, want %d", step.name, []string{"keepalived", "vrrpd"}[i], n.prio(), step.want)
+		}
+	}
 }
