@@ -1193,36 +1193,37 @@ func (c *converter) groupTracking() {
 			}
 			for _, ts := range g.TrackScripts {
 				ts.Group = g.Name
-				i := slices.IndexFunc(in.TrackScripts, func(o TrackScript) bool { return o.Name == ts.Name })
-				switch {
-				case i < 0:
-					in.TrackScripts = append(in.TrackScripts, ts)
-				case scriptWeight(in.TrackScripts[i]) == 0 || !c.trackingWeight[g.Name]:
-					c.cfg.Notes = append(c.cfg.Notes, Note{Pos: ts.Pos, Keyword: "track_script",
-						Text: fmt.Sprintf("%s is tracked by vrrp_instance %s too: its entry there stays, as in keepalived", ts.Name, in.Name)})
-				default:
-					in.TrackScripts[i] = ts
-					c.cfg.Notes = append(c.cfg.Notes, Note{Pos: ts.Pos, Keyword: "track_script",
-						Text: fmt.Sprintf("%s is tracked by vrrp_instance %s too: the group's weight replaces the instance's, as in keepalived", ts.Name, in.Name)})
-				}
+				in.TrackScripts = mergeTracked(c, in, g, "track_script", ts.Name, in.TrackScripts, ts, ts.Pos,
+					func(o TrackScript) bool { return o.Name == ts.Name }, scriptWeight)
 			}
 			for _, tf := range g.TrackFiles {
 				tf.Group = g.Name
-				i := slices.IndexFunc(in.TrackFiles, func(o TrackedFile) bool { return o.Name == tf.Name })
-				switch {
-				case i < 0:
-					in.TrackFiles = append(in.TrackFiles, tf)
-				case fileWeight(in.TrackFiles[i]) == 0 || !c.trackingWeight[g.Name]:
-					c.cfg.Notes = append(c.cfg.Notes, Note{Pos: tf.Pos, Keyword: "track_file",
-						Text: fmt.Sprintf("%s is tracked by vrrp_instance %s too: its entry there stays, as in keepalived", tf.Name, in.Name)})
-				default:
-					in.TrackFiles[i] = tf
-					c.cfg.Notes = append(c.cfg.Notes, Note{Pos: tf.Pos, Keyword: "track_file",
-						Text: fmt.Sprintf("%s is tracked by vrrp_instance %s too: the group's weight replaces the instance's, as in keepalived", tf.Name, in.Name)})
-				}
+				in.TrackFiles = mergeTracked(c, in, g, "track_file", tf.Name, in.TrackFiles, tf, tf.Pos,
+					func(o TrackedFile) bool { return o.Name == tf.Name }, fileWeight)
 			}
 		}
 	}
+}
+
+// mergeTracked returns list, what the member in tracks of a kind (keyword),
+// with entry (of that name), its group g's, added. One the member tracks too stays, with
+// a note (at pos, the group's), if its weight is 0 or is refused anyway
+// (no sync_group_tracking_weight); else the group's replaces it.
+func mergeTracked[T any](c *converter, in *Instance, g *SyncGroup, keyword, name string, list []T, entry T, pos Pos,
+	same func(T) bool, weight func(T) int) []T {
+	i := slices.IndexFunc(list, same)
+	switch {
+	case i < 0:
+		return append(list, entry)
+	case weight(list[i]) == 0 || !c.trackingWeight[g.Name]:
+		c.cfg.Notes = append(c.cfg.Notes, Note{Pos: pos, Keyword: keyword,
+			Text: fmt.Sprintf("%s is tracked by vrrp_instance %s too: its entry there stays, as in keepalived", name, in.Name)})
+	default:
+		list[i] = entry
+		c.cfg.Notes = append(c.cfg.Notes, Note{Pos: pos, Keyword: keyword,
+			Text: fmt.Sprintf("%s is tracked by vrrp_instance %s too: the group's weight replaces the instance's, as in keepalived", name, in.Name)})
+	}
+	return list
 }
 
 // unweighted says why keepalived takes no weight in what in tracks, or

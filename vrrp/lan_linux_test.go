@@ -214,20 +214,31 @@ func TestLANUnicast(t *testing.T) {
 	assert.Equal(t, a1, h2.router.LastMaster().Addr)
 }
 
+// uplinked is two nodes on a switch, 192.0.2.1 and .2, the first with n
+// uplinks, eth1 onwards, to a host of their own.
+func uplinked(t *testing.T, n int) (n1, n2 *lanNode, uplinks []*netlab.Iface) {
+	lab := netlab.New(t)
+	sw := lab.Switch("sw")
+	h1, h2, up := lab.Host("h1"), lab.Host("h2"), lab.Host("up")
+	n1 = &lanNode{host: h1, iface: sw.Attach(h1)}
+	n2 = &lanNode{host: h2, iface: sw.Attach(h2)}
+	n1.iface.AddAddr(netip.MustParsePrefix("192.0.2.1/24"))
+	n2.iface.AddAddr(netip.MustParsePrefix("192.0.2.2/24"))
+	for i := range n {
+		l, _ := lab.Link(h1, up)
+		require.Equal(t, fmt.Sprintf("eth%d", i+1), l.Name())
+		uplinks = append(uplinks, l)
+	}
+	return n1, n2, uplinks
+}
+
 // TestLANLinkFault takes down the router's own interface, then a tracked
 // uplink's far end (no carrier): each puts the master in FAULT, the
 // backup takes over, and the master preempts again once the link is back
 // (keepalived's track_interface).
 func TestLANLinkFault(t *testing.T) {
-	lab := netlab.New(t)
-	sw := lab.Switch("sw")
-	h1, h2, uplink := lab.Host("h1"), lab.Host("h2"), lab.Host("up")
-	n1 := &lanNode{host: h1, iface: sw.Attach(h1)}
-	n2 := &lanNode{host: h2, iface: sw.Attach(h2)}
-	n1.iface.AddAddr(netip.MustParsePrefix("192.0.2.1/24"))
-	n2.iface.AddAddr(netip.MustParsePrefix("192.0.2.2/24"))
-	up1, _ := lab.Link(h1, uplink)
-	require.Equal(t, "eth1", up1.Name())
+	n1, n2, uplinks := uplinked(t, 1)
+	h1, up1 := n1.host, uplinks[0]
 
 	vip := []netip.Addr{netip.MustParseAddr("192.0.2.100")}
 	n1.start(t, vrrp.Config{VRID: 5, Priority: 150, AdvertInterval: 50 * time.Millisecond, VirtualAddresses: vip,
@@ -285,16 +296,8 @@ func TestLANLinkFault(t *testing.T) {
 // eth1's -60 applies while it is down, eth2's 30 reverse takes 30 while it
 // is up. The backup preempts the lowered master, and is preempted back.
 func TestLANWeightedInterface(t *testing.T) {
-	lab := netlab.New(t)
-	sw := lab.Switch("sw")
-	h1, h2, uplink := lab.Host("h1"), lab.Host("h2"), lab.Host("up")
-	n1 := &lanNode{host: h1, iface: sw.Attach(h1)}
-	n2 := &lanNode{host: h2, iface: sw.Attach(h2)}
-	n1.iface.AddAddr(netip.MustParsePrefix("192.0.2.1/24"))
-	n2.iface.AddAddr(netip.MustParsePrefix("192.0.2.2/24"))
-	eth1, _ := lab.Link(h1, uplink)
-	eth2, _ := lab.Link(h1, uplink)
-	require.Equal(t, []string{"eth1", "eth2"}, []string{eth1.Name(), eth2.Name()})
+	n1, n2, uplinks := uplinked(t, 2)
+	eth1, eth2 := uplinks[0], uplinks[1]
 
 	vip := []netip.Addr{netip.MustParseAddr("192.0.2.100")}
 	n1.start(t, vrrp.Config{VRID: 6, Priority: 150, AdvertInterval: 50 * time.Millisecond, VirtualAddresses: vip,

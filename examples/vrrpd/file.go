@@ -335,26 +335,21 @@ func sameAsOf(cfg *keepalived.Config, in *keepalived.Instance) sameAs {
 	s.instance.Pos = keepalived.Pos{}
 	s.instance.Notify = keepalived.Notify{} // changed in place: see instance.scripts
 	s.instance.TrackFiles = slices.Clone(in.TrackFiles)
-	for i := range s.instance.TrackFiles {
+	for i, tf := range in.TrackFiles {
 		s.instance.TrackFiles[i].Pos = keepalived.Pos{}
-		for _, f := range cfg.TrackFiles {
-			if f.Name == in.TrackFiles[i].Name {
-				c := *f
-				c.Pos = keepalived.Pos{}
-				s.files = append(s.files, c)
-				break // keepalived tracks the first of the name
-			}
+		if j := slices.IndexFunc(cfg.TrackFiles, func(f *keepalived.TrackFile) bool { return f.Name == tf.Name }); j >= 0 {
+			f := *cfg.TrackFiles[j] // keepalived tracks the first of the name
+			f.Pos = keepalived.Pos{}
+			s.files = append(s.files, f)
 		}
 	}
 	s.instance.TrackScripts = slices.Clone(in.TrackScripts)
-	for i := range s.instance.TrackScripts {
+	for i, ts := range in.TrackScripts {
 		s.instance.TrackScripts[i].Pos = keepalived.Pos{}
-		for _, sc := range cfg.Scripts {
-			if sc.Name == in.TrackScripts[i].Name {
-				c := *sc
-				c.Pos = keepalived.Pos{}
-				s.scripts = append(s.scripts, c)
-			}
+		if j := slices.IndexFunc(cfg.Scripts, func(sc *keepalived.Script) bool { return sc.Name == ts.Name }); j >= 0 {
+			sc := *cfg.Scripts[j]
+			sc.Pos = keepalived.Pos{}
+			s.scripts = append(s.scripts, sc)
 		}
 	}
 	return s
