@@ -490,7 +490,7 @@ func TestSyncGroupMovesTogether(t *testing.T) {
 			require.NoError(t, peer.Wait())
 			wait("VI_1", "MASTER", 3*time.Second)
 			wait("VI_2", "MASTER", time.Second)
-			t.Logf("%s master of both %v after the peer's priority 0", runner, time.Since(handover).Round(time.Millisecond))
+			t.Logf("%s master of both %v after the peer's SIGTERM (it sends priority 0 as it stops)", runner, time.Since(handover).Round(time.Millisecond))
 			require.Eventually(t, vip2, 3*time.Second, 10*time.Millisecond, "VI_2's address is not back")
 
 			stop()
