@@ -167,8 +167,10 @@ echo "$1 start $*" >> `+out+`
 while read -r line; do echo "$1 $line" >> `+out+`; done < "$fifo"
 echo "$1 end" >> `+out)
 	path := filepath.Join(dir, "fifo")
+	me, err := user.Current()
+	require.NoError(t, err)
 	cfg, lines, err := load(t, map[string]string{"keepalived.conf": "global_defs {\n  vrrp_notify_fifo_script \"" + sh + " one\"\n  vrrp_notify_fifo " + path +
-		"\n  notify_fifo_script /bin/true\n  script_user root\n}\n"})
+		"\n  notify_fifo_script /bin/true\n  script_user " + me.Username + "\n}\n"})
 	require.NoError(t, err, "%v", lines)
 	require.Len(t, cfg.FIFOs, 1)
 	assert.Equal(t, keepalived.FIFO{Pos: cfg.FIFOs[0].Pos, Keyword: "vrrp_notify_fifo", Path: path, Script: cmd(sh + " one")}, cfg.FIFOs[0])
