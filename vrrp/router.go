@@ -55,7 +55,7 @@ type Router struct {
 	batchBuf    []byte    // what they are, until the scheduler has sent them
 
 	state   atomic.Uint32 // State
-	wants   atomic.Bool   // the machine's WantsMaster, as of the last turn
+	wants   atomic.Bool   // the machine's WantsMaster, stored by do after every input
 	prio    atomic.Uint32 // the priority in force: configured or set, moved by checks and reports
 	running atomic.Bool
 
@@ -455,7 +455,6 @@ func (r *Router) settle(now time.Time) {
 		slack = r.cfg.AdvertInterval / 10
 	}
 	r.mux.sched.set(r, r.machine.Deadline(), slack)
-	r.wants.Store(r.machine.WantsMaster())
 }
 
 // expire is the scheduler's: the machine's timer is due at now. The
